@@ -1,0 +1,45 @@
+/* Settings shared by the module (as httpd directives) and poolctl (which
+ * reads the Pool* directives out of the same httpd-pool.conf). */
+#ifndef POOL_CONF_H
+#define POOL_CONF_H
+
+#include <apr_pools.h>
+
+#define POOL_DEFAULT_MAX_FILE_SIZE   ((apr_off_t)1 << 30)   /* 1 GiB */
+#define POOL_DEFAULT_TOKEN_LIFETIME  900                   /* seconds */
+#define POOL_DEFAULT_DB_CONNECTIONS  8                     /* per child */
+#define POOL_TOKEN_AUDIENCE          "mod_pool"
+
+typedef struct {
+    const char *database;       /* PoolDatabase: libpq conninfo */
+    const char *storage;        /* PoolStorage: storage root directory */
+    const char *key_file;       /* PoolKeyFile */
+    const char *public_url;     /* PoolPublicURL, also the token issuer */
+    apr_off_t max_file_size;    /* PoolMaxFileSize */
+    int token_lifetime;         /* PoolTokenLifetime, seconds */
+    int db_connections;         /* PoolDatabaseConnections */
+} pool_conf_t;
+
+void pool_conf_defaults(pool_conf_t *c);
+
+/* The token issuer for a configuration: public_url or "mod_pool". */
+const char *pool_conf_issuer(const pool_conf_t *c);
+
+/* Sizes: decimal bytes with optional K, M, G, T suffix (binary multiples).
+ * 0 on success, -1 when malformed, zero or overflowing. */
+int pool_parse_size(const char *s, apr_off_t *out);
+/* Positive decimal integers within [min, max]; 0 on success, -1 otherwise. */
+int pool_parse_int(const char *s, long min, long max, long *out);
+
+/* Directive value checks used by both httpd and poolctl; NULL if fine,
+ * else a message. */
+const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,
+                          const char *value);
+
+/* Reads every Pool* directive of an httpd config file (quoted values allowed,
+ * other lines ignored, Include/IncludeOptional followed).  Missing
+ * PoolDatabase is an error.  *err names the file, line and directive. */
+apr_status_t pool_conf_read(apr_pool_t *p, const char *path, pool_conf_t *c,
+                            const char **err);
+
+#endif

@@ -1,0 +1,98 @@
+/* Metadata in PostgreSQL.  Every statement is parameterised.  Functions take
+ * a connection the caller owns; they never keep it.  On POOL_DB_UNAVAILABLE
+ * the connection is broken: the caller must throw it away (never reset it
+ * in place) and may answer 503. */
+#ifndef POOL_DB_H
+#define POOL_DB_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <libpq-fe.h>
+
+typedef enum {
+    POOL_DB_OK = 0,
+    POOL_DB_NOTFOUND,
+    POOL_DB_CONFLICT,           /* unique violation and the like */
+    POOL_DB_UNAVAILABLE,        /* connection broken / server gone */
+    POOL_DB_ERROR               /* anything else; *err says what */
+} pool_db_rc;
+
+typedef struct {
+    apr_int64_t id;
+    const char *name;
+    const char *created_at;     /* RFC 3339 */
+    int clients;                /* number of clients (lists and show) */
+} pool_pool_t;
+
+typedef struct {
+    apr_int64_t id;
+    const char *client_id;      /* public id, "cl_" + 24 hex */
+    const char *pool;           /* pool name */
+    const char *name;
+    const char *role;
+    int disabled;
+    const char *created_at;
+    const char *secret_hash;    /* only from pool_db_client_get */
+} pool_client_t;
+
+typedef struct {
+    const char *id;             /* uuid */
+    apr_int64_t seq;            /* paging cursor, increasing */
+    const char *pool;
+    const char *client_id;      /* public client id of the uploader */
+    const char *name;
+    apr_off_t size;
+    const char *sha256;         /* 64 lower-case hex */
+    const char *content_type;
+    apr_time_t ts;              /* event timestamp, microseconds */
+    const char *received_at;    /* RFC 3339 */
+} pool_file_t;
+
+/* Opens a connection (application_name=mod_pool); NULL with *err. */
+PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err);
+/* 1 when the connection looks usable. */
+int pool_db_ok(PGconn *c);
+
+/* Applies the embedded sql/ migrations not yet applied, each in its own
+ * transaction, under an advisory lock.  *applied = number applied now. */
+pool_db_rc pool_db_migrate(apr_pool_t *p, PGconn *c, int *applied,
+                           const char **err);
+
+pool_db_rc pool_db_pool_create(apr_pool_t *p, PGconn *c, const char *name,
+                               pool_pool_t **out, const char **err);
+pool_db_rc pool_db_pool_get(apr_pool_t *p, PGconn *c, const char *name,
+                            pool_pool_t **out, const char **err);
+/* Array of pool_pool_t*, by name. */
+pool_db_rc pool_db_pool_list(apr_pool_t *p, PGconn *c,
+                             apr_array_header_t **out, const char **err);
+
+/* Creates a client with a new client_id and secret; returns the secret in
+ * *secret (shown once, stored only as a KDF hash). */
+pool_db_rc pool_db_client_add(apr_pool_t *p, PGconn *c, const char *pool,
+                              const char *name, const char *role,
+                              pool_client_t **out, const char **secret,
+                              const char **err);
+/* Array of pool_client_t*, by name. NOTFOUND if the pool does not exist. */
+pool_db_rc pool_db_client_list(apr_pool_t *p, PGconn *c, const char *pool,
+                               apr_array_header_t **out, const char **err);
+pool_db_rc pool_db_client_disable(apr_pool_t *p, PGconn *c,
+                                  const char *client_id, const char **err);
+/* Includes secret_hash and the pool name. */
+pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
+                              pool_client_t **out, const char **err);
+
+/* f->id, pool, client_id, name, size, sha256, content_type, ts are used;
+ * *out gets the stored row (seq, received_at filled). */
+pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
+                               pool_file_t **out, const char **err);
+pool_db_rc pool_db_file_get(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *id, pool_file_t **out,
+                            const char **err);
+/* Files of pool with seq > after, optionally of one client, ascending,
+ * at most limit.  Array of pool_file_t*. */
+pool_db_rc pool_db_file_list(apr_pool_t *p, PGconn *c, const char *pool,
+                             const char *client_id, apr_int64_t after,
+                             int limit, apr_array_header_t **out,
+                             const char **err);
+
+#endif

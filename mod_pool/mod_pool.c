@@ -1,0 +1,171 @@
+/* mod_pool: hooks and the API router.  The work is done by the core
+ * library (lib/); this file only wires it into httpd. */
+#define POOL_MAIN_FILE 1
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_core.h>
+#include <ap_mpm.h>
+
+#include "mod_pool.h"
+#include "pool_log.h"
+#include "pool_name.h"
+
+static server_rec *log_server;
+
+static void log_to_httpd(void *baton, int level, const char *msg)
+{
+    int lvl = level <= POOL_LOG_ERR ? APLOG_ERR
+            : level == POOL_LOG_WARN ? APLOG_WARNING
+            : level == POOL_LOG_NOTICE ? APLOG_NOTICE
+            : level == POOL_LOG_INFO ? APLOG_INFO : APLOG_DEBUG;
+    ap_log_error(APLOG_MARK, lvl, 0, log_server, "%s", msg);
+}
+
+static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *sv;
+
+    log_server = s;
+    pool_log_set(log_to_httpd, NULL);
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    pool_auth_init(pconf);
+    for (sv = s; sv; sv = sv->next) {
+        pool_srv_conf *sc = pool_srv(sv);
+        const char *err = NULL;
+
+        if (!sc->conf.storage) {
+            continue;
+        }
+        sc->store = pool_store_fs(pconf, sc->conf.storage);
+        /* the check runs as root before the children drop privileges: it
+         * only verifies the tree is there, write access shows per request */
+        if (sc->store->ops->check(sc->store, ptemp, &err) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv,
+                         "PoolStorage: %s", err);
+        }
+        if (!sc->conf.database) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv,
+                         "PoolStorage is set but PoolDatabase is not: "
+                         "the pool API will answer 503");
+        }
+        if (!sc->keys) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv,
+                         "PoolKeyFile is not set: tokens cannot be issued "
+                         "or verified");
+        }
+    }
+    return OK;
+}
+
+static void pool_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        pool_srv_conf *sc = pool_srv(sv);
+        server_rec *prev;
+
+        if (!sc->conf.database) {
+            continue;
+        }
+        /* virtual hosts with the base server's database share its pool */
+        for (prev = s; prev != sv; prev = prev->next) {
+            pool_srv_conf *pc = pool_srv(prev);
+            if (pc->db && !strcmp(pc->conf.database, sc->conf.database)) {
+                sc->db = pc->db;
+                break;
+            }
+        }
+        if (!sc->db) {
+            pool_dbpool_create(pchild, sv, sc);
+        }
+    }
+}
+
+/* Splits the next segment off *path (raw, not decoded).  NULL at the end. */
+static char *next_segment(apr_pool_t *p, const char **path)
+{
+    const char *s = *path, *e;
+
+    if (*s != '/') {
+        return NULL;
+    }
+    s++;
+    e = strchr(s, '/');
+    if (!e) {
+        e = s + strlen(s);
+    }
+    *path = e;
+    return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+}
+
+static int pool_handler(request_rec *r)
+{
+    const char *prefix, *path;
+    char *seg, *pool;
+    pool_principal *who = NULL;
+    int rv;
+
+    if (!r->handler || strcmp(r->handler, "pool")) {
+        return DECLINED;
+    }
+    prefix = pool_dir_prefix(r);
+    path = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+    if (strncmp(path, prefix, strlen(prefix))) {
+        return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+    }
+    path += strlen(prefix);
+    seg = next_segment(r->pool, &path);
+    if (!seg || strcmp(seg, "v1")) {
+        return pool_problem(r, HTTP_NOT_FOUND,
+                            "no such resource: the API lives under /v1/", NULL);
+    }
+    seg = next_segment(r->pool, &path);
+    if (seg && !strcmp(seg, "token") && !*path) {
+        return pool_handle_token(r);
+    }
+    if (!seg || strcmp(seg, "pools")) {
+        return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+    }
+    /* everything below needs a caller */
+    if ((rv = pool_authenticate(r, &who)) != OK || !who) {
+        return rv;
+    }
+    pool = next_segment(r->pool, &path);
+    if (!pool || pool_ident_check(pool) || strcmp(pool, who->pool)) {
+        /* the same answer whether another pool exists or not */
+        return pool_problem(r, HTTP_NOT_FOUND, "no such pool", NULL);
+    }
+    seg = next_segment(r->pool, &path);
+    if (seg && !strcmp(seg, "files")) {
+        if (!*path || !strcmp(path, "/")) {
+            return pool_handle_files(r, who, pool, NULL);
+        }
+        return pool_handle_files(r, who, pool, path + 1);
+    }
+    return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+}
+
+static void pool_register_hooks(apr_pool_t *p)
+{
+    pool_register_auth_providers(p);
+    ap_hook_post_config(pool_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(pool_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(pool_request_id_hook, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(pool_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(pool) = {
+    STANDARD20_MODULE_STUFF,
+    pool_create_dir_conf,
+    pool_merge_dir_conf,
+    pool_create_srv_conf,
+    pool_merge_srv_conf,
+    pool_cmds,
+    pool_register_hooks
+};

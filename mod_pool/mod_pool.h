@@ -1,0 +1,104 @@
+/* mod_pool: thin httpd glue over the core library (lib/). */
+#ifndef MOD_POOL_H
+#define MOD_POOL_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_reslist.h>
+
+#include "pool_conf.h"
+#include "pool_keys.h"
+#include "pool_store.h"
+#include "pool_db.h"
+
+extern module AP_MODULE_DECLARE_DATA pool_module;
+
+#if defined(APLOG_USE_MODULE) && !defined(POOL_MAIN_FILE)
+APLOG_USE_MODULE(pool);
+#endif
+
+/* Bits of pool_srv_conf.set: which directives were given in this server. */
+enum {
+    POOL_SET_DATABASE = 1 << 0,
+    POOL_SET_STORAGE = 1 << 1,
+    POOL_SET_KEYFILE = 1 << 2,
+    POOL_SET_PUBLIC_URL = 1 << 3,
+    POOL_SET_MAX_FILE_SIZE = 1 << 4,
+    POOL_SET_TOKEN_LIFETIME = 1 << 5,
+    POOL_SET_DB_CONNECTIONS = 1 << 6
+};
+
+typedef struct pool_dbpool pool_dbpool;
+
+typedef struct {
+    pool_conf_t conf;
+    unsigned int set;
+    pool_keyring_t *keys;       /* loaded when PoolKeyFile is read */
+    pool_store_t *store;        /* created in post_config */
+    pool_dbpool *db;            /* per child, created in child_init */
+} pool_srv_conf;
+
+typedef struct {
+    const char *dir;            /* the <Location> path this config came from */
+} pool_dir_conf;
+
+/* Who is calling: from a Bearer token or HTTP Basic. */
+typedef struct {
+    const char *client_id;
+    const char *pool;
+    const char *role;
+} pool_principal;
+
+/* pool_config.c */
+extern const command_rec pool_cmds[];
+void *pool_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *pool_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+void *pool_create_dir_conf(apr_pool_t *p, char *dir);
+void *pool_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+pool_srv_conf *pool_srv(const server_rec *s);
+/* The <Location> prefix of r's per-dir config ("" when none). */
+const char *pool_dir_prefix(request_rec *r);
+
+/* pool_dbpool.c: a small per-child libpq pool on apr_reslist.  A request
+ * holds a connection only while it talks to the database. */
+apr_status_t pool_dbpool_create(apr_pool_t *p, server_rec *s, pool_srv_conf *sc);
+typedef pool_db_rc pool_db_op(apr_pool_t *p, PGconn *c, void *baton,
+                              const char **err);
+/* Runs op on a pooled connection; a broken connection is thrown away and
+ * the op retried once on a fresh one.  No connection -> POOL_DB_UNAVAILABLE. */
+pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
+                       const char **err);
+
+/* pool_http.c */
+int pool_problem(request_rec *r, int status, const char *detail,
+                 const char *field);
+int pool_problem_json(request_rec *r, int status, const char *detail,
+                      const char *field, void *extra /* json_t *, stolen */);
+int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
+                    const char *what);
+int pool_send_json(request_rec *r, int status, void *json /* json_t *, stolen */);
+/* Percent-decodes one path segment; NULL on a bad escape.  *len gets the
+ * decoded length (a decoded NUL is kept, so callers can refuse it). */
+char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
+                      apr_size_t *len);
+/* Reads a small request body (form posts) up to limit bytes. */
+int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
+                         apr_size_t *len);
+int pool_request_id_hook(request_rec *r);
+
+/* pool_auth.c */
+int pool_authenticate(request_rec *r, pool_principal **who);
+int pool_handle_token(request_rec *r);
+void pool_register_auth_providers(apr_pool_t *p);
+void pool_auth_init(apr_pool_t *pconf);
+/* client_id:secret check shared by Basic on the API and the authn provider:
+ * OK, HTTP_UNAUTHORIZED, or HTTP_SERVICE_UNAVAILABLE. */
+int pool_check_secret(request_rec *r, const char *client_id,
+                      const char *secret, pool_client_t **client);
+
+/* pool_files.c */
+int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
+                      const char *rest);
+
+#endif

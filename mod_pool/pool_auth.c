@@ -1,0 +1,498 @@
+/* Authentication: the token endpoint (OAuth2 client credentials), Bearer and
+ * Basic on the API, and the httpd auth providers for plain config:
+ *   AuthBasicProvider pool
+ *   Require pool-member        (first path segment below the <Location> is
+ *                               the client's pool)
+ *   Require pool-role ROLE...  */
+#include <jansson.h>
+#include <apr_strings.h>
+#include <apr_md5.h>
+#include <apr_optional.h>
+#include <ap_provider.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_core.h>
+#include <mod_auth.h>
+
+#include "mod_pool.h"
+#include "pool_jwt.h"
+#include "pool_kdf.h"
+#include "pool_util.h"
+#include "pool_name.h"
+
+#define TOKEN_BODY_MAX  8192
+#define CLIENT_ID_MAX   64
+#define SECRET_MAX      256
+#define NOTE_CLIENT     "pool-client"
+
+static APR_OPTIONAL_FN_TYPE(ap_authn_cache_store) *authn_cache_store;
+
+/* --------------------------------------------------------------- lookups */
+
+typedef struct {
+    const char *client_id;
+    pool_client_t *client;
+} client_get_baton;
+
+static pool_db_rc op_client_get(apr_pool_t *p, PGconn *c, void *b,
+                                const char **err)
+{
+    client_get_baton *cb = b;
+    return pool_db_client_get(p, c, cb->client_id, &cb->client, err);
+}
+
+/* The client record of r->user, looked up once per request.
+ * Returns POOL_DB_OK/NOTFOUND/UNAVAILABLE/ERROR. */
+static pool_db_rc lookup_user(request_rec *r, pool_client_t **client)
+{
+    client_get_baton cb;
+    const char *err;
+    pool_db_rc rc;
+    request_rec *mr = r->main ? r->main : r;
+    void *ud = NULL;
+
+    apr_pool_userdata_get(&ud, NOTE_CLIENT, mr->pool);
+    if (ud) {
+        *client = ud;
+        return POOL_DB_OK;
+    }
+    if (!r->user || strlen(r->user) > CLIENT_ID_MAX) {
+        return POOL_DB_NOTFOUND;
+    }
+    cb.client_id = r->user;
+    cb.client = NULL;
+    rc = pool_db_run(r, op_client_get, &cb, &err);
+    if (rc == POOL_DB_OK) {
+        apr_pool_userdata_setn(cb.client, NOTE_CLIENT, NULL, mr->pool);
+        *client = cb.client;
+    }
+    else if (rc != POOL_DB_NOTFOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "pool: client lookup failed: %s", err ? err : "?");
+    }
+    return rc;
+}
+
+/* A hash of nothing, verified when the client does not exist, so that the
+ * time taken does not tell whether a client_id exists. */
+static const char *dummy_hash;
+
+int pool_check_secret(request_rec *r, const char *client_id,
+                      const char *secret, pool_client_t **client)
+{
+    client_get_baton cb;
+    const char *err;
+    pool_db_rc rc;
+
+    if (!client_id || !secret || !*client_id
+        || strlen(client_id) > CLIENT_ID_MAX || strlen(secret) > SECRET_MAX) {
+        return HTTP_UNAUTHORIZED;
+    }
+    cb.client_id = client_id;
+    cb.client = NULL;
+    rc = pool_db_run(r, op_client_get, &cb, &err);
+    if (rc == POOL_DB_NOTFOUND) {
+        if (dummy_hash) {
+            pool_kdf_verify(secret, dummy_hash);
+        }
+        return HTTP_UNAUTHORIZED;
+    }
+    if (rc != POOL_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "pool: client lookup failed: %s", err ? err : "?");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (!pool_kdf_verify(secret, cb.client->secret_hash)) {
+        return HTTP_UNAUTHORIZED;
+    }
+    if (cb.client->disabled) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "pool: disabled client %s refused", client_id);
+        return HTTP_UNAUTHORIZED;
+    }
+    *client = cb.client;
+    return OK;
+}
+
+/* --------------------------------------------------------------- the API */
+
+static int unauthorized(request_rec *r, const char *error, const char *detail)
+{
+    const char *challenge = "Bearer realm=\"pool\"";
+
+    if (error) {
+        challenge = apr_psprintf(r->pool,
+                                 "Bearer realm=\"pool\", error=\"%s\", "
+                                 "error_description=\"%s\"", error, detail);
+    }
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", challenge);
+    return pool_problem(r, HTTP_UNAUTHORIZED, detail, NULL);
+}
+
+int pool_authenticate(request_rec *r, pool_principal **who)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    const char *auth = apr_table_get(r->headers_in, "Authorization");
+    pool_principal *pr;
+
+    if (!auth) {
+        return unauthorized(r, NULL, "authentication required: send a Bearer "
+                            "token from /v1/token");
+    }
+    if (!strncasecmp(auth, "Bearer ", 7)) {
+        pool_claims_t cl;
+        pool_jwt_status_t st;
+        const char *tok = auth + 7;
+
+        while (*tok == ' ') {
+            tok++;
+        }
+        if (!sc->keys) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "pool: no PoolKeyFile configured for this server");
+            return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                                "token keys not configured", NULL);
+        }
+        st = pool_jwt_verify(r->pool, sc->keys, tok, pool_conf_issuer(&sc->conf),
+                             POOL_TOKEN_AUDIENCE, apr_time_sec(apr_time_now()),
+                             &cl);
+        if (st != POOL_JWT_OK) {
+            return unauthorized(r, "invalid_token", pool_jwt_strerror(st));
+        }
+        if (pool_role_check(cl.role) || pool_ident_check(cl.pool)) {
+            return unauthorized(r, "invalid_token", "token has an unknown role "
+                                "or pool");
+        }
+        pr = apr_pcalloc(r->pool, sizeof(*pr));
+        pr->client_id = cl.sub;
+        pr->pool = cl.pool;
+        pr->role = cl.role;
+    }
+    else if (!strncasecmp(auth, "Basic ", 6)) {
+        const char *user = NULL, *pw = NULL;
+        pool_client_t *client = NULL;
+        int rv;
+
+        if (ap_get_basic_auth_components(r, &user, &pw) != APR_SUCCESS) {
+            apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                           "Basic realm=\"pool\"");
+            return pool_problem(r, HTTP_UNAUTHORIZED,
+                                "malformed Basic credentials", NULL);
+        }
+        rv = pool_check_secret(r, user, pw, &client);
+        if (rv == HTTP_SERVICE_UNAVAILABLE) {
+            return pool_db_problem(r, POOL_DB_UNAVAILABLE, "client lookup",
+                                   "client");
+        }
+        if (rv != OK) {
+            apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                           "Basic realm=\"pool\"");
+            return pool_problem(r, HTTP_UNAUTHORIZED,
+                                "unknown client or wrong secret", NULL);
+        }
+        pr = apr_pcalloc(r->pool, sizeof(*pr));
+        pr->client_id = client->client_id;
+        pr->pool = client->pool;
+        pr->role = client->role;
+    }
+    else {
+        return unauthorized(r, "invalid_request",
+                            "unsupported authorization scheme");
+    }
+    r->user = apr_pstrdup(r->pool, pr->client_id);
+    r->ap_auth_type = (char *)"Bearer";
+    *who = pr;
+    return OK;
+}
+
+/* ------------------------------------------------------ the token endpoint */
+
+static int oauth_error(request_rec *r, int status, const char *error,
+                       const char *detail)
+{
+    json_t *extra = json_pack("{s:s,s:s}", "error", error,
+                              "error_description", detail);
+    if (status == HTTP_UNAUTHORIZED) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                       "Basic realm=\"pool\"");
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    return pool_problem_json(r, status, detail, NULL, extra);
+}
+
+int pool_handle_token(request_rec *r)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    apr_table_t *form = apr_table_make(r->pool, 8);
+    const char *ctype, *grant, *cid = NULL, *secret = NULL;
+    const char *hdr_user = NULL, *hdr_pw = NULL;
+    pool_client_t *client = NULL;
+    pool_claims_t cl;
+    const pool_key_t *key;
+    char *body, *pair, *state = NULL, *tok;
+    apr_size_t len;
+    apr_int64_t now;
+    int rv;
+
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->headers_out, "Allow", "POST");
+        return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
+                            "the token endpoint takes POST only", NULL);
+    }
+    ctype = apr_table_get(r->headers_in, "Content-Type");
+    if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33)) {
+        return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                           "the body must be application/x-www-form-urlencoded");
+    }
+    rv = pool_read_small_body(r, TOKEN_BODY_MAX, &body, &len);
+    if (rv == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return oauth_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "invalid_request",
+                           "request body too large");
+    }
+    if (rv != OK) {
+        return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                           "cannot read the request body");
+    }
+    if (memchr(body, '\0', len)) {
+        return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                           "NUL byte in the request body");
+    }
+    for (pair = apr_strtok(body, "&", &state); pair;
+         pair = apr_strtok(NULL, "&", &state)) {
+        char *eq = strchr(pair, '=');
+        char *k = pair, *v = eq ? eq + 1 : (char *)"";
+
+        if (eq) {
+            *eq = '\0';
+        }
+        if (ap_unescape_urlencoded(k) != OK || ap_unescape_urlencoded(v) != OK) {
+            return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                               "malformed form encoding");
+        }
+        if (apr_table_get(form, k)) {
+            return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                               apr_psprintf(r->pool, "parameter '%s' repeated",
+                                            k));
+        }
+        apr_table_setn(form, k, v);
+    }
+    grant = apr_table_get(form, "grant_type");
+    if (!grant || !*grant) {
+        return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                           "grant_type is required");
+    }
+    if (strcmp(grant, "client_credentials")) {
+        return oauth_error(r, HTTP_BAD_REQUEST, "unsupported_grant_type",
+                           "only grant_type=client_credentials is supported");
+    }
+    if (apr_table_get(r->headers_in, "Authorization")) {
+        if (ap_get_basic_auth_components(r, &hdr_user, &hdr_pw) != APR_SUCCESS) {
+            return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client",
+                               "client authentication must use HTTP Basic");
+        }
+        if (apr_table_get(form, "client_secret")) {
+            return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                               "send credentials either in HTTP Basic or in "
+                               "the body, not both");
+        }
+        cid = hdr_user;
+        secret = hdr_pw;
+    }
+    else {
+        cid = apr_table_get(form, "client_id");
+        secret = apr_table_get(form, "client_secret");
+    }
+    if (!cid || !secret) {
+        return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client",
+                           "client credentials are required");
+    }
+    rv = pool_check_secret(r, cid, secret, &client);
+    if (rv == HTTP_SERVICE_UNAVAILABLE) {
+        return pool_db_problem(r, POOL_DB_UNAVAILABLE, "client lookup",
+                               "client");
+    }
+    if (rv != OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "pool: token refused for client '%s'", cid);
+        return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client",
+                           "unknown client, wrong secret or disabled client");
+    }
+    if (!sc->keys || !(key = pool_keyring_signing(sc->keys))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "pool: no PoolKeyFile configured for this server");
+        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                            "token keys not configured", NULL);
+    }
+    now = apr_time_sec(apr_time_now());
+    memset(&cl, 0, sizeof(cl));
+    cl.iss = pool_conf_issuer(&sc->conf);
+    cl.aud = POOL_TOKEN_AUDIENCE;
+    cl.sub = client->client_id;
+    cl.pool = client->pool;
+    cl.role = client->role;
+    cl.jti = pool_uuid(r->pool);
+    cl.iat = now;
+    cl.exp = now + sc->conf.token_lifetime;
+    tok = pool_jwt_sign(r->pool, key, &cl);
+    if (!tok) {
+        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                            "cannot sign the token", NULL);
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Pragma", "no-cache");
+    return pool_send_json(r, HTTP_OK,
+                          json_pack("{s:s,s:s,s:i}", "access_token", tok,
+                                    "token_type", "Bearer", "expires_in",
+                                    sc->conf.token_lifetime));
+}
+
+/* ------------------------------------------------------- httpd providers */
+
+static authn_status authn_check_password(request_rec *r, const char *user,
+                                         const char *password)
+{
+    pool_client_t *client = NULL;
+    int rv = pool_check_secret(r, user, password, &client);
+
+    if (rv == HTTP_SERVICE_UNAVAILABLE) {
+        return AUTH_GENERAL_ERROR;
+    }
+    if (rv != OK) {
+        return AUTH_DENIED;
+    }
+    apr_pool_userdata_setn(client, NOTE_CLIENT, NULL,
+                           (r->main ? r->main : r)->pool);
+    if (authn_cache_store) {
+        /* mod_authn_socache keeps a cheap bcrypt of the secret, so cached
+         * requests skip the database and the expensive KDF */
+        unsigned char salt[16];
+        char hash[64];
+        if (pool_random(salt, sizeof(salt)) == APR_SUCCESS
+            && apr_bcrypt_encode(password, 5, salt, sizeof(salt), hash,
+                                 sizeof(hash)) == APR_SUCCESS) {
+            authn_cache_store(r, "pool", user, NULL, hash);
+        }
+    }
+    return AUTH_GRANTED;
+}
+
+static const authn_provider authn_pool_provider = {
+    &authn_check_password,
+    NULL
+};
+
+/* The pool named by the first path segment below the <Location> prefix. */
+static int path_pool_matches(request_rec *r, const char *pool)
+{
+    const char *prefix = pool_dir_prefix(r);
+    apr_size_t n = strlen(prefix), plen = strlen(pool);
+    const char *seg;
+
+    if (strncmp(r->uri, prefix, n) || r->uri[n] != '/') {
+        return 0;
+    }
+    seg = r->uri + n + 1;
+    return !strncmp(seg, pool, plen) && (seg[plen] == '/' || seg[plen] == '\0');
+}
+
+static authz_status member_check(request_rec *r, const char *req_line,
+                                 const void *parsed)
+{
+    pool_client_t *client = NULL;
+    pool_db_rc rc;
+
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    rc = lookup_user(r, &client);
+    if (rc == POOL_DB_NOTFOUND) {
+        return AUTHZ_DENIED;
+    }
+    if (rc != POOL_DB_OK) {
+        return AUTHZ_GENERAL_ERROR;
+    }
+    if (client->disabled || !path_pool_matches(r, client->pool)) {
+        return AUTHZ_DENIED;
+    }
+    return AUTHZ_GRANTED;
+}
+
+static authz_status role_check(request_rec *r, const char *req_line,
+                               const void *parsed)
+{
+    pool_client_t *client = NULL;
+    const char *t = req_line;
+    char *w;
+    pool_db_rc rc;
+
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    rc = lookup_user(r, &client);
+    if (rc == POOL_DB_NOTFOUND) {
+        return AUTHZ_DENIED;
+    }
+    if (rc != POOL_DB_OK) {
+        return AUTHZ_GENERAL_ERROR;
+    }
+    if (client->disabled) {
+        return AUTHZ_DENIED;
+    }
+    while ((w = ap_getword_conf(r->pool, &t)) && *w) {
+        if (!strcmp(w, client->role)) {
+            return AUTHZ_GRANTED;
+        }
+    }
+    return AUTHZ_DENIED;
+}
+
+static const char *role_parse(cmd_parms *cmd, const char *req_line,
+                              const void **parsed)
+{
+    const char *t = req_line;
+    char *w;
+    int n = 0;
+
+    while ((w = ap_getword_conf(cmd->temp_pool, &t)) && *w) {
+        const char *why = pool_role_check(w);
+        if (why) {
+            return apr_psprintf(cmd->pool, "Require pool-role: '%s': %s", w,
+                                why);
+        }
+        n++;
+    }
+    if (!n) {
+        return "Require pool-role needs at least one role";
+    }
+    return NULL;
+}
+
+static const authz_provider authz_member_provider = { &member_check, NULL };
+static const authz_provider authz_role_provider = { &role_check, &role_parse };
+
+static void retrieve_optional_fns(void)
+{
+    authn_cache_store = APR_RETRIEVE_OPTIONAL_FN(ap_authn_cache_store);
+}
+
+void pool_register_auth_providers(apr_pool_t *p)
+{
+    ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "pool",
+                              AUTHN_PROVIDER_VERSION, &authn_pool_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "pool-member",
+                              AUTHZ_PROVIDER_VERSION, &authz_member_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "pool-role",
+                              AUTHZ_PROVIDER_VERSION, &authz_role_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_optional_fn_retrieve(retrieve_optional_fns, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+}
+
+/* Called from post_config (single-threaded). */
+void pool_auth_init(apr_pool_t *pconf)
+{
+    /* pconf is new after every restart: always recompute */
+    dummy_hash = pool_kdf_hash(pconf, "not a secret");
+}

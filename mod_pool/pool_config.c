@@ -1,0 +1,127 @@
+/* Directives, server and per-directory configuration. */
+#include <apr_strings.h>
+#include <http_core.h>
+
+#include "mod_pool.h"
+
+static const struct {
+    const char *name;
+    unsigned int bit;
+} directive_bits[] = {
+    { "PoolDatabase", POOL_SET_DATABASE },
+    { "PoolStorage", POOL_SET_STORAGE },
+    { "PoolKeyFile", POOL_SET_KEYFILE },
+    { "PoolPublicURL", POOL_SET_PUBLIC_URL },
+    { "PoolMaxFileSize", POOL_SET_MAX_FILE_SIZE },
+    { "PoolTokenLifetime", POOL_SET_TOKEN_LIFETIME },
+    { "PoolDatabaseConnections", POOL_SET_DB_CONNECTIONS },
+};
+
+pool_srv_conf *pool_srv(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &pool_module);
+}
+
+void *pool_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    pool_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    pool_conf_defaults(&sc->conf);
+    return sc;
+}
+
+void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pool_srv_conf *base = basev, *add = addv;
+    pool_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+#define MERGE(bit, field) \
+    sc->conf.field = (add->set & (bit)) ? add->conf.field : base->conf.field
+    MERGE(POOL_SET_DATABASE, database);
+    MERGE(POOL_SET_STORAGE, storage);
+    MERGE(POOL_SET_KEYFILE, key_file);
+    MERGE(POOL_SET_PUBLIC_URL, public_url);
+    MERGE(POOL_SET_MAX_FILE_SIZE, max_file_size);
+    MERGE(POOL_SET_TOKEN_LIFETIME, token_lifetime);
+    MERGE(POOL_SET_DB_CONNECTIONS, db_connections);
+#undef MERGE
+    sc->keys = (add->set & POOL_SET_KEYFILE) ? add->keys : base->keys;
+    sc->set = base->set | add->set;
+    return sc;
+}
+
+void *pool_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    pool_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->dir = dir ? apr_pstrdup(p, dir) : NULL;
+    return dc;
+}
+
+void *pool_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pool_dir_conf *base = basev, *add = addv;
+    pool_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->dir = add->dir ? add->dir : base->dir;
+    return dc;
+}
+
+const char *pool_dir_prefix(request_rec *r)
+{
+    pool_dir_conf *dc = ap_get_module_config(r->per_dir_config, &pool_module);
+    const char *d = dc && dc->dir ? dc->dir : "";
+    apr_size_t n = strlen(d);
+
+    /* "<Location /pool/>" and "<Location /pool>" mount the same prefix */
+    if (n > 0 && d[n - 1] == '/') {
+        return apr_pstrmemdup(r->pool, d, n - 1);
+    }
+    return d;
+}
+
+static const char *set_directive(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    pool_srv_conf *sc = pool_srv(cmd->server);
+    const char *name = cmd->directive->directive;
+    const char *err;
+    unsigned int i;
+
+    if ((err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) != NULL) {
+        return err;
+    }
+    if ((err = pool_conf_set(cmd->pool, &sc->conf, name, arg)) != NULL) {
+        return err;
+    }
+    for (i = 0; i < sizeof(directive_bits) / sizeof(directive_bits[0]); i++) {
+        if (!strcasecmp(directive_bits[i].name, name)) {
+            sc->set |= directive_bits[i].bit;
+        }
+    }
+    if (!strcasecmp(name, "PoolKeyFile")) {
+        /* Load now, so that apachectl -t fails on a bad key file. */
+        const char *path = ap_server_root_relative(cmd->pool, sc->conf.key_file);
+        if (pool_keyring_load(cmd->pool, path, &sc->keys, &err) != APR_SUCCESS) {
+            return apr_pstrcat(cmd->pool, "PoolKeyFile: ", err, NULL);
+        }
+    }
+    return NULL;
+}
+
+const command_rec pool_cmds[] = {
+    AP_INIT_TAKE1("PoolDatabase", set_directive, NULL, RSRC_CONF,
+                  "libpq connection string of the metadata database"),
+    AP_INIT_TAKE1("PoolStorage", set_directive, NULL, RSRC_CONF,
+                  "root directory of the file storage (also the DAV root)"),
+    AP_INIT_TAKE1("PoolKeyFile", set_directive, NULL, RSRC_CONF,
+                  "file of token signing keys: '<kid> <base64url key>' lines; the last signs"),
+    AP_INIT_TAKE1("PoolPublicURL", set_directive, NULL, RSRC_CONF,
+                  "public base URL of this server; the token issuer"),
+    AP_INIT_TAKE1("PoolMaxFileSize", set_directive, NULL, RSRC_CONF,
+                  "largest accepted file, bytes or with K/M/G/T"),
+    AP_INIT_TAKE1("PoolTokenLifetime", set_directive, NULL, RSRC_CONF,
+                  "lifetime of access tokens in seconds (60..86400)"),
+    AP_INIT_TAKE1("PoolDatabaseConnections", set_directive, NULL, RSRC_CONF,
+                  "database connections kept per httpd child (1..256)"),
+    { NULL }
+};

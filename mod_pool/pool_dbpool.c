@@ -1,0 +1,102 @@
+/* Per-child pool of libpq connections (apr_reslist, as mod_dbd does).
+ * A connection found broken is invalidated (closed and forgotten), never
+ * reset in place; the reslist opens a fresh one on the next acquire. */
+#include <apr_strings.h>
+#include <http_request.h>
+
+#include "mod_pool.h"
+
+struct pool_dbpool {
+    apr_reslist_t *rl;
+    server_rec *s;
+    const char *conninfo;
+};
+
+static apr_status_t conn_construct(void **resource, void *params,
+                                   apr_pool_t *p)
+{
+    pool_dbpool *db = params;
+    const char *err = NULL;
+    PGconn *c = pool_db_connect(p, db->conninfo, &err);
+
+    if (!c) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, db->s,
+                     "cannot connect to the database: %s",
+                     err ? err : "unknown error");
+        return APR_EGENERAL;
+    }
+    *resource = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t conn_destruct(void *resource, void *params, apr_pool_t *p)
+{
+    PQfinish(resource);
+    return APR_SUCCESS;
+}
+
+apr_status_t pool_dbpool_create(apr_pool_t *p, server_rec *s, pool_srv_conf *sc)
+{
+    pool_dbpool *db = apr_pcalloc(p, sizeof(*db));
+    int n = sc->conf.db_connections;
+    apr_status_t rv;
+
+    db->s = s;
+    db->conninfo = sc->conf.database;
+    /* min 0: a child starts even while the database is down */
+    rv = apr_reslist_create(&db->rl, 0, n, n, apr_time_from_sec(300),
+                            conn_construct, conn_destruct, db, p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "cannot create the database connection pool");
+        return rv;
+    }
+    /* Waiting longer than this for a free connection gives a 503. */
+    apr_reslist_timeout_set(db->rl, apr_time_from_sec(10));
+    apr_pool_cleanup_register(p, db->rl, (void *)apr_reslist_destroy,
+                              apr_pool_cleanup_null);
+    sc->db = db;
+    return APR_SUCCESS;
+}
+
+pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
+                       const char **err)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    int attempt;
+    pool_db_rc rc = POOL_DB_UNAVAILABLE;
+
+    *err = "database not configured";
+    if (!sc->db) {
+        return POOL_DB_UNAVAILABLE;
+    }
+    for (attempt = 0; attempt < 2; attempt++) {
+        void *res;
+        PGconn *c;
+        apr_status_t rv = apr_reslist_acquire(sc->db->rl, &res);
+
+        if (rv != APR_SUCCESS) {
+            *err = "no database connection available";
+            return POOL_DB_UNAVAILABLE;
+        }
+        c = res;
+        if (!pool_db_ok(c)) {
+            apr_reslist_invalidate(sc->db->rl, c);
+            continue;
+        }
+        *err = NULL;
+        rc = op(r->pool, c, baton, err);
+        if (rc == POOL_DB_UNAVAILABLE || !pool_db_ok(c)) {
+            /* the server went away (restart, failover): retry once fresh */
+            apr_reslist_invalidate(sc->db->rl, c);
+            rc = POOL_DB_UNAVAILABLE;
+            continue;
+        }
+        apr_reslist_release(sc->db->rl, c);
+        return rc;
+    }
+    if (!*err) {
+        *err = "database unavailable";
+    }
+    return rc;
+}

@@ -1,0 +1,533 @@
+/* Files: direct upload (PUT), listing, download (GET/HEAD with Range, ETag,
+ * conditional requests, served from the file by httpd's own output path). */
+#include <jansson.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_core.h>
+#include <util_script.h>
+
+#include "mod_pool.h"
+#include "pool_json.h"
+#include "pool_name.h"
+#include "pool_ts.h"
+#include "pool_util.h"
+
+#define READ_BLOCK      (64 * 1024)
+#define LIST_DEFAULT    100
+#define LIST_MAX        1000
+
+/* ------------------------------------------------------------- helpers */
+
+static int role_may_upload(const char *role)
+{
+    return !strcmp(role, "uploader") || !strcmp(role, "admin");
+}
+
+/* Content-Digest (RFC 9530): finds sha-256=:b64: in a dictionary.
+ * Returns 1 with want[] filled, 0 when no sha-256 member, -1 malformed. */
+static int parse_content_digest(request_rec *r, const char *h,
+                                unsigned char want[32])
+{
+    const char *s = h;
+
+    while (*s) {
+        const char *key, *eq, *end;
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        key = s;
+        eq = strchr(s, '=');
+        if (!eq) {
+            return -1;
+        }
+        if (eq[1] == ':') {
+            end = strchr(eq + 2, ':');
+            if (!end) {
+                return -1;
+            }
+        }
+        else {
+            end = eq + 1 + strcspn(eq + 1, ",");
+        }
+        if (eq - key == 7 && !strncasecmp(key, "sha-256", 7)) {
+            unsigned char *bin;
+            apr_ssize_t n;
+            if (eq[1] != ':') {
+                return -1;
+            }
+            n = pool_b64_decode(r->pool, eq + 2, (apr_size_t)(end - eq - 2),
+                                &bin);
+            if (n != 32) {
+                return -1;
+            }
+            memcpy(want, bin, 32);
+            return 1;
+        }
+        s = end + (*end == ':' ? 1 : 0);
+        s += strcspn(s, ",");
+    }
+    return 0;
+}
+
+static const char *request_ctype(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    return ct && *ct ? ct : "application/octet-stream";
+}
+
+/* --------------------------------------------------------------- upload */
+
+typedef struct {
+    pool_file_t *in;
+    pool_file_t *out;
+} insert_baton;
+
+static pool_db_rc op_file_insert(apr_pool_t *p, PGconn *c, void *b,
+                                 const char **err)
+{
+    insert_baton *ib = b;
+    pool_db_rc rc = pool_db_file_insert(p, c, ib->in, &ib->out, err);
+
+    if (rc == POOL_DB_CONFLICT) {
+        /* the id is ours and random: a conflict means a retried insert
+         * whose first attempt did commit */
+        rc = pool_db_file_get(p, c, ib->in->pool, ib->in->id, &ib->out, err);
+    }
+    return rc;
+}
+
+/* Streams the request body into sp.  Returns OK or an HTTP status. */
+static int receive_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    int seen_eos = 0;
+
+    do {
+        apr_bucket *b;
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                                         APR_BLOCK_READ, READ_BLOCK);
+        if (rv != APR_SUCCESS) {
+            int status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                          "pool: upload body not received completely");
+            apr_brigade_destroy(bb);
+            return status;
+        }
+        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b)) {
+                continue;
+            }
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                apr_brigade_destroy(bb);
+                return HTTP_BAD_REQUEST;
+            }
+            rv = st->ops->spool_write(sp, data, len);
+            if (rv == POOL_STORE_TOOBIG) {
+                apr_brigade_destroy(bb);
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+            if (rv != APR_SUCCESS) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                              "pool: cannot write to the spool");
+                apr_brigade_destroy(bb);
+                return HTTP_INSUFFICIENT_STORAGE;
+            }
+        }
+        apr_brigade_cleanup(bb);
+    } while (!seen_eos);
+    apr_brigade_destroy(bb);
+    return OK;
+}
+
+static int upload(request_rec *r, pool_principal *who, const char *pool,
+                  const char *raw_name)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    pool_store_t *st = sc->store;
+    apr_table_t *args = NULL;
+    const char *name, *why, *ts_s, *ctype, *cl, *digest_h, *err;
+    apr_size_t nlen;
+    apr_time_t ts;
+    unsigned char want[32], got[32];
+    int have_digest = 0, status;
+    pool_spool_t *sp;
+    pool_file_t f;
+    insert_baton ib;
+    pool_db_rc rc;
+    apr_status_t rv;
+
+    if (!role_may_upload(who->role)) {
+        return pool_problem(r, HTTP_FORBIDDEN, apr_psprintf(r->pool,
+                            "the %s role may not upload files", who->role),
+                            NULL);
+    }
+    name = pool_pct_decode(r->pool, raw_name, strlen(raw_name), &nlen);
+    if (!name) {
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                            "the file name has a malformed %-escape", "name");
+    }
+    if (strlen(name) != nlen) {
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                            "the file name contains a NUL character", "name");
+    }
+    if ((why = pool_name_check(name)) != NULL) {
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                            apr_pstrcat(r->pool, "bad file name: ", why, NULL),
+                            "name");
+    }
+    ap_args_to_table(r, &args);
+    ts_s = apr_table_get(args, "ts");
+    if (ts_s) {
+        /* an unescaped '+' in a query string arrives as a space */
+        char *t = apr_pstrdup(r->pool, ts_s), *sp_;
+        while ((sp_ = strchr(t, ' ')) != NULL) {
+            *sp_ = '+';
+        }
+        if (pool_ts_parse(t, &ts) != 0) {
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                "ts must be an RFC 3339 timestamp "
+                                "(2026-11-21T10:15:00Z) or Unix seconds", "ts");
+        }
+    }
+    else {
+        ts = apr_time_now();
+    }
+    ctype = request_ctype(r);
+    if ((why = pool_ctype_check(ctype)) != NULL) {
+        return pool_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                            apr_pstrcat(r->pool, "bad Content-Type: ", why,
+                                        NULL), NULL);
+    }
+    digest_h = apr_table_get(r->headers_in, "Content-Digest");
+    if (digest_h) {
+        have_digest = parse_content_digest(r, digest_h, want);
+        if (have_digest < 0) {
+            return pool_problem(r, HTTP_BAD_REQUEST,
+                                "malformed Content-Digest: expected "
+                                "sha-256=:<base64 of 32 bytes>:", NULL);
+        }
+    }
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    if (cl) {
+        apr_off_t n;
+        if (apr_strtoff(&n, cl, NULL, 10) == APR_SUCCESS
+            && n > sc->conf.max_file_size) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return pool_problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                apr_psprintf(r->pool, "file larger than the "
+                                             "limit of %" APR_OFF_T_FMT
+                                             " bytes", sc->conf.max_file_size),
+                                NULL);
+        }
+    }
+    if (!st) {
+        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                            "storage not configured", NULL);
+    }
+    rv = st->ops->spool_open(st, r->pool, sc->conf.max_file_size, &sp);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "pool: cannot open a spool file under %s", st->root);
+        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
+                            "cannot store the file now", NULL);
+    }
+    status = receive_body(r, sp, st);
+    if (status != OK) {
+        st->ops->spool_abort(sp);
+        if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return pool_problem(r, status,
+                                apr_psprintf(r->pool, "file larger than the "
+                                             "limit of %" APR_OFF_T_FMT
+                                             " bytes", sc->conf.max_file_size),
+                                NULL);
+        }
+        if (r->connection->aborted) {
+            return status;
+        }
+        return pool_problem(r, status, "the request body was not received "
+                            "completely; nothing was stored", NULL);
+    }
+    pool_spool_digest(sp, got);
+    if (have_digest == 1 && !pool_ct_equal(want, got, 32)) {
+        st->ops->spool_abort(sp);
+        return pool_problem(r, HTTP_BAD_REQUEST,
+                            "Content-Digest sha-256 does not match the body; "
+                            "nothing was stored", NULL);
+    }
+
+    memset(&f, 0, sizeof(f));
+    f.id = pool_uuid(r->pool);
+    f.pool = pool;
+    f.client_id = who->client_id;
+    f.name = name;
+    f.size = pool_spool_size(sp);
+    f.sha256 = pool_hex(r->pool, got, 32);
+    f.content_type = ctype;
+    f.ts = ts;
+    rv = st->ops->spool_commit(sp, pool, f.id);
+    if (rv != APR_SUCCESS) {
+        st->ops->spool_abort(sp);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "pool: cannot move the upload into place");
+        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
+                            "cannot store the file now", NULL);
+    }
+    ib.in = &f;
+    ib.out = NULL;
+    rc = pool_db_run(r, op_file_insert, &ib, &err);
+    if (rc != POOL_DB_OK) {
+        /* no row: the file must not stay visible either */
+        st->ops->remove(st, r->pool, pool, f.id);
+        if (rc == POOL_DB_NOTFOUND) {
+            return pool_problem(r, HTTP_NOT_FOUND, "no such pool", NULL);
+        }
+        return pool_db_problem(r, rc, err, "file");
+    }
+    apr_table_setn(r->headers_out, "Location",
+                   apr_psprintf(r->pool, "%s/v1/pools/%s/files/%s",
+                                pool_dir_prefix(r), pool, ib.out->id));
+    return pool_send_json(r, HTTP_CREATED, pool_json_file(ib.out));
+}
+
+/* ----------------------------------------------------------------- list */
+
+typedef struct {
+    const char *pool;
+    const char *client;
+    apr_int64_t after;
+    int limit;
+    apr_array_header_t *files;
+} list_baton;
+
+static pool_db_rc op_file_list(apr_pool_t *p, PGconn *c, void *b,
+                               const char **err)
+{
+    list_baton *lb = b;
+    return pool_db_file_list(p, c, lb->pool, lb->client, lb->after, lb->limit,
+                             &lb->files, err);
+}
+
+static int list(request_rec *r, const char *pool)
+{
+    apr_table_t *args = NULL;
+    const char *v, *err;
+    list_baton lb;
+    json_t *arr, *j;
+    pool_db_rc rc;
+    long n;
+    int i;
+
+    memset(&lb, 0, sizeof(lb));
+    lb.pool = pool;
+    lb.limit = LIST_DEFAULT;
+    ap_args_to_table(r, &args);
+    if ((v = apr_table_get(args, "limit")) != NULL) {
+        if (pool_parse_int(v, 1, LIST_MAX, &n) != 0) {
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                "limit must be an integer from 1 to 1000",
+                                "limit");
+        }
+        lb.limit = (int)n;
+    }
+    if ((v = apr_table_get(args, "after")) != NULL) {
+        char *end;
+        apr_int64_t a;
+        errno = 0;
+        a = apr_strtoi64(v, &end, 10);
+        if (!*v || *end || errno || a < 0 || !apr_isdigit(*v)) {
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                "after must be a cursor from a previous "
+                                "listing's \"next\"", "after");
+        }
+        lb.after = a;
+    }
+    if ((v = apr_table_get(args, "client")) != NULL) {
+        if (!*v || strlen(v) > 64) {
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                "client must be a client_id", "client");
+        }
+        lb.client = v;
+    }
+    rc = pool_db_run(r, op_file_list, &lb, &err);
+    if (rc == POOL_DB_NOTFOUND) {
+        lb.files = apr_array_make(r->pool, 0, sizeof(pool_file_t *));
+    }
+    else if (rc != POOL_DB_OK) {
+        return pool_db_problem(r, rc, err, "pool");
+    }
+    arr = json_array();
+    for (i = 0; i < lb.files->nelts; i++) {
+        json_array_append_new(arr, pool_json_file(APR_ARRAY_IDX(lb.files, i,
+                                                                pool_file_t *)));
+    }
+    j = json_object();
+    json_object_set_new(j, "files", arr);
+    if (lb.files->nelts == lb.limit && lb.limit > 0) {
+        pool_file_t *last = APR_ARRAY_IDX(lb.files, lb.files->nelts - 1,
+                                          pool_file_t *);
+        json_object_set_new(j, "next", json_string(
+                                apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                             last->seq)));
+    }
+    else {
+        json_object_set_new(j, "next", json_null());
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    return pool_send_json(r, HTTP_OK, j);
+}
+
+/* ------------------------------------------------------------- download */
+
+typedef struct {
+    const char *pool;
+    const char *id;
+    pool_file_t *file;
+} get_baton;
+
+static pool_db_rc op_file_get(apr_pool_t *p, PGconn *c, void *b,
+                              const char **err)
+{
+    get_baton *gb = b;
+    return pool_db_file_get(p, c, gb->pool, gb->id, &gb->file, err);
+}
+
+/* filename*=UTF-8''… (RFC 6266, RFC 8187) and an ASCII fallback. */
+static const char *content_disposition(apr_pool_t *p, const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    apr_size_t n = strlen(name), i;
+    char *ascii = apr_palloc(p, n + 1), *ext = apr_palloc(p, 3 * n + 1);
+    char *a = ascii, *e = ext;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        *a++ = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%')
+               ? '_' : (char)c;
+        if (apr_isalnum(c) || strchr("!#$&+-.^_`|~", c)) {
+            *e++ = (char)c;
+        }
+        else {
+            *e++ = '%';
+            *e++ = hex[c >> 4];
+            *e++ = hex[c & 15];
+        }
+    }
+    *a = *e = '\0';
+    return apr_psprintf(p, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+                        ascii, ext);
+}
+
+static int download(request_rec *r, const char *pool, const char *id)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    get_baton gb;
+    const char *err, *path;
+    apr_finfo_t fi;
+    apr_file_t *fd;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    pool_db_rc rc;
+    int cond;
+
+    if (r->method_number != M_GET) {
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
+                            "files are read with GET or HEAD", NULL);
+    }
+    if (!pool_uuid_valid(id)) {
+        return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
+    }
+    gb.pool = pool;
+    gb.id = id;
+    gb.file = NULL;
+    rc = pool_db_run(r, op_file_get, &gb, &err);
+    if (rc == POOL_DB_NOTFOUND) {
+        return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
+    }
+    if (rc != POOL_DB_OK) {
+        return pool_db_problem(r, rc, err, "file");
+    }
+    path = sc->store->ops->local_path(sc->store, r->pool, pool, id);
+    rv = apr_file_open(&fd, path, APR_FOPEN_READ | APR_FOPEN_BINARY
+                       | APR_FOPEN_SENDFILE_ENABLED, 0, r->pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_MTIME, fd);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "pool: file %s has a row but no readable data at %s "
+                      "(poolctl sweep reports these)", id, path);
+        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                            "the file's data is missing", NULL);
+    }
+    r->filename = apr_pstrdup(r->pool, path);
+    r->finfo = fi;
+    ap_set_content_type(r, gb.file->content_type);
+    apr_table_setn(r->headers_out, "ETag",
+                   apr_pstrcat(r->pool, "\"", gb.file->sha256, "\"", NULL));
+    ap_update_mtime(r, fi.mtime);
+    ap_set_last_modified(r);
+    apr_table_setn(r->headers_out, "Content-Disposition",
+                   content_disposition(r->pool, gb.file->name));
+    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
+    cond = ap_meets_conditions(r);
+    if (cond != OK) {
+        apr_file_close(fd);
+        r->status = cond;
+        return cond == HTTP_NOT_MODIFIED ? cond : cond;
+    }
+    ap_set_content_length(r, fi.size);
+    /* the byterange filter answers Range and If-Range from this brigade */
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_brigade_insert_file(bb, fd, 0, fi.size, r->pool);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    if (rv != APR_SUCCESS && !r->connection->aborted) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, "pool: sending %s failed",
+                      id);
+    }
+    return OK;
+}
+
+/* -------------------------------------------------------------- routing */
+
+int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
+                      const char *rest)
+{
+    if (!rest) {
+        if (r->method_number == M_GET) {
+            return list(r, pool);
+        }
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
+                            "list files with GET; upload with PUT to "
+                            "files/{name}", NULL);
+    }
+    if (r->method_number == M_PUT) {
+        if (strchr(rest, '/')) {
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                "bad file name: must not contain '/'", "name");
+        }
+        return upload(r, who, pool, rest);
+    }
+    if (strchr(rest, '/')) {
+        return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
+    }
+    return download(r, pool, rest);
+}

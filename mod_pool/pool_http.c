@@ -1,0 +1,197 @@
+/* HTTP plumbing: request ids, RFC 9457 problem responses, JSON bodies. */
+#include <jansson.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_core.h>
+
+#include "mod_pool.h"
+#include "pool_json.h"
+
+#define REQUEST_ID_HEADER "X-Request-Id"
+
+/* post_read_request: give every request its log id early, and send it in
+ * err_headers_out so that it survives error responses too. */
+int pool_request_id_hook(request_rec *r)
+{
+    if (!r->log_id) {
+        const char *id = NULL;
+        if (ap_run_generate_log_id(r->connection, r, &id) == OK && id) {
+            r->log_id = id;
+        }
+    }
+    if (r->log_id) {
+        apr_table_setn(r->err_headers_out, REQUEST_ID_HEADER, r->log_id);
+    }
+    return DECLINED;
+}
+
+static int send_body(request_rec *r, int status, const char *ctype,
+                     const char *body)
+{
+    r->status = status;
+    ap_set_content_type(r, ctype);
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    if (!r->header_only) {
+        ap_rputs(body, r);
+    }
+    return OK;
+}
+
+int pool_problem_json(request_rec *r, int status, const char *detail,
+                      const char *field, void *extrav)
+{
+    json_t *j = json_object();
+    json_t *extra = extrav;
+    const char *title = ap_get_status_line(status);
+    char *body;
+
+    /* "404 Not Found" -> "Not Found" */
+    if (title && strlen(title) > 4) {
+        title += 4;
+    }
+    json_object_set_new(j, "type", json_string("about:blank"));
+    json_object_set_new(j, "title", json_string(title ? title : "Error"));
+    json_object_set_new(j, "status", json_integer(status));
+    if (detail) {
+        json_object_set_new(j, "detail", json_string(detail));
+    }
+    if (field) {
+        json_object_set_new(j, "field", json_string(field));
+    }
+    json_object_set_new(j, "request_id",
+                        r->log_id ? json_string(r->log_id) : json_null());
+    if (extra) {
+        json_object_update(j, extra);
+        json_decref(extra);
+    }
+    body = pool_json_dump(r->pool, j);
+    json_decref(j);
+    if (status == HTTP_UNAUTHORIZED
+        || status == HTTP_SERVICE_UNAVAILABLE || status >= 500) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    }
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+    }
+    /* Error responses close nothing: the body is ours. */
+    return send_body(r, status, "application/problem+json",
+                     body ? body : "{}");
+}
+
+int pool_problem(request_rec *r, int status, const char *detail,
+                 const char *field)
+{
+    return pool_problem_json(r, status, detail, field, NULL);
+}
+
+int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
+                    const char *what)
+{
+    switch (rc) {
+    case POOL_DB_NOTFOUND:
+        return pool_problem(r, HTTP_NOT_FOUND,
+                            apr_pstrcat(r->pool, "no such ", what, NULL), NULL);
+    case POOL_DB_CONFLICT:
+        return pool_problem(r, HTTP_CONFLICT,
+                            apr_pstrcat(r->pool, what, " already exists", NULL),
+                            NULL);
+    case POOL_DB_UNAVAILABLE:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "database unavailable: %s", err ? err : "?");
+        return pool_problem(r, HTTP_SERVICE_UNAVAILABLE,
+                            "the metadata database is unavailable; retry later",
+                            NULL);
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "database error: %s",
+                      err ? err : "?");
+        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                            "internal database error", NULL);
+    }
+}
+
+int pool_send_json(request_rec *r, int status, void *jsonv)
+{
+    json_t *j = jsonv;
+    char *body = pool_json_dump(r->pool, j);
+
+    json_decref(j);
+    if (!body) {
+        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                            "cannot encode the response", NULL);
+    }
+    return send_body(r, status, "application/json", body);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
+                      apr_size_t *len)
+{
+    char *out = apr_palloc(p, n + 1);
+    apr_size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= n) {
+                return NULL;
+            }
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return NULL;
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
+int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
+                         apr_size_t *len)
+{
+    apr_size_t got = 0;
+    char *b;
+    int rv;
+
+    if ((rv = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rv;
+    }
+    b = apr_palloc(r->pool, limit + 1);
+    if (ap_should_client_block(r)) {
+        long n;
+        while ((n = ap_get_client_block(r, b + got, limit + 1 - got)) > 0) {
+            got += (apr_size_t)n;
+            if (got > limit) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+        }
+        if (n < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    b[got] = '\0';
+    *buf = b;
+    *len = got;
+    return OK;
+}
