@@ -23,6 +23,11 @@ apr_ssize_t pool_b64url_decode(apr_pool_t *p, const char *s, apr_size_t slen,
                                unsigned char **out);
 apr_ssize_t pool_b64_decode(apr_pool_t *p, const char *s, apr_size_t slen,
                             unsigned char **out);
+/* The same strict base64url decoder into a caller's buffer of outmax bytes
+ * (no pool needed, e.g. for fixed-size keys and hashes).  Returns the decoded
+ * length, or -1 when malformed or longer than outmax. */
+apr_ssize_t pool_b64url_decode_buf(const char *s, apr_size_t slen,
+                                   unsigned char *out, apr_size_t outmax);
 
 /* 1 when equal, 0 otherwise; time depends only on n. */
 int pool_ct_equal(const void *a, const void *b, apr_size_t n);

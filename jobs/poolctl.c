@@ -1,0 +1,559 @@
+/* poolctl: main, option handling and what the subcommands share.
+ *
+ *   poolctl [-c FILE] [-v] COMMAND [ARGS]
+ *
+ * The configuration is the httpd config file of the module (its Pool*
+ * directives), so there is one source of truth.  Data a script may parse
+ * goes to stdout; messages and errors go to stderr, prefixed "poolctl: ".
+ * Exit status: 0 success, 1 runtime failure, 2 usage error. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_env.h>
+
+#include "poolctl.h"
+#include "pool_json.h"
+#include "pool_log.h"
+#include "pool_name.h"
+
+#define SHOW_MAX 80
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static const poolctl_cmd_t commands[] = {
+    { "migrate", poolctl_cmd_migrate,
+      "migrate                            apply the database migrations not "
+      "yet applied" },
+    { "pool", poolctl_cmd_pool,
+      "pool create NAME [--json]          create a pool\n"
+      "pool list [--json]                 list the pools\n"
+      "pool show NAME [--json]            show one pool" },
+    { "client", poolctl_cmd_client,
+      "client add POOL NAME --role ROLE [--json]\n"
+      "                                   add a client to a pool; prints its "
+      "client_id\n"
+      "                                   and secret (the secret only this "
+      "once)\n"
+      "client list POOL [--json]          list the clients of a pool\n"
+      "client disable CLIENT_ID           disable a client: its secret stops "
+      "working\n"
+      "                                   (tokens already issued expire "
+      "within\n"
+      "                                   PoolTokenLifetime)" },
+    { "key", poolctl_cmd_key,
+      "key generate FILE                  append a new token signing key to "
+      "FILE\n"
+      "                                   (created with mode 0600); prints its "
+      "kid" },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    unsigned int i;
+
+    fprintf(out,
+            "Usage: poolctl [-c FILE] [-v] COMMAND [ARGS]\n"
+            "\n"
+            "Administers mod_pool: the database schema, pools, clients and "
+            "token keys.\n"
+            "\n"
+            "Commands:\n");
+    for (i = 0; i < N_COMMANDS; i++) {
+        const char *s = commands[i].usage;
+
+        while (*s) {
+            const char *nl = strchr(s, '\n');
+            int n = nl ? (int)(nl - s) : (int)strlen(s);
+
+            fprintf(out, "  %.*s\n", n, s);
+            s += n + (nl ? 1 : 0);
+        }
+    }
+    fprintf(out,
+            "  help                               show this text\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE   the httpd config file holding the Pool* "
+            "directives\n"
+            "                      (Include/IncludeOptional are followed); "
+            "default:\n"
+            "                      $POOL_CONF, else\n"
+            "                      " POOLCTL_DEFAULT_CONF "\n"
+            "  -v, --verbose       more messages on stderr (twice for "
+            "debugging)\n"
+            "  --json              JSON output on stdout (where listed "
+            "above)\n"
+            "  -h, --help          show this text\n"
+            "  --version           show the version\n"
+            "\n"
+            "Roles: uploader, listener, processor, admin.\n"
+            "Names of pools and clients: [a-z0-9][a-z0-9_-]{0,62}.\n"
+            "Exit status: 0 success; 1 failure (not found, already exists, "
+            "database);\n"
+            "2 usage error (bad command line or name).\n");
+}
+
+/* ---- messages */
+
+void poolctl_err(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("poolctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int poolctl_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("poolctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(see poolctl --help)\n", stderr);
+    return POOLCTL_USAGE;
+}
+
+int poolctl_db_error(pool_db_rc rc, const char *err)
+{
+    if (rc == POOL_DB_UNAVAILABLE) {
+        poolctl_err("database unavailable: %s", err ? err : "unknown error");
+    }
+    else {
+        poolctl_err("%s", err ? err : "database error");
+    }
+    return POOLCTL_FAIL;
+}
+
+const char *poolctl_show(apr_pool_t *p, const char *s)
+{
+    apr_size_t n, i, lim;
+    char *o;
+
+    if (!s) {
+        return "";
+    }
+    n = strlen(s);
+    lim = n > SHOW_MAX ? SHOW_MAX : n;
+    o = apr_palloc(p, lim + 4);
+    for (i = 0; i < lim; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        o[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    if (n > lim) {
+        memcpy(o + lim, "...", 3);
+        lim += 3;
+    }
+    o[lim] = '\0';
+    return o;
+}
+
+int poolctl_check_ident(apr_pool_t *p, const char *what, const char *name)
+{
+    const char *why = pool_ident_check(name);
+
+    if (why) {
+        return poolctl_usage("invalid %s name '%s': %s", what,
+                             poolctl_show(p, name), why);
+    }
+    return POOLCTL_OK;
+}
+
+int poolctl_check_role(apr_pool_t *p, const char *role)
+{
+    const char *why = pool_role_check(role);
+
+    if (why) {
+        return poolctl_usage("invalid role '%s': %s", poolctl_show(p, role),
+                             why);
+    }
+    return POOLCTL_OK;
+}
+
+/* Library log messages: stderr, filtered by -v. */
+static void log_stderr(void *baton, int level, const char *msg)
+{
+    poolctl_t *ctl = baton;
+    int max = POOL_LOG_NOTICE + (ctl ? ctl->verbose : 0);
+
+    if (level > max) {
+        return;
+    }
+    fprintf(stderr, "poolctl: %s%s\n",
+            level <= POOL_LOG_ERR ? "error: "
+                                  : level == POOL_LOG_WARN ? "warning: " : "",
+            msg);
+}
+
+/* ---- output */
+
+int poolctl_print_json(poolctl_t *ctl, json_t *j)
+{
+    char *s = j ? pool_json_dump(ctl->p, j) : NULL;
+
+    if (j) {
+        json_decref(j);
+    }
+    if (!s) {
+        poolctl_err("cannot build JSON output");
+        return POOLCTL_FAIL;
+    }
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    return POOLCTL_OK;
+}
+
+void poolctl_print_table(apr_array_header_t *rows)
+{
+    apr_array_header_t *first;
+    int *width;
+    int ncols, i, j;
+
+    if (!rows || rows->nelts == 0) {
+        return;
+    }
+    first = APR_ARRAY_IDX(rows, 0, apr_array_header_t *);
+    ncols = first->nelts;
+    width = calloc((size_t)ncols + 1, sizeof(int));
+    if (!width) {
+        return;
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        apr_array_header_t *row = APR_ARRAY_IDX(rows, i, apr_array_header_t *);
+
+        for (j = 0; j < ncols && j < row->nelts; j++) {
+            const char *cell = APR_ARRAY_IDX(row, j, const char *);
+            int n = cell ? (int)strlen(cell) : 1;
+
+            if (n > width[j]) {
+                width[j] = n;
+            }
+        }
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        apr_array_header_t *row = APR_ARRAY_IDX(rows, i, apr_array_header_t *);
+
+        for (j = 0; j < ncols && j < row->nelts; j++) {
+            const char *cell = APR_ARRAY_IDX(row, j, const char *);
+
+            if (!cell) {
+                cell = "-";
+            }
+            if (j == ncols - 1) {
+                fputs(cell, stdout);
+            }
+            else {
+                printf("%-*s  ", width[j], cell);
+            }
+        }
+        fputc('\n', stdout);
+    }
+    free(width);
+}
+
+void poolctl_print_fields(const char *const *kv)
+{
+    int i, w = 0;
+
+    for (i = 0; kv[i]; i += 2) {
+        int n = (int)strlen(kv[i]);
+        if (n > w) {
+            w = n;
+        }
+    }
+    for (i = 0; kv[i]; i += 2) {
+        printf("%s:%*s  %s\n", kv[i], w - (int)strlen(kv[i]), "",
+               kv[i + 1] ? kv[i + 1] : "-");
+    }
+}
+
+/* ---- options */
+
+static int take_config(poolctl_t *ctl, const char *v)
+{
+    if (!v || !*v) {
+        return poolctl_usage("option -c/--config needs a file name");
+    }
+    ctl->conf_path = v;
+    ctl->conf_origin = "-c";
+    return POOLCTL_OK;
+}
+
+int poolctl_getopt(poolctl_t *ctl, int argc, const char *const *argv,
+                   const poolctl_opt_t *opts, apr_array_header_t **pos)
+{
+    int i, only_pos = 0;
+
+    *pos = apr_array_make(ctl->p, argc > 0 ? argc : 1, sizeof(const char *));
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const poolctl_opt_t *o = NULL, *it;
+        const char *val = NULL;
+        int has_val = 0;
+
+        if (only_pos || a[0] != '-' || a[1] == '\0') {
+            APR_ARRAY_PUSH(*pos, const char *) = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_pos = 1;
+            continue;
+        }
+        if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            ctl->verbose++;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *name = a + 2, *eq = strchr(name, '=');
+            apr_size_t n = eq ? (apr_size_t)(eq - name) : strlen(name);
+
+            if (eq) {
+                val = eq + 1;
+                has_val = 1;
+            }
+            if (n == 6 && !strncmp(name, "config", 6)) {
+                if (!has_val) {
+                    if (i + 1 >= argc) {
+                        return take_config(ctl, NULL);
+                    }
+                    val = argv[++i];
+                }
+                if (take_config(ctl, val) != POOLCTL_OK) {
+                    return POOLCTL_USAGE;
+                }
+                continue;
+            }
+            for (it = opts; it && it->name; it++) {
+                if (strlen(it->name) == n && !strncmp(it->name, name, n)) {
+                    o = it;
+                    break;
+                }
+            }
+        }
+        else {
+            if (a[1] == 'c') {
+                if (a[2]) {
+                    val = a + 2;
+                }
+                else if (i + 1 < argc) {
+                    val = argv[++i];
+                }
+                if (take_config(ctl, val) != POOLCTL_OK) {
+                    return POOLCTL_USAGE;
+                }
+                continue;
+            }
+            if (a[2] == '\0') {
+                for (it = opts; it && it->name; it++) {
+                    if (it->short_name && it->short_name == a[1]) {
+                        o = it;
+                        break;
+                    }
+                }
+            }
+        }
+        if (!o) {
+            return poolctl_usage("%s: unknown option '%s'", argv[0],
+                                 poolctl_show(ctl->p, a));
+        }
+        if (o->takes_arg) {
+            if (!has_val) {
+                if (i + 1 >= argc) {
+                    return poolctl_usage("%s: option --%s needs a value",
+                                         argv[0], o->name);
+                }
+                val = argv[++i];
+            }
+            *o->value = val;
+        }
+        else {
+            if (has_val) {
+                return poolctl_usage("%s: option --%s takes no value",
+                                     argv[0], o->name);
+            }
+            *o->flag = 1;
+        }
+    }
+    return POOLCTL_OK;
+}
+
+/* ---- config, db */
+
+int poolctl_conf(poolctl_t *ctl)
+{
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (ctl->conf_loaded) {
+        return POOLCTL_OK;
+    }
+    pool_conf_defaults(&ctl->conf);
+    rv = pool_conf_read(ctl->p, ctl->conf_path, &ctl->conf, &err);
+    if (rv != APR_SUCCESS) {
+        poolctl_err("%s", err ? err : "cannot read the configuration");
+        if (APR_STATUS_IS_ENOENT(rv) && !strcmp(ctl->conf_origin, "default")) {
+            poolctl_err("give the httpd config file with the Pool* "
+                        "directives with -c FILE or POOL_CONF");
+        }
+        return POOLCTL_FAIL;
+    }
+    pool_log(POOL_LOG_INFO, "configuration read from %s (%s)",
+             ctl->conf_path, ctl->conf_origin);
+    ctl->conf_loaded = 1;
+    return POOLCTL_OK;
+}
+
+PGconn *poolctl_db(poolctl_t *ctl)
+{
+    const char *err = NULL;
+
+    if (ctl->db) {
+        return ctl->db;
+    }
+    if (poolctl_conf(ctl) != POOLCTL_OK) {
+        return NULL;
+    }
+    ctl->db = pool_db_connect(ctl->p, ctl->conf.database, &err);
+    if (!ctl->db) {
+        poolctl_err("%s", err ? err : "cannot connect to the database");
+        return NULL;
+    }
+    return ctl->db;
+}
+
+/* ---- main */
+
+static const poolctl_cmd_t *find_command(const char *name)
+{
+    unsigned int i;
+
+    for (i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(commands[i].name, name)) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+/* -h/--help anywhere before "--" means help. */
+static int wants_help(int argc, const char *const *argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            return 0;
+        }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, const char *const *argv)
+{
+    poolctl_t ctl;
+    const poolctl_cmd_t *cmd;
+    char *env = NULL;
+    int i, rc;
+
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
+        fputs("poolctl: cannot initialise APR\n", stderr);
+        return POOLCTL_FAIL;
+    }
+    atexit(apr_terminate);
+
+    memset(&ctl, 0, sizeof(ctl));
+    if (apr_pool_create(&ctl.p, NULL) != APR_SUCCESS) {
+        fputs("poolctl: out of memory\n", stderr);
+        return POOLCTL_FAIL;
+    }
+    pool_log_set(log_stderr, &ctl);
+
+    ctl.conf_path = POOLCTL_DEFAULT_CONF;
+    ctl.conf_origin = "default";
+    if (apr_env_get(&env, "POOL_CONF", ctl.p) == APR_SUCCESS && env && *env) {
+        ctl.conf_path = env;
+        ctl.conf_origin = "POOL_CONF";
+    }
+
+    if (wants_help(argc, argv)) {
+        usage(stdout);
+        return POOLCTL_OK;
+    }
+    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        const char *a = argv[i];
+
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (take_config(&ctl, i + 1 < argc ? argv[++i] : NULL)
+                != POOLCTL_OK) {
+                return POOLCTL_USAGE;
+            }
+        }
+        else if (!strncmp(a, "--config=", 9) || !strncmp(a, "-c", 2)) {
+            if (take_config(&ctl, a[1] == 'c' ? a + 2 : a + 9)
+                != POOLCTL_OK) {
+                return POOLCTL_USAGE;
+            }
+        }
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            ctl.verbose++;
+        }
+        else if (!strcmp(a, "-vv")) {
+            ctl.verbose += 2;
+        }
+        else if (!strcmp(a, "--version")) {
+            printf("poolctl (mod_pool) %s\n", PACKAGE_VERSION);
+            return POOLCTL_OK;
+        }
+        else {
+            return poolctl_usage("unknown option '%s'",
+                                 poolctl_show(ctl.p, a));
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return POOLCTL_USAGE;
+    }
+    if (!strcmp(argv[i], "help")) {
+        usage(stdout);
+        return POOLCTL_OK;
+    }
+    cmd = find_command(argv[i]);
+    if (!cmd) {
+        return poolctl_usage("unknown command '%s'",
+                             poolctl_show(ctl.p, argv[i]));
+    }
+    rc = cmd->run(&ctl, argc - i, argv + i);
+
+    if (ctl.db) {
+        PQfinish(ctl.db);
+        ctl.db = NULL;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        poolctl_err("cannot write to standard output");
+        rc = POOLCTL_FAIL;
+    }
+    apr_pool_destroy(ctl.p);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/* poolctl: the sysadmin and cron side of mod_pool.  One binary, one file
+ * per subcommand; everything real happens in the core library (lib/). */
+#ifndef POOLCTL_H
+#define POOLCTL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+#include "pool_conf.h"
+#include "pool_db.h"
+
+/* Where the shared httpd config is looked for without -c or POOL_CONF. */
+#ifndef POOLCTL_DEFAULT_CONF
+#define POOLCTL_DEFAULT_CONF "/etc/apache2/conf-available/httpd-pool.conf"
+#endif
+
+/* Exit codes. */
+#define POOLCTL_OK      0
+#define POOLCTL_FAIL    1       /* runtime: not found, conflict, database */
+#define POOLCTL_USAGE   2       /* bad command line or bad names */
+
+typedef struct {
+    apr_pool_t *p;
+    const char *conf_path;      /* -c, POOL_CONF or the default */
+    const char *conf_origin;    /* "-c", "POOL_CONF" or "default" */
+    int verbose;                /* -v: info; -vv: debug */
+    pool_conf_t conf;
+    int conf_loaded;
+    PGconn *db;                 /* opened by poolctl_db(), closed at exit */
+} poolctl_t;
+
+/* Option table for poolctl_getopt: "--name" (flag) or "--name VALUE" /
+ * "--name=VALUE" (takes_arg).  short_name may be 0. */
+typedef struct {
+    const char *name;
+    char short_name;
+    int takes_arg;
+    const char **value;         /* takes_arg */
+    int *flag;                  /* !takes_arg */
+} poolctl_opt_t;
+
+/* A subcommand: argv[0] is the command name.  Returns an exit code. */
+typedef int poolctl_cmd_fn(poolctl_t *ctl, int argc, const char *const *argv);
+
+typedef struct {
+    const char *name;
+    poolctl_cmd_fn *run;
+    const char *usage;          /* lines for --help, "\n"-separated */
+} poolctl_cmd_t;
+
+/* Splits argv[1..] into options (of opts, plus -c/--config and -v which
+ * may also come after the command) and positional arguments ("--" ends
+ * options).
+ * On a usage error prints it and returns POOLCTL_USAGE; else POOLCTL_OK. */
+int poolctl_getopt(poolctl_t *ctl, int argc, const char *const *argv,
+                   const poolctl_opt_t *opts, apr_array_header_t **pos);
+
+/* "poolctl: " + message on stderr. */
+void poolctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a usage error (and a hint) and returns POOLCTL_USAGE. */
+int poolctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a database error and returns POOLCTL_FAIL. */
+int poolctl_db_error(pool_db_rc rc, const char *err);
+
+/* Reads the configuration (once); POOLCTL_OK or prints and POOLCTL_FAIL. */
+int poolctl_conf(poolctl_t *ctl);
+/* Config + connection (once); NULL after printing an error. */
+PGconn *poolctl_db(poolctl_t *ctl);
+
+/* A name or value made safe to echo in a message: bounded, no control
+ * characters. */
+const char *poolctl_show(apr_pool_t *p, const char *s);
+
+/* Checks a pool or client name / role from the command line; prints the
+ * reason and returns POOLCTL_USAGE, or POOLCTL_OK. */
+int poolctl_check_ident(apr_pool_t *p, const char *what, const char *name);
+int poolctl_check_role(apr_pool_t *p, const char *role);
+
+/* Prints one JSON value (compact) plus newline on stdout; steals j.
+ * POOLCTL_OK, or POOLCTL_FAIL after printing an error. */
+int poolctl_print_json(poolctl_t *ctl, json_t *j);
+
+/* Aligned columns on stdout: rows are arrays of const char * of equal
+ * length, the first row is the header. */
+void poolctl_print_table(apr_array_header_t *rows);
+/* "key:  value" lines on stdout, values aligned; kv is NULL-terminated
+ * pairs (a NULL value prints as "-"). */
+void poolctl_print_fields(const char *const *kv);
+
+/* Subcommands. */
+int poolctl_cmd_migrate(poolctl_t *ctl, int argc, const char *const *argv);
+int poolctl_cmd_pool(poolctl_t *ctl, int argc, const char *const *argv);
+int poolctl_cmd_client(poolctl_t *ctl, int argc, const char *const *argv);
+int poolctl_cmd_key(poolctl_t *ctl, int argc, const char *const *argv);
+
+#endif

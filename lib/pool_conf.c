@@ -1,0 +1,621 @@
+/* Settings shared by the module and poolctl: the Pool* directives, their
+ * checks, and a reader that takes them out of an httpd config file the way
+ * httpd itself would tokenise it. */
+#include <errno.h>
+#include <glob.h>
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
+#include <apr_uri.h>
+
+#include "pool_conf.h"
+
+#define CONF_FILE_MAX      (8 * 1024 * 1024)  /* bytes per config file */
+#define CONF_LINE_MAX      (64 * 1024)        /* bytes per logical line */
+#define CONF_ARGS_MAX      64                 /* words per line we look at */
+#define CONF_INCLUDE_DEPTH 8
+#define CONF_SHOW_MAX      80                 /* value bytes quoted in errors */
+
+void pool_conf_defaults(pool_conf_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->max_file_size = POOL_DEFAULT_MAX_FILE_SIZE;
+    c->token_lifetime = POOL_DEFAULT_TOKEN_LIFETIME;
+    c->db_connections = POOL_DEFAULT_DB_CONNECTIONS;
+}
+
+const char *pool_conf_issuer(const pool_conf_t *c)
+{
+    return (c && c->public_url && *c->public_url) ? c->public_url : "mod_pool";
+}
+
+/* ---- numbers */
+
+int pool_parse_size(const char *s, apr_off_t *out)
+{
+    apr_uint64_t v = 0, mult = 1;
+    const apr_uint64_t max = (apr_uint64_t)APR_INT64_MAX;
+    const char *q = s;
+
+    if (!s || !apr_isdigit(*s)) {
+        return -1;
+    }
+    for (; apr_isdigit(*q); q++) {
+        unsigned d = (unsigned)(*q - '0');
+        if (v > (max - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    if (*q) {
+        switch (apr_toupper(*q)) {
+        case 'K': mult = (apr_uint64_t)1 << 10; break;
+        case 'M': mult = (apr_uint64_t)1 << 20; break;
+        case 'G': mult = (apr_uint64_t)1 << 30; break;
+        case 'T': mult = (apr_uint64_t)1 << 40; break;
+        default: return -1;
+        }
+        if (q[1]) {
+            return -1;
+        }
+    }
+    if (v == 0 || v > max / mult) {
+        return -1;
+    }
+    *out = (apr_off_t)(v * mult);
+    return 0;
+}
+
+int pool_parse_int(const char *s, long min, long max, long *out)
+{
+    long v = 0;
+    const char *q = s;
+
+    if (!s || !apr_isdigit(*s)) {
+        return -1;
+    }
+    for (; apr_isdigit(*q); q++) {
+        int d = *q - '0';
+        if (v > (APR_INT32_MAX - d) / 10) {
+            return -1;          /* far beyond any bound we use */
+        }
+        v = v * 10 + d;
+    }
+    if (*q || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- directives */
+
+/* A value made safe to quote in a message: bounded, no control bytes. */
+static const char *show(apr_pool_t *p, const char *v)
+{
+    apr_size_t n = strlen(v), i, lim = n > CONF_SHOW_MAX ? CONF_SHOW_MAX : n;
+    char *s = apr_palloc(p, lim + 4);
+
+    for (i = 0; i < lim; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        s[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    if (n > lim) {
+        memcpy(s + lim, "...", 3);
+        lim += 3;
+    }
+    s[lim] = '\0';
+    return s;
+}
+
+/* An absolute path, stored without trailing slashes ("/" stays "/"). */
+static const char *set_path(apr_pool_t *p, const char *name, const char *v,
+                            const char **out)
+{
+    apr_size_t n = strlen(v);
+    const char *q;
+
+    if (v[0] != '/') {
+        return apr_psprintf(p, "%s: '%s' is not an absolute path", name,
+                            show(p, v));
+    }
+    for (q = v; *q; q++) {
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+            return apr_psprintf(p, "%s: '%s' contains control characters",
+                                name, show(p, v));
+        }
+    }
+    while (n > 1 && v[n - 1] == '/') {
+        n--;
+    }
+    *out = apr_pstrmemdup(p, v, n);
+    return NULL;
+}
+
+static const char *set_database(apr_pool_t *p, pool_conf_t *c, const char *name,
+                                const char *v)
+{
+    const char *q;
+
+    for (q = v; *q && apr_isspace(*q); q++) {
+    }
+    if (!*q) {
+        return apr_psprintf(p, "%s: must not be empty (a libpq connection "
+                            "string, e.g. 'host=/run/postgresql dbname=pool')",
+                            name);
+    }
+    c->database = apr_pstrdup(p, v);
+    return NULL;
+}
+
+static const char *set_storage(apr_pool_t *p, pool_conf_t *c, const char *name,
+                               const char *v)
+{
+    return set_path(p, name, v, &c->storage);
+}
+
+static const char *set_key_file(apr_pool_t *p, pool_conf_t *c, const char *name,
+                                const char *v)
+{
+    return set_path(p, name, v, &c->key_file);
+}
+
+static const char *set_public_url(apr_pool_t *p, pool_conf_t *c,
+                                  const char *name, const char *v)
+{
+    apr_uri_t uri;
+    apr_size_t n = strlen(v);
+    const char *q;
+    int ok = 1;
+
+    /* only characters RFC 3986 allows in a URL */
+    for (q = v; *q; q++) {
+        if (!apr_isalnum(*q) && !strchr("-._~:/?#[]@!$&'()*+,;=%", *q)) {
+            ok = 0;
+        }
+    }
+    if (ok && (apr_uri_parse(p, v, &uri) != APR_SUCCESS
+               || !uri.scheme
+               || (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https"))
+               || !uri.hostname || !*uri.hostname
+               || uri.user || uri.password
+               || uri.query || uri.fragment
+               || strchr(v, '?') || strchr(v, '#'))) {
+        ok = 0;
+    }
+    /* The scheme must be written in lower case as well. */
+    if (ok && strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+        ok = 0;
+    }
+    if (!ok) {
+        return apr_psprintf(p, "%s: '%s' is not an http:// or https:// URL "
+                            "(scheme, host, optional port and path)",
+                            name, show(p, v));
+    }
+    while (n > 0 && v[n - 1] == '/') {
+        n--;
+    }
+    c->public_url = apr_pstrmemdup(p, v, n);
+    return NULL;
+}
+
+static const char *set_max_file_size(apr_pool_t *p, pool_conf_t *c,
+                                     const char *name, const char *v)
+{
+    apr_off_t size;
+
+    if (pool_parse_size(v, &size) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not a size (bytes, or with "
+                            "K/M/G/T)", name, show(p, v));
+    }
+    c->max_file_size = size;
+    return NULL;
+}
+
+static const char *set_token_lifetime(apr_pool_t *p, pool_conf_t *c,
+                                      const char *name, const char *v)
+{
+    long n;
+
+    if (pool_parse_int(v, 60, 86400, &n) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
+                            "60 and 86400", name, show(p, v));
+    }
+    c->token_lifetime = (int)n;
+    return NULL;
+}
+
+static const char *set_db_connections(apr_pool_t *p, pool_conf_t *c,
+                                      const char *name, const char *v)
+{
+    long n;
+
+    if (pool_parse_int(v, 1, 256, &n) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not a number between 1 and 256",
+                            name, show(p, v));
+    }
+    c->db_connections = (int)n;
+    return NULL;
+}
+
+typedef const char *conf_setter(apr_pool_t *p, pool_conf_t *c,
+                                const char *name, const char *v);
+
+static const struct {
+    const char *name;
+    conf_setter *set;
+} directives[] = {
+    { "PoolDatabase", set_database },
+    { "PoolStorage", set_storage },
+    { "PoolKeyFile", set_key_file },
+    { "PoolPublicURL", set_public_url },
+    { "PoolMaxFileSize", set_max_file_size },
+    { "PoolTokenLifetime", set_token_lifetime },
+    { "PoolDatabaseConnections", set_db_connections },
+};
+#define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+static int find_directive(const char *name)
+{
+    unsigned int i;
+
+    for (i = 0; i < N_DIRECTIVES; i++) {
+        if (!strcasecmp(directives[i].name, name)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,
+                          const char *value)
+{
+    int i;
+
+    if (!directive || (i = find_directive(directive)) < 0) {
+        return apr_psprintf(p, "%s: unknown directive",
+                            directive ? show(p, directive) : "(null)");
+    }
+    if (!value) {
+        return apr_psprintf(p, "%s: takes one argument", directives[i].name);
+    }
+    return directives[i].set(p, c, directives[i].name, value);
+}
+
+/* ---- reader */
+
+typedef struct {
+    apr_pool_t *p;
+    pool_conf_t *c;
+    int database_seen;
+    const char *err;
+} conf_reader;
+
+static apr_status_t read_file(conf_reader *rd, const char *path, int depth);
+
+/* One argument as httpd's ap_getword_conf() reads it: words separated by
+ * white space, '...' or "..." quoting, and a backslash escaping a backslash
+ * or the quote character.  An unterminated quote runs to the end of line. */
+static const char *next_word(apr_pool_t *p, const char **line)
+{
+    const char *s = *line, *start, *end;
+    char quote = 0;
+    char *res, *o;
+
+    while (*s && apr_isspace(*s)) {
+        s++;
+    }
+    if (!*s) {
+        *line = s;
+        return NULL;
+    }
+    if (*s == '"' || *s == '\'') {
+        quote = *s++;
+        start = s;
+        while (*s && *s != quote) {
+            if (*s == '\\' && s[1] && (s[1] == quote || s[1] == '\\')) {
+                s += 2;
+            }
+            else {
+                s++;
+            }
+        }
+        end = s;
+        if (*s) {
+            s++;                /* the closing quote */
+        }
+    }
+    else {
+        start = s;
+        while (*s && !apr_isspace(*s)) {
+            s++;
+        }
+        end = s;
+    }
+    while (*s && apr_isspace(*s)) {
+        s++;
+    }
+    *line = s;
+
+    o = res = apr_palloc(p, (apr_size_t)(end - start) + 1);
+    for (s = start; s < end; s++) {
+        if (*s == '\\' && s + 1 < end
+            && (s[1] == '\\' || (quote && s[1] == quote))) {
+            s++;
+        }
+        *o++ = *s;
+    }
+    *o = '\0';
+    return res;
+}
+
+static int has_wildcard(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* Reads what an Include names: path is already resolved; a directory
+ * means every file in it (recursively, in name order), as httpd does. */
+static apr_status_t include_path(conf_reader *rd, const char *file, int line,
+                                 const char *path, int wild, int optional,
+                                 int depth)
+{
+    apr_finfo_t fi;
+    apr_status_t rv;
+    glob_t g;
+    int grc;
+    size_t i;
+
+    if (depth >= CONF_INCLUDE_DEPTH) {
+        rd->err = apr_psprintf(rd->p, "%s:%d: Include nested more than %d "
+                               "deep", file, line, CONF_INCLUDE_DEPTH);
+        return APR_EINVAL;
+    }
+    if (!wild) {
+        rv = apr_stat(&fi, path, APR_FINFO_TYPE, rd->p);
+        if (rv != APR_SUCCESS) {
+            if (optional) {
+                return APR_SUCCESS;
+            }
+            rd->err = apr_psprintf(rd->p, "%s:%d: Include: cannot read %s: "
+                                   "%pm", file, line, path, &rv);
+            return rv;
+        }
+        if (fi.filetype != APR_DIR) {
+            return read_file(rd, path, depth + 1);
+        }
+        path = apr_pstrcat(rd->p, path, "/*", NULL);
+    }
+
+    memset(&g, 0, sizeof(g));
+    grc = glob(path, 0, NULL, &g);
+    if (grc == GLOB_NOMATCH) {
+        globfree(&g);
+        if (optional || !wild) {
+            return APR_SUCCESS;     /* optional, or an empty directory */
+        }
+        rd->err = apr_psprintf(rd->p, "%s:%d: Include: no files match %s",
+                               file, line, path);
+        return APR_ENOENT;
+    }
+    if (grc != 0) {
+        globfree(&g);
+        rd->err = apr_psprintf(rd->p, "%s:%d: Include: cannot read %s",
+                               file, line, path);
+        return APR_EGENERAL;
+    }
+    rv = APR_SUCCESS;
+    for (i = 0; i < g.gl_pathc && rv == APR_SUCCESS; i++) {
+        const char *m = apr_pstrdup(rd->p, g.gl_pathv[i]);
+
+        if (apr_stat(&fi, m, APR_FINFO_TYPE, rd->p) != APR_SUCCESS) {
+            continue;           /* vanished, or a dangling link */
+        }
+        if (fi.filetype == APR_DIR) {
+            rv = include_path(rd, file, line, m, 0, optional, depth + 1);
+        }
+        else {
+            rv = read_file(rd, m, depth + 1);
+        }
+    }
+    globfree(&g);
+    return rv;
+}
+
+/* One logical line, already joined; returns APR_SUCCESS or sets rd->err. */
+static apr_status_t do_line(conf_reader *rd, const char *file, int lineno,
+                            const char *line, int depth)
+{
+    const char *args[CONF_ARGS_MAX];
+    const char *cmd, *rest = line, *w, *path;
+    int nargs = 0, i, optional;
+    apr_status_t rv;
+
+    while (*rest && apr_isspace(*rest)) {
+        rest++;
+    }
+    if (!*rest || *rest == '#') {
+        return APR_SUCCESS;
+    }
+    cmd = next_word(rd->p, &rest);
+    if (!cmd) {
+        return APR_SUCCESS;
+    }
+    optional = !strcasecmp(cmd, "IncludeOptional");
+    if (!optional && strcasecmp(cmd, "Include")
+        && find_directive(cmd) < 0) {
+        return APR_SUCCESS;     /* not ours; httpd is the judge of it */
+    }
+    while ((w = next_word(rd->p, &rest)) != NULL) {
+        if (nargs == CONF_ARGS_MAX) {
+            break;
+        }
+        args[nargs++] = w;
+    }
+
+    if (optional || !strcasecmp(cmd, "Include")) {
+        if (nargs != 1) {
+            rd->err = apr_psprintf(rd->p, "%s:%d: %s takes one argument "
+                                   "(quote paths that contain spaces)",
+                                   file, lineno, optional ? "IncludeOptional"
+                                                          : "Include");
+            return APR_EINVAL;
+        }
+        path = args[0];
+        if (path[0] != '/') {
+            /* relative to the directory of the including file */
+            const char *slash = strrchr(file, '/');
+            path = apr_pstrcat(rd->p, slash ? apr_pstrmemdup(rd->p, file,
+                                              (apr_size_t)(slash - file) + 1)
+                                            : "",
+                               path, NULL);
+        }
+        rv = include_path(rd, file, lineno, path, has_wildcard(args[0]),
+                          optional, depth);
+        if (rv != APR_SUCCESS && !rd->err) {
+            rd->err = apr_psprintf(rd->p, "%s:%d: Include failed", file,
+                                   lineno);
+        }
+        return rv;
+    }
+
+    i = find_directive(cmd);
+    if (nargs != 1) {
+        rd->err = apr_psprintf(rd->p, "%s:%d: %s takes one argument "
+                               "(quote values that contain spaces)", file,
+                               lineno, directives[i].name);
+        return APR_EINVAL;
+    }
+    w = pool_conf_set(rd->p, rd->c, cmd, args[0]);
+    if (w) {
+        rd->err = apr_psprintf(rd->p, "%s:%d: %s", file, lineno, w);
+        return APR_EINVAL;
+    }
+    if (i == find_directive("PoolDatabase")) {
+        rd->database_seen = 1;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_file(conf_reader *rd, const char *path, int depth)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_size_t len, nread = 0;
+    char *buf, *s, *end;
+    char *logical;
+    apr_size_t llen = 0;
+    int lineno = 0, start_line = 0;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                       APR_FPROT_OS_DEFAULT, rd->p);
+    if (rv != APR_SUCCESS) {
+        rd->err = apr_psprintf(rd->p, "cannot open %s: %pm", path, &rv);
+        return rv;
+    }
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS && fi.size > CONF_FILE_MAX) {
+        rv = APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS) {
+        apr_file_close(f);
+        rd->err = apr_psprintf(rd->p, "%s: not a regular file of at most %d "
+                               "bytes", path, CONF_FILE_MAX);
+        return rv;
+    }
+    len = (apr_size_t)fi.size;
+    buf = apr_palloc(rd->p, len + 1);
+    if (len > 0) {
+        rv = apr_file_read_full(f, buf, len, &nread);
+        if (rv == APR_EOF) {
+            rv = APR_SUCCESS;
+        }
+    }
+    apr_file_close(f);
+    if (rv != APR_SUCCESS) {
+        rd->err = apr_psprintf(rd->p, "cannot read %s: %pm", path, &rv);
+        return rv;
+    }
+    buf[nread] = '\0';
+    if (memchr(buf, '\0', nread)) {
+        rd->err = apr_psprintf(rd->p, "%s: contains NUL bytes", path);
+        return APR_EINVAL;
+    }
+
+    logical = apr_palloc(rd->p, CONF_LINE_MAX + 1);
+    s = buf;
+    end = buf + nread;
+    while (s < end) {
+        char *nl = memchr(s, '\n', (apr_size_t)(end - s));
+        char *e = nl ? nl : end;
+        apr_size_t n;
+        int cont = 0;
+
+        lineno++;
+        if (llen == 0) {
+            start_line = lineno;
+        }
+        /* drop CR and trailing white space, as ap_cfg_getline does */
+        while (e > s && apr_isspace(e[-1])) {
+            e--;
+        }
+        /* a single trailing backslash continues the line; "\\" does not */
+        if (e > s && e[-1] == '\\' && !(e - 1 > s && e[-2] == '\\')) {
+            cont = 1;
+            e--;
+        }
+        n = (apr_size_t)(e - s);
+        if (llen + n > CONF_LINE_MAX) {
+            rd->err = apr_psprintf(rd->p, "%s:%d: line longer than %d bytes",
+                                   path, start_line, CONF_LINE_MAX);
+            return APR_EINVAL;
+        }
+        memcpy(logical + llen, s, n);
+        llen += n;
+        s = nl ? nl + 1 : end;
+        if (cont && s < end) {
+            continue;
+        }
+        logical[llen] = '\0';
+        rv = do_line(rd, path, start_line, logical, depth);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        llen = 0;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pool_conf_read(apr_pool_t *p, const char *path, pool_conf_t *c,
+                            const char **err)
+{
+    conf_reader rd;
+    apr_status_t rv;
+
+    memset(&rd, 0, sizeof(rd));
+    rd.p = p;
+    rd.c = c;
+    *err = NULL;
+    if (!path || !*path) {
+        *err = "no configuration file given";
+        return APR_EINVAL;
+    }
+    rv = read_file(&rd, path, 0);
+    if (rv != APR_SUCCESS) {
+        *err = rd.err ? rd.err : apr_psprintf(p, "%s: %pm", path, &rv);
+        return rv;
+    }
+    if (!rd.database_seen) {
+        *err = apr_psprintf(p, "%s: PoolDatabase is not set (neither in this "
+                            "file nor in the files it includes)", path);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}

@@ -1,0 +1,824 @@
+/* Metadata in PostgreSQL through libpq.
+ *
+ * Every statement goes through PQexecParams with its values as parameters;
+ * the single exception is the text of an embedded migration, which has no
+ * parameters and may hold several statements (PQexec).  Every PGresult is
+ * cleared before returning.  Timestamps travel as microseconds since the
+ * epoch (bigint), computed exactly, and are formatted here with
+ * pool_ts_format, so the session time zone never matters. */
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "pool_db.h"
+#include "pool_kdf.h"
+#include "pool_log.h"
+#include "pool_migrations.h"
+#include "pool_ts.h"
+#include "pool_util.h"
+
+/* Microseconds since the epoch of a timestamptz column, exact on every
+ * server version (no floating point on the whole value). */
+#define SQL_US(col) \
+    "(extract(epoch from date_trunc('second', " col "))::bigint * 1000000" \
+    " + extract(microseconds from " col ")::bigint % 1000000)"
+
+/* A bigint parameter of microseconds back into a timestamptz, exactly. */
+#define SQL_FROM_US(param) \
+    "(to_timestamp(" param "::bigint / 1000000)" \
+    " + (" param "::bigint % 1000000) * interval '1 microsecond')"
+
+/* Key of the session advisory lock that serialises migrations. */
+#define MIGRATE_LOCK_KEY   "5795053541357191168"  /* any constant bigint */
+#define MIGRATE_LOCK_SQL   "SELECT pg_advisory_lock($1::bigint)"
+#define MIGRATE_UNLOCK_SQL "SELECT pg_advisory_unlock($1::bigint)"
+
+#define CLIENT_ID_PREFIX "cl_"
+#define CLIENT_ID_BYTES  12         /* 24 hex digits */
+#define CLIENT_ID_MAX    64
+#define ADD_ATTEMPTS     3
+#define LIST_LIMIT_MAX   10000
+
+/* ---- helpers */
+
+static void set_err(const char **err, const char *msg)
+{
+    if (err) {
+        *err = msg;
+    }
+}
+
+/* A libpq message on one line: newlines and tabs become single spaces. */
+static const char *one_line(apr_pool_t *p, const char *msg)
+{
+    char *s, *o;
+    const char *q;
+    int space = 0;
+
+    if (!msg || !*msg) {
+        return "unknown error";
+    }
+    o = s = apr_palloc(p, strlen(msg) + 1);
+    for (q = msg; *q; q++) {
+        if (apr_isspace(*q)) {
+            space = (o != s);
+            continue;
+        }
+        if (space) {
+            *o++ = ' ';
+            space = 0;
+        }
+        *o++ = *q;
+    }
+    *o = '\0';
+    return *s ? s : "unknown error";
+}
+
+static int sqlstate_unavailable(const char *st)
+{
+    /* 08: connection exception; 57P01..57P03: shutdown, crash, not now */
+    return st && (!strncmp(st, "08", 2) || !strcmp(st, "57P01")
+                  || !strcmp(st, "57P02") || !strcmp(st, "57P03"));
+}
+
+/* Runs one parameterised statement.  On success *res holds the result (the
+ * caller clears it); otherwise the result is cleared, *res is NULL, *err
+ * names `what`, and *constraint (if asked) the violated constraint. */
+static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
+                      const char *sql, int nparams,
+                      const char *const *params, int nfields,
+                      PGresult **res, const char **constraint,
+                      const char **err)
+{
+    PGresult *r;
+    ExecStatusType st;
+    const char *state, *msg;
+    pool_db_rc rc;
+
+    *res = NULL;
+    if (constraint) {
+        *constraint = NULL;
+    }
+    if (!c) {
+        set_err(err, apr_pstrcat(p, what, ": no database connection", NULL));
+        return POOL_DB_UNAVAILABLE;
+    }
+    r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!r) {
+        set_err(err, apr_pstrcat(p, what, ": ",
+                                 one_line(p, PQerrorMessage(c)), NULL));
+        return POOL_DB_UNAVAILABLE;
+    }
+    st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (nfields >= 0 && PQnfields(r) != nfields) {
+            set_err(err, apr_psprintf(p, "%s: unexpected result (%d columns, "
+                                      "expected %d)", what, PQnfields(r),
+                                      nfields));
+            PQclear(r);
+            return POOL_DB_ERROR;
+        }
+        *res = r;
+        return POOL_DB_OK;
+    }
+
+    state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (!msg) {
+        msg = PQresultErrorMessage(r);
+    }
+    if (!msg || !*msg) {
+        msg = PQerrorMessage(c);
+    }
+    if (PQstatus(c) != CONNECTION_OK || sqlstate_unavailable(state)) {
+        rc = POOL_DB_UNAVAILABLE;
+    }
+    else if (state && !strcmp(state, "23505")) {
+        rc = POOL_DB_CONFLICT;
+    }
+    else {
+        rc = POOL_DB_ERROR;
+    }
+    if (constraint) {
+        const char *cn = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+        *constraint = cn ? apr_pstrdup(p, cn) : NULL;
+    }
+    set_err(err, apr_psprintf(p, "%s: %s%s%s%s", what, one_line(p, msg),
+                              state ? " [" : "", state ? state : "",
+                              state ? "]" : ""));
+    PQclear(r);
+    return rc;
+}
+
+/* A statement whose result is not looked at (BEGIN, COMMIT, locks). */
+static pool_db_rc run_simple(apr_pool_t *p, PGconn *c, const char *what,
+                             const char *sql, int nparams,
+                             const char *const *params, const char **err)
+{
+    PGresult *r;
+    pool_db_rc rc = run(p, c, what, sql, nparams, params, -1, &r, NULL, err);
+
+    if (r) {
+        PQclear(r);
+    }
+    return rc;
+}
+
+static const char *col_str(apr_pool_t *p, const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL
+                                    : apr_pstrdup(p, PQgetvalue(r, row, col));
+}
+
+static apr_int64_t col_i64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : apr_atoi64(PQgetvalue(r, row, col));
+}
+
+static int col_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* RFC 3339 of a microseconds column. */
+static const char *col_time(apr_pool_t *p, const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL
+                                    : pool_ts_format(p, col_i64(r, row, col));
+}
+
+static const char *i64_param(apr_pool_t *p, apr_int64_t v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
+}
+
+/* ---- connections */
+
+static void notice_receiver(void *arg, const PGresult *r)
+{
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    int level = POOL_LOG_DEBUG;
+
+    if (sev && !strcmp(sev, "WARNING")) {
+        level = POOL_LOG_WARN;
+    }
+    pool_log(level, "database %s: %s", sev ? sev : "notice",
+             msg ? msg : "(no message)");
+}
+
+PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err)
+{
+    /* Processed in order: the connection string (expanded from dbname) may
+     * override what comes before it, but not what comes after it. */
+    static const char *const keys[] = {
+        "connect_timeout", "application_name", "dbname", "client_encoding",
+        NULL
+    };
+    const char *vals[5];
+    PGconn *c;
+
+    if (!conninfo) {
+        set_err(err, "no database configured (PoolDatabase)");
+        return NULL;
+    }
+    vals[0] = "5";
+    vals[1] = "mod_pool";
+    vals[2] = conninfo;
+    vals[3] = "UTF8";
+    vals[4] = NULL;
+    c = PQconnectdbParams(keys, vals, 1);
+    if (!c) {
+        set_err(err, "out of memory creating a database connection");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        set_err(err, apr_pstrcat(p, "cannot connect to the database: ",
+                                 one_line(p, PQerrorMessage(c)), NULL));
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeReceiver(c, notice_receiver, NULL);
+    return c;
+}
+
+int pool_db_ok(PGconn *c)
+{
+    /* A connection left inside a transaction is no use to the next caller. */
+    return c && PQstatus(c) == CONNECTION_OK
+           && PQtransactionStatus(c) == PQTRANS_IDLE;
+}
+
+/* ---- migrations */
+
+static int migration_applied(const PGresult *r, int version)
+{
+    int i, n = PQntuples(r);
+
+    for (i = 0; i < n; i++) {
+        if (col_i64(r, i, 0) == version) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static pool_db_rc apply_one(apr_pool_t *p, PGconn *c,
+                            const pool_migration_t *m, const char **err)
+{
+    const char *what = apr_psprintf(p, "migration %s", m->name);
+    const char *params[2];
+    PGresult *r;
+    ExecStatusType st;
+    pool_db_rc rc;
+
+    rc = run_simple(p, c, what, "BEGIN", 0, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    /* The migration's own text: no parameters, possibly many statements. */
+    r = PQexec(c, m->sql);
+    st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK
+        && st != PGRES_EMPTY_QUERY) {
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                            : NULL;
+
+        if (!msg || !*msg) {
+            msg = PQerrorMessage(c);
+        }
+        set_err(err, apr_psprintf(p, "%s: %s%s%s%s", what, one_line(p, msg),
+                                  state ? " [" : "", state ? state : "",
+                                  state ? "]" : ""));
+        rc = (!r || PQstatus(c) != CONNECTION_OK || sqlstate_unavailable(state))
+             ? POOL_DB_UNAVAILABLE : POOL_DB_ERROR;
+        if (r) {
+            PQclear(r);
+        }
+        if (rc != POOL_DB_UNAVAILABLE) {
+            run_simple(p, c, what, "ROLLBACK", 0, NULL, NULL);
+        }
+        return rc;
+    }
+    PQclear(r);
+
+    params[0] = apr_itoa(p, m->version);
+    params[1] = m->name;
+    rc = run_simple(p, c, what,
+                    "INSERT INTO pool_schema_migrations (version, name)"
+                    " VALUES ($1::int, $2)", 2, params, err);
+    if (rc == POOL_DB_OK) {
+        rc = run_simple(p, c, what, "COMMIT", 0, NULL, err);
+    }
+    if (rc != POOL_DB_OK && rc != POOL_DB_UNAVAILABLE) {
+        run_simple(p, c, what, "ROLLBACK", 0, NULL, NULL);
+    }
+    return rc;
+}
+
+pool_db_rc pool_db_migrate(apr_pool_t *p, PGconn *c, int *applied,
+                           const char **err)
+{
+    const char *lock[1] = { MIGRATE_LOCK_KEY };
+    PGresult *r = NULL;
+    pool_db_rc rc;
+    int i, n = 0, last = 0;
+
+    *applied = 0;
+    for (i = 0; i < pool_migrations_count; i++) {
+        if (pool_migrations[i].version <= last) {
+            set_err(err, apr_psprintf(p, "migration %s: versions are not "
+                                      "strictly increasing",
+                                      pool_migrations[i].name));
+            return POOL_DB_ERROR;
+        }
+        last = pool_migrations[i].version;
+    }
+
+    rc = run_simple(p, c, "migration lock", MIGRATE_LOCK_SQL, 1, lock, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    rc = run_simple(p, c, "migration table",
+                    "CREATE TABLE IF NOT EXISTS pool_schema_migrations ("
+                    " version int PRIMARY KEY,"
+                    " name text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())",
+                    0, NULL, err);
+    if (rc == POOL_DB_OK) {
+        rc = run(p, c, "migration list",
+                 "SELECT version, name FROM pool_schema_migrations"
+                 " ORDER BY version", 0, NULL, 2, &r, NULL, err);
+    }
+    if (rc == POOL_DB_OK) {
+        int rows = PQntuples(r);
+
+        for (i = 0; i < rows; i++) {
+            if (col_i64(r, i, 0) > last) {
+                pool_log(POOL_LOG_WARN, "the database has migration %s "
+                         "(version %d), which this program does not know: "
+                         "the program is older than the schema",
+                         PQgetvalue(r, i, 1), (int)col_i64(r, i, 0));
+            }
+        }
+        for (i = 0; i < pool_migrations_count && rc == POOL_DB_OK; i++) {
+            const pool_migration_t *m = &pool_migrations[i];
+
+            if (migration_applied(r, m->version)) {
+                continue;
+            }
+            rc = apply_one(p, c, m, err);
+            if (rc == POOL_DB_OK) {
+                pool_log(POOL_LOG_NOTICE, "applied migration %s", m->name);
+                n++;
+            }
+        }
+        PQclear(r);
+    }
+    if (rc != POOL_DB_UNAVAILABLE) {
+        /* On the error path keep the first error message. */
+        pool_db_rc urc = run_simple(p, c, "migration unlock",
+                                    MIGRATE_UNLOCK_SQL, 1, lock,
+                                    rc == POOL_DB_OK ? err : NULL);
+        if (rc == POOL_DB_OK) {
+            rc = urc;
+        }
+    }
+    *applied = n;
+    return rc;
+}
+
+/* ---- pools */
+
+#define POOL_COLS \
+    "p.id, p.name, " SQL_US("p.created_at") ", " \
+    "(SELECT count(*) FROM clients c WHERE c.pool_id = p.id)::int"
+#define POOL_NCOLS 4
+
+static pool_pool_t *pool_row(apr_pool_t *p, const PGresult *r, int row)
+{
+    pool_pool_t *pl = apr_pcalloc(p, sizeof(*pl));
+
+    pl->id = col_i64(r, row, 0);
+    pl->name = col_str(p, r, row, 1);
+    pl->created_at = col_time(p, r, row, 2);
+    pl->clients = (int)col_i64(r, row, 3);
+    return pl;
+}
+
+pool_db_rc pool_db_pool_create(apr_pool_t *p, PGconn *c, const char *name,
+                               pool_pool_t **out, const char **err)
+{
+    const char *params[1] = { name };
+    PGresult *r;
+    pool_db_rc rc;
+
+    rc = run(p, c, "create pool",
+             "INSERT INTO pools AS p (name) VALUES ($1)"
+             " RETURNING " POOL_COLS, 1, params, POOL_NCOLS, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, "create pool: no row returned");
+        return POOL_DB_ERROR;
+    }
+    if (out) {
+        *out = pool_row(p, r, 0);
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_pool_get(apr_pool_t *p, PGconn *c, const char *name,
+                            pool_pool_t **out, const char **err)
+{
+    const char *params[1] = { name };
+    PGresult *r;
+    pool_db_rc rc;
+
+    rc = run(p, c, "get pool",
+             "SELECT " POOL_COLS " FROM pools p WHERE p.name = $1",
+             1, params, POOL_NCOLS, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, apr_psprintf(p, "pool '%s' not found", name));
+        return POOL_DB_NOTFOUND;
+    }
+    if (out) {
+        *out = pool_row(p, r, 0);
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_pool_list(apr_pool_t *p, PGconn *c,
+                             apr_array_header_t **out, const char **err)
+{
+    PGresult *r;
+    pool_db_rc rc;
+    int i, n;
+
+    rc = run(p, c, "list pools",
+             "SELECT " POOL_COLS " FROM pools p ORDER BY p.name",
+             0, NULL, POOL_NCOLS, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    n = PQntuples(r);
+    *out = apr_array_make(p, n > 0 ? n : 1, sizeof(pool_pool_t *));
+    for (i = 0; i < n; i++) {
+        APR_ARRAY_PUSH(*out, pool_pool_t *) = pool_row(p, r, i);
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+/* ---- clients */
+
+#define CLIENT_COLS \
+    "c.id, c.client_id, p.name, c.name, c.role, c.disabled_at IS NOT NULL, " \
+    SQL_US("c.created_at")
+#define CLIENT_NCOLS 7
+
+static pool_client_t *client_row(apr_pool_t *p, const PGresult *r, int row)
+{
+    pool_client_t *cl = apr_pcalloc(p, sizeof(*cl));
+
+    cl->id = col_i64(r, row, 0);
+    cl->client_id = col_str(p, r, row, 1);
+    cl->pool = col_str(p, r, row, 2);
+    cl->name = col_str(p, r, row, 3);
+    cl->role = col_str(p, r, row, 4);
+    cl->disabled = col_bool(r, row, 5);
+    cl->created_at = col_time(p, r, row, 6);
+    return cl;
+}
+
+pool_db_rc pool_db_client_add(apr_pool_t *p, PGconn *c, const char *pool,
+                              const char *name, const char *role,
+                              pool_client_t **out, const char **secret,
+                              const char **err)
+{
+    unsigned char rnd[CLIENT_ID_BYTES];
+    const char *params[5];
+    const char *constraint, *sec, *hash;
+    PGresult *r;
+    pool_db_rc rc = POOL_DB_ERROR;
+    int attempt;
+
+    sec = pool_secret_new(p);
+    hash = sec ? pool_kdf_hash(p, sec) : NULL;
+    if (!hash) {
+        set_err(err, "add client: cannot create a secret (no randomness)");
+        return POOL_DB_ERROR;
+    }
+    params[1] = pool;
+    params[2] = name;
+    params[3] = role;
+    params[4] = hash;
+    for (attempt = 0; attempt < ADD_ATTEMPTS; attempt++) {
+        if (pool_random(rnd, sizeof(rnd)) != APR_SUCCESS) {
+            set_err(err, "add client: cannot create a client id "
+                    "(no randomness)");
+            return POOL_DB_ERROR;
+        }
+        params[0] = apr_pstrcat(p, CLIENT_ID_PREFIX,
+                                pool_hex(p, rnd, sizeof(rnd)), NULL);
+        /* RETURNING sees only the new row: the pool name is params[1]. */
+        rc = run(p, c, "add client",
+                 "INSERT INTO clients AS c"
+                 " (client_id, pool_id, name, role, secret_hash)"
+                 " SELECT $1, p.id, $3, $4, $5 FROM pools p WHERE p.name = $2"
+                 " RETURNING c.id, c.client_id, $2, c.name, c.role,"
+                 " c.disabled_at IS NOT NULL, " SQL_US("c.created_at"),
+                 5, params, CLIENT_NCOLS, &r, &constraint, err);
+        if (rc == POOL_DB_CONFLICT && constraint
+            && !strcmp(constraint, "clients_client_id_key")) {
+            continue;           /* a client_id collision: draw again */
+        }
+        break;
+    }
+    if (rc == POOL_DB_CONFLICT) {
+        set_err(err, apr_psprintf(p, "client '%s' already exists in pool "
+                                  "'%s'", name, pool));
+        return rc;
+    }
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, apr_psprintf(p, "pool '%s' not found", pool));
+        return POOL_DB_NOTFOUND;
+    }
+    if (out) {
+        *out = client_row(p, r, 0);
+    }
+    if (secret) {
+        *secret = sec;
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_client_list(apr_pool_t *p, PGconn *c, const char *pool,
+                               apr_array_header_t **out, const char **err)
+{
+    const char *params[1] = { pool };
+    PGresult *r;
+    pool_db_rc rc;
+    int i, n;
+
+    /* The LEFT JOIN tells "no such pool" (no row) from "no clients" (one
+     * row of NULLs). */
+    rc = run(p, c, "list clients",
+             "SELECT " CLIENT_COLS " FROM pools p"
+             " LEFT JOIN clients c ON c.pool_id = p.id"
+             " WHERE p.name = $1 ORDER BY c.name",
+             1, params, CLIENT_NCOLS, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        set_err(err, apr_psprintf(p, "pool '%s' not found", pool));
+        return POOL_DB_NOTFOUND;
+    }
+    *out = apr_array_make(p, n, sizeof(pool_client_t *));
+    for (i = 0; i < n; i++) {
+        if (PQgetisnull(r, i, 0)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(*out, pool_client_t *) = client_row(p, r, i);
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_client_disable(apr_pool_t *p, PGconn *c,
+                                  const char *client_id, const char **err)
+{
+    const char *params[1] = { client_id };
+    PGresult *r;
+    pool_db_rc rc;
+    int n;
+
+    if (!client_id || strlen(client_id) > CLIENT_ID_MAX) {
+        set_err(err, "client not found");
+        return POOL_DB_NOTFOUND;
+    }
+    /* Disabling twice keeps the first time. */
+    rc = run(p, c, "disable client",
+             "UPDATE clients SET disabled_at = coalesce(disabled_at, now())"
+             " WHERE client_id = $1 RETURNING id",
+             1, params, 1, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    n = PQntuples(r);
+    PQclear(r);
+    if (n != 1) {
+        set_err(err, apr_psprintf(p, "client '%s' not found", client_id));
+        return POOL_DB_NOTFOUND;
+    }
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
+                              pool_client_t **out, const char **err)
+{
+    const char *params[1] = { client_id };
+    PGresult *r;
+    pool_db_rc rc;
+    pool_client_t *cl;
+
+    if (!client_id || strlen(client_id) > CLIENT_ID_MAX) {
+        set_err(err, "client not found");
+        return POOL_DB_NOTFOUND;
+    }
+    rc = run(p, c, "get client",
+             "SELECT " CLIENT_COLS ", c.secret_hash FROM clients c"
+             " JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1",
+             1, params, CLIENT_NCOLS + 1, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, apr_psprintf(p, "client '%s' not found", client_id));
+        return POOL_DB_NOTFOUND;
+    }
+    cl = client_row(p, r, 0);
+    cl->secret_hash = col_str(p, r, 0, CLIENT_NCOLS);
+    PQclear(r);
+    if (out) {
+        *out = cl;
+    }
+    return POOL_DB_OK;
+}
+
+/* ---- files */
+
+#define FILE_COLS \
+    "f.id::text, f.seq, p.name, c.client_id, f.name, f.size, f.sha256," \
+    " f.content_type, " SQL_US("f.ts") ", " SQL_US("f.received_at")
+#define FILE_NCOLS 10
+
+static pool_file_t *file_row(apr_pool_t *p, const PGresult *r, int row)
+{
+    pool_file_t *f = apr_pcalloc(p, sizeof(*f));
+
+    f->id = col_str(p, r, row, 0);
+    f->seq = col_i64(r, row, 1);
+    f->pool = col_str(p, r, row, 2);
+    f->client_id = col_str(p, r, row, 3);
+    f->name = col_str(p, r, row, 4);
+    f->size = (apr_off_t)col_i64(r, row, 5);
+    f->sha256 = col_str(p, r, row, 6);
+    f->content_type = col_str(p, r, row, 7);
+    f->ts = (apr_time_t)col_i64(r, row, 8);
+    f->received_at = col_time(p, r, row, 9);
+    return f;
+}
+
+pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
+                               pool_file_t **out, const char **err)
+{
+    const char *params[8];
+    PGresult *r;
+    pool_db_rc rc;
+    const char *id = f->id ? f->id : pool_uuid(p);
+
+    if (!id || !pool_uuid_valid(id)) {
+        set_err(err, "insert file: invalid id");
+        return POOL_DB_ERROR;
+    }
+    params[0] = id;
+    params[1] = f->pool;
+    params[2] = f->client_id;
+    params[3] = f->name;
+    params[4] = apr_off_t_toa(p, f->size);
+    params[5] = f->sha256;
+    params[6] = f->content_type;
+    params[7] = i64_param(p, f->ts);
+    /* Pool and client are resolved in the same statement; no row means
+     * they do not exist or do not belong together. */
+    rc = run(p, c, "insert file",
+             "WITH ins AS ("
+             " INSERT INTO files (id, pool_id, client_id, name, size, sha256,"
+             "                    content_type, ts)"
+             " SELECT $1::uuid, p.id, c.id, $4, $5::bigint, $6,"
+             "        coalesce($7, 'application/octet-stream'), "
+             SQL_FROM_US("$8") ""
+             " FROM pools p JOIN clients c ON c.pool_id = p.id"
+             " WHERE p.name = $2 AND c.client_id = $3"
+             " RETURNING *)"
+             " SELECT f.id::text, f.seq, $2, $3, f.name, f.size, f.sha256,"
+             " f.content_type, " SQL_US("f.ts") ", " SQL_US("f.received_at")
+             " FROM ins f",
+             8, params, FILE_NCOLS, &r, NULL, err);
+    if (rc == POOL_DB_CONFLICT) {
+        set_err(err, apr_psprintf(p, "file %s already exists", id));
+        return rc;
+    }
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, apr_psprintf(p, "pool '%s' or its client '%s' not found",
+                                  f->pool ? f->pool : "",
+                                  f->client_id ? f->client_id : ""));
+        return POOL_DB_NOTFOUND;
+    }
+    if (out) {
+        *out = file_row(p, r, 0);
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_file_get(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *id, pool_file_t **out,
+                            const char **err)
+{
+    const char *params[2] = { pool, id };
+    PGresult *r;
+    pool_db_rc rc;
+
+    if (!id || !pool_uuid_valid(id)) {
+        set_err(err, "file not found");
+        return POOL_DB_NOTFOUND;
+    }
+    rc = run(p, c, "get file",
+             "SELECT " FILE_COLS " FROM files f"
+             " JOIN pools p ON p.id = f.pool_id"
+             " JOIN clients c ON c.id = f.client_id"
+             " WHERE p.name = $1 AND f.id = $2::uuid",
+             2, params, FILE_NCOLS, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, apr_psprintf(p, "file %s not found", id));
+        return POOL_DB_NOTFOUND;
+    }
+    if (out) {
+        *out = file_row(p, r, 0);
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_file_list(apr_pool_t *p, PGconn *c, const char *pool,
+                             const char *client_id, apr_int64_t after,
+                             int limit, apr_array_header_t **out,
+                             const char **err)
+{
+    const char *params[4];
+    PGresult *r;
+    pool_db_rc rc;
+    int i, n;
+
+    if (limit <= 0 || limit > LIST_LIMIT_MAX) {
+        limit = LIST_LIMIT_MAX;
+    }
+    params[0] = pool;
+    params[1] = i64_param(p, after);
+    params[2] = client_id;
+    params[3] = apr_itoa(p, limit);
+    /* The client filter is resolved to the internal id first so the
+     * (pool_id, client_id, seq) index serves it. */
+    rc = run(p, c, "list files",
+             "SELECT " FILE_COLS " FROM files f"
+             " JOIN pools p ON p.id = f.pool_id"
+             " JOIN clients c ON c.id = f.client_id"
+             " WHERE p.name = $1 AND f.seq > $2::bigint"
+             " AND ($3::text IS NULL OR f.client_id ="
+             "      (SELECT id FROM clients WHERE client_id = $3))"
+             " ORDER BY f.seq LIMIT $4::int",
+             4, params, FILE_NCOLS, &r, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    n = PQntuples(r);
+    *out = apr_array_make(p, n > 0 ? n : 1, sizeof(pool_file_t *));
+    for (i = 0; i < n; i++) {
+        APR_ARRAY_PUSH(*out, pool_file_t *) = file_row(p, r, i);
+    }
+    PQclear(r);
+    if (n == 0) {
+        /* An empty page of a pool, or no such pool? */
+        rc = pool_db_pool_get(p, c, pool, NULL, err);
+    }
+    return rc;
+}

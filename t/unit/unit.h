@@ -1,0 +1,14 @@
+/* Unit tests (Check) for the core library: one suite per area. */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <check.h>
+
+Suite *suite_util(void);
+Suite *suite_kdf(void);
+Suite *suite_jwt(void);
+Suite *suite_ts(void);
+Suite *suite_name(void);
+Suite *suite_conf(void);
+
+#endif

@@ -1,0 +1,28 @@
+/* Runs every unit suite; exits non-zero when a test fails.  Works in
+ * Check's default fork mode and with CK_FORK=no. */
+#include <stdlib.h>
+
+#include <apr_general.h>
+
+#include "unit.h"
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    if (apr_initialize() != APR_SUCCESS) {
+        return EXIT_FAILURE;
+    }
+    sr = srunner_create(suite_util());
+    srunner_add_suite(sr, suite_kdf());
+    srunner_add_suite(sr, suite_jwt());
+    srunner_add_suite(sr, suite_ts());
+    srunner_add_suite(sr, suite_name());
+    srunner_add_suite(sr, suite_conf());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
