@@ -302,7 +302,7 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     apr_table_setn(r->headers_out, "Location",
                    apr_psprintf(r->pool, "%s/v1/pools/%s/files/%s",
                                 pool_dir_prefix(r), pool, ib.out->id));
-    return pool_send_json(r, HTTP_CREATED, pool_json_file(ib.out));
+    return pool_send_json(r, HTTP_CREATED, pool_json_file(r->pool, ib.out));
 }
 
 /* ----------------------------------------------------------------- list */
@@ -373,8 +373,7 @@ static int list(request_rec *r, const char *pool)
     }
     arr = json_array();
     for (i = 0; i < lb.files->nelts; i++) {
-        json_array_append_new(arr, pool_json_file(APR_ARRAY_IDX(lb.files, i,
-                                                                pool_file_t *)));
+        json_array_append_new(arr, pool_json_file(r->pool, APR_ARRAY_IDX(lb.files, i, pool_file_t *)));
     }
     j = json_object();
     json_object_set_new(j, "files", arr);
