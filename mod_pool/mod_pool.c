@@ -142,7 +142,7 @@ static int pool_handler(request_rec *r)
     }
     seg = next_segment(r->pool, &path);
     if (seg && !strcmp(seg, "files")) {
-        if (!*path || !strcmp(path, "/")) {
+        if (!*path || (!strcmp(path, "/") && r->method_number != M_PUT)) {
             return pool_handle_files(r, who, pool, NULL);
         }
         return pool_handle_files(r, who, pool, path + 1);
@@ -162,8 +162,8 @@ static void pool_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(pool) = {
     STANDARD20_MODULE_STUFF,
-    pool_create_dir_conf,
-    pool_merge_dir_conf,
+    NULL,
+    NULL,
     pool_create_srv_conf,
     pool_merge_srv_conf,
     pool_cmds,

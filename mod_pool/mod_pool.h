@@ -39,10 +39,6 @@ typedef struct {
     pool_dbpool *db;            /* per child, created in child_init */
 } pool_srv_conf;
 
-typedef struct {
-    const char *dir;            /* the <Location> path this config came from */
-} pool_dir_conf;
-
 /* Who is calling: from a Bearer token or HTTP Basic. */
 typedef struct {
     const char *client_id;
@@ -54,10 +50,8 @@ typedef struct {
 extern const command_rec pool_cmds[];
 void *pool_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *pool_merge_srv_conf(apr_pool_t *p, void *base, void *add);
-void *pool_create_dir_conf(apr_pool_t *p, char *dir);
-void *pool_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 pool_srv_conf *pool_srv(const server_rec *s);
-/* The <Location> prefix of r's per-dir config ("" when none). */
+/* The path of the <Location> section r is configured by ("" when none). */
 const char *pool_dir_prefix(request_rec *r);
 
 /* pool_dbpool.c: a small per-child libpq pool on apr_reslist.  A request

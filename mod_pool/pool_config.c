@@ -50,27 +50,13 @@ void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     return sc;
 }
 
-void *pool_create_dir_conf(apr_pool_t *p, char *dir)
-{
-    pool_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
-
-    dc->dir = dir ? apr_pstrdup(p, dir) : NULL;
-    return dc;
-}
-
-void *pool_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    pool_dir_conf *base = basev, *add = addv;
-    pool_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
-
-    dc->dir = add->dir ? add->dir : base->dir;
-    return dc;
-}
-
 const char *pool_dir_prefix(request_rec *r)
 {
-    pool_dir_conf *dc = ap_get_module_config(r->per_dir_config, &pool_module);
-    const char *d = dc && dc->dir ? dc->dir : "";
+    /* core records the path of the innermost section that configured this
+     * request (our own per-dir config exists only where one of our
+     * directives appears, so it cannot tell) */
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    const char *d = cd && cd->d ? cd->d : "";
     apr_size_t n = strlen(d);
 
     /* "<Location /pool/>" and "<Location /pool>" mount the same prefix */

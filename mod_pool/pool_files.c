@@ -485,11 +485,15 @@ static int download(request_rec *r, const char *pool, const char *id)
     apr_table_setn(r->headers_out, "Content-Disposition",
                    content_disposition(r->pool, gb.file->name));
     apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
+    apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
     cond = ap_meets_conditions(r);
     if (cond != OK) {
         apr_file_close(fd);
-        r->status = cond;
-        return cond == HTTP_NOT_MODIFIED ? cond : cond;
+        if (cond == HTTP_NOT_MODIFIED) {
+            return cond;
+        }
+        return pool_problem(r, cond, "a precondition of the request "
+                            "(If-Match, If-Unmodified-Since) failed", NULL);
     }
     ap_set_content_length(r, fi.size);
     /* the byterange filter answers Range and If-Range from this brigade */
