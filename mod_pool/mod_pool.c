@@ -142,10 +142,16 @@ static int pool_handler(request_rec *r)
     }
     seg = next_segment(r->pool, &path);
     if (seg && !strcmp(seg, "files")) {
+        if (!*path && r->method_number == M_POST) {
+            return pool_handle_batch(r, who, pool);
+        }
         if (!*path || (!strcmp(path, "/") && r->method_number != M_PUT)) {
             return pool_handle_files(r, who, pool, NULL);
         }
         return pool_handle_files(r, who, pool, path + 1);
+    }
+    if (seg && !strcmp(seg, "uploads")) {
+        return pool_handle_tus(r, who, pool, *path ? path + 1 : NULL);
     }
     return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
 }

@@ -91,6 +91,14 @@ void pool_auth_init(apr_pool_t *pconf);
 int pool_check_secret(request_rec *r, const char *client_id,
                       const char *secret, pool_client_t **client);
 
+/* pool_tus.c: tus 1.0.0 resumable uploads at .../pools/{pool}/uploads[/{id}].
+ * rest is NULL for the collection, else the raw text after "uploads/". */
+int pool_handle_tus(request_rec *r, pool_principal *who, const char *pool,
+                    const char *rest);
+
+/* pool_batch.c: POST .../pools/{pool}/files as multipart/form-data. */
+int pool_handle_batch(request_rec *r, pool_principal *who, const char *pool);
+
 /* pool_files.c */
 int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
                       const char *rest);
