@@ -12,6 +12,7 @@
 #include "pool_json.h"
 #include "pool_name.h"
 #include "pool_ts.h"
+#include "pool_fields.h"
 #include "pool_util.h"
 
 #define READ_BLOCK      (64 * 1024)
@@ -72,12 +73,6 @@ static int parse_content_digest(request_rec *r, const char *h,
         s += strcspn(s, ",");
     }
     return 0;
-}
-
-static const char *request_ctype(request_rec *r)
-{
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    return ct && *ct ? ct : "application/octet-stream";
 }
 
 /* --------------------------------------------------------------- upload */
@@ -160,9 +155,9 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     pool_srv_conf *sc = pool_srv(r->server);
     pool_store_t *st = sc->store;
     apr_table_t *args = NULL;
-    const char *name, *why, *ts_s, *ctype, *cl, *digest_h, *err;
+    const char *name, *why, *ts_s, *cl, *digest_h, *err, *field;
     apr_size_t nlen;
-    apr_time_t ts;
+    pool_file_fields_t fields;
     unsigned char want[32], got[32];
     int have_digest = 0, status;
     pool_spool_t *sp;
@@ -181,15 +176,6 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
                             "the file name has a malformed %-escape", "name");
     }
-    if (strlen(name) != nlen) {
-        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                            "the file name contains a NUL character", "name");
-    }
-    if ((why = pool_name_check(name)) != NULL) {
-        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                            apr_pstrcat(r->pool, "bad file name: ", why, NULL),
-                            "name");
-    }
     ap_args_to_table(r, &args);
     ts_s = apr_table_get(args, "ts");
     if (ts_s) {
@@ -198,20 +184,15 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         while ((sp_ = strchr(t, ' ')) != NULL) {
             *sp_ = '+';
         }
-        if (pool_ts_parse(t, &ts) != 0) {
-            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                                "ts must be an RFC 3339 timestamp "
-                                "(2026-11-21T10:15:00Z) or Unix seconds", "ts");
-        }
+        ts_s = t;
     }
-    else {
-        ts = apr_time_now();
-    }
-    ctype = request_ctype(r);
-    if ((why = pool_ctype_check(ctype)) != NULL) {
-        return pool_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                            apr_pstrcat(r->pool, "bad Content-Type: ", why,
-                                        NULL), NULL);
+    why = pool_fields_check(r->pool, name, nlen, ts_s,
+                            apr_table_get(r->headers_in, "Content-Type"),
+                            &fields, &field);
+    if (why) {
+        return pool_problem(r, !strcmp(field, "content_type")
+                            ? HTTP_UNSUPPORTED_MEDIA_TYPE
+                            : HTTP_UNPROCESSABLE_ENTITY, why, field);
     }
     digest_h = apr_table_get(r->headers_in, "Content-Digest");
     if (digest_h) {
@@ -275,11 +256,11 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     f.id = pool_uuid(r->pool);
     f.pool = pool;
     f.client_id = who->client_id;
-    f.name = name;
+    f.name = fields.name;
     f.size = pool_spool_size(sp);
     f.sha256 = pool_hex(r->pool, got, 32);
-    f.content_type = ctype;
-    f.ts = ts;
+    f.content_type = fields.content_type;
+    f.ts = fields.ts;
     rv = st->ops->spool_commit(sp, pool, f.id);
     if (rv != APR_SUCCESS) {
         st->ops->spool_abort(sp);

@@ -1,0 +1,46 @@
+#include <string.h>
+#include <apr_strings.h>
+
+#include "pool_fields.h"
+#include "pool_name.h"
+#include "pool_ts.h"
+
+const char *pool_fields_check(apr_pool_t *p, const char *name,
+                              apr_size_t name_len, const char *ts,
+                              const char *ctype, pool_file_fields_t *out,
+                              const char **field)
+{
+    const char *why;
+
+    *field = "name";
+    if (!name) {
+        return "a file name is required";
+    }
+    if (strlen(name) != name_len) {
+        return "the file name contains a NUL character";
+    }
+    if ((why = pool_name_check(name)) != NULL) {
+        return apr_pstrcat(p, "bad file name: ", why, NULL);
+    }
+    *field = "ts";
+    if (ts) {
+        if (pool_ts_parse(ts, &out->ts) != 0) {
+            return "ts must be an RFC 3339 timestamp (2026-11-21T10:15:00Z) "
+                   "or Unix seconds";
+        }
+    }
+    else {
+        out->ts = apr_time_now();
+    }
+    *field = "content_type";
+    if (!ctype || !*ctype) {
+        ctype = "application/octet-stream";
+    }
+    if ((why = pool_ctype_check(ctype)) != NULL) {
+        return apr_pstrcat(p, "bad content type: ", why, NULL);
+    }
+    out->name = name;
+    out->content_type = ctype;
+    *field = NULL;
+    return NULL;
+}
