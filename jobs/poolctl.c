@@ -55,6 +55,11 @@ static const poolctl_cmd_t commands[] = {
       "FILE\n"
       "                                   (created with mode 0600); prints its "
       "kid" },
+    { "run", poolctl_cmd_run,
+      "run [--once | --every SECONDS] [STEP...]\n"
+      "                                   run the job steps (default: all, "
+      "once);\n"
+      "                                   steps: fetch" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

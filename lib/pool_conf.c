@@ -12,6 +12,7 @@
 #include <apr_uri.h>
 
 #include "pool_conf.h"
+#include "pool_net.h"
 
 #define CONF_FILE_MAX      (8 * 1024 * 1024)  /* bytes per config file */
 #define CONF_LINE_MAX      (64 * 1024)        /* bytes per logical line */
@@ -25,6 +26,7 @@ void pool_conf_defaults(pool_conf_t *c)
     c->max_file_size = POOL_DEFAULT_MAX_FILE_SIZE;
     c->token_lifetime = POOL_DEFAULT_TOKEN_LIFETIME;
     c->db_connections = POOL_DEFAULT_DB_CONNECTIONS;
+    c->import_timeout = POOL_DEFAULT_IMPORT_TIMEOUT;
 }
 
 const char *pool_conf_issuer(const pool_conf_t *c)
@@ -241,6 +243,44 @@ static const char *set_db_connections(apr_pool_t *p, pool_conf_t *c,
     return NULL;
 }
 
+static const char *set_networks(apr_pool_t *p, const char *name,
+                                const char *v, const char **field)
+{
+    apr_array_header_t *nets;
+    const char *err = pool_net_parse(p, v, &nets);
+
+    if (err) {
+        return apr_psprintf(p, "%s: %s", name, err);
+    }
+    *field = apr_pstrdup(p, v);
+    return NULL;
+}
+
+static const char *set_outbound_deny(apr_pool_t *p, pool_conf_t *c,
+                                     const char *name, const char *v)
+{
+    return set_networks(p, name, v, &c->outbound_deny);
+}
+
+static const char *set_outbound_allow(apr_pool_t *p, pool_conf_t *c,
+                                      const char *name, const char *v)
+{
+    return set_networks(p, name, v, &c->outbound_allow);
+}
+
+static const char *set_import_timeout(apr_pool_t *p, pool_conf_t *c,
+                                      const char *name, const char *v)
+{
+    long n;
+
+    if (pool_parse_int(v, 5, 86400, &n) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
+                            "5 and 86400", name, show(p, v));
+    }
+    c->import_timeout = (int)n;
+    return NULL;
+}
+
 typedef const char *conf_setter(apr_pool_t *p, pool_conf_t *c,
                                 const char *name, const char *v);
 
@@ -255,6 +295,9 @@ static const struct {
     { "PoolMaxFileSize", set_max_file_size },
     { "PoolTokenLifetime", set_token_lifetime },
     { "PoolDatabaseConnections", set_db_connections },
+    { "PoolOutboundDeny", set_outbound_deny },
+    { "PoolOutboundAllow", set_outbound_allow },
+    { "PoolImportTimeout", set_import_timeout },
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 

@@ -9,6 +9,7 @@
 #define POOL_DEFAULT_TOKEN_LIFETIME  900                   /* seconds */
 #define POOL_DEFAULT_DB_CONNECTIONS  8                     /* per child */
 #define POOL_TOKEN_AUDIENCE          "mod_pool"
+#define POOL_DEFAULT_IMPORT_TIMEOUT  600                   /* seconds */
 
 typedef struct {
     const char *database;       /* PoolDatabase: libpq conninfo */
@@ -18,6 +19,9 @@ typedef struct {
     apr_off_t max_file_size;    /* PoolMaxFileSize */
     int token_lifetime;         /* PoolTokenLifetime, seconds */
     int db_connections;         /* PoolDatabaseConnections */
+    const char *outbound_deny;  /* PoolOutboundDeny: CIDR list, NULL = default */
+    const char *outbound_allow; /* PoolOutboundAllow: CIDR list exempted */
+    int import_timeout;         /* PoolImportTimeout, seconds */
 } pool_conf_t;
 
 void pool_conf_defaults(pool_conf_t *c);

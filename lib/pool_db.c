@@ -165,6 +165,21 @@ static pool_db_rc run_simple(apr_pool_t *p, PGconn *c, const char *what,
     return rc;
 }
 
+pool_db_rc pool_db_exec(apr_pool_t *p, PGconn *c, const char *what,
+                        const char *sql, int nparams,
+                        const char *const *params, int nfields,
+                        PGresult **res, const char **err)
+{
+    return run(p, c, what, sql, nparams, params, nfields, res, NULL, err);
+}
+
+pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
+                         const char *sql, int nparams,
+                         const char *const *params, const char **err)
+{
+    return run_simple(p, c, what, sql, nparams, params, err);
+}
+
 static const char *col_str(apr_pool_t *p, const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL

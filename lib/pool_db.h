@@ -48,6 +48,20 @@ typedef struct {
     const char *received_at;    /* RFC 3339 */
 } pool_file_t;
 
+/* Runs one parameterised statement (the shared primitive for every SQL file
+ * of the library).  nfields >= 0 checks the column count.  On POOL_DB_OK
+ * *res holds the result (the caller PQclear()s it); otherwise *res is NULL
+ * and *err names `what`: CONFLICT for unique violations, UNAVAILABLE for a
+ * broken connection, ERROR else. */
+pool_db_rc pool_db_exec(apr_pool_t *p, PGconn *c, const char *what,
+                        const char *sql, int nparams,
+                        const char *const *params, int nfields,
+                        PGresult **res, const char **err);
+/* The same for statements whose result is not looked at (BEGIN, COMMIT). */
+pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
+                         const char *sql, int nparams,
+                         const char *const *params, const char **err);
+
 /* Opens a connection (application_name=mod_pool); NULL with *err. */
 PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err);
 /* 1 when the connection looks usable. */

@@ -128,12 +128,19 @@ static int pool_handler(request_rec *r)
     if (seg && !strcmp(seg, "token") && !*path) {
         return pool_handle_token(r);
     }
-    if (!seg || strcmp(seg, "pools")) {
+    if (!seg || (strcmp(seg, "pools") && strcmp(seg, "processes"))) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
     /* everything below needs a caller */
     if ((rv = pool_authenticate(r, &who)) != OK || !who) {
         return rv;
+    }
+    if (!strcmp(seg, "processes")) {
+        char *id = next_segment(r->pool, &path);
+        if (!id || *path) {
+            return pool_problem(r, HTTP_NOT_FOUND, "no such process", NULL);
+        }
+        return pool_handle_process(r, who, id);
     }
     pool = next_segment(r->pool, &path);
     if (!pool || pool_ident_check(pool) || strcmp(pool, who->pool)) {
@@ -152,6 +159,12 @@ static int pool_handler(request_rec *r)
     }
     if (seg && !strcmp(seg, "uploads")) {
         return pool_handle_tus(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "clients")) {
+        return pool_handle_clients(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "imports")) {
+        return pool_handle_imports(r, who, pool, *path ? path + 1 : NULL);
     }
     return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
 }

@@ -26,7 +26,10 @@ enum {
     POOL_SET_PUBLIC_URL = 1 << 3,
     POOL_SET_MAX_FILE_SIZE = 1 << 4,
     POOL_SET_TOKEN_LIFETIME = 1 << 5,
-    POOL_SET_DB_CONNECTIONS = 1 << 6
+    POOL_SET_DB_CONNECTIONS = 1 << 6,
+    POOL_SET_OUTBOUND_DENY = 1 << 7,
+    POOL_SET_OUTBOUND_ALLOW = 1 << 8,
+    POOL_SET_IMPORT_TIMEOUT = 1 << 9
 };
 
 typedef struct pool_dbpool pool_dbpool;
@@ -98,6 +101,15 @@ int pool_handle_tus(request_rec *r, pool_principal *who, const char *pool,
 
 /* pool_batch.c: POST .../pools/{pool}/files as multipart/form-data. */
 int pool_handle_batch(request_rec *r, pool_principal *who, const char *pool);
+
+/* pool_clients.c: .../pools/{pool}/clients/me/callback[/test]. */
+int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
+                        const char *rest);
+
+/* pool_imports.c: POST .../pools/{pool}/imports and GET /v1/processes/{id}. */
+int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
+                        const char *rest);
+int pool_handle_process(request_rec *r, pool_principal *who, const char *id);
 
 /* pool_files.c */
 int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,

@@ -15,6 +15,9 @@ static const struct {
     { "PoolMaxFileSize", POOL_SET_MAX_FILE_SIZE },
     { "PoolTokenLifetime", POOL_SET_TOKEN_LIFETIME },
     { "PoolDatabaseConnections", POOL_SET_DB_CONNECTIONS },
+    { "PoolOutboundDeny", POOL_SET_OUTBOUND_DENY },
+    { "PoolOutboundAllow", POOL_SET_OUTBOUND_ALLOW },
+    { "PoolImportTimeout", POOL_SET_IMPORT_TIMEOUT },
 };
 
 pool_srv_conf *pool_srv(const server_rec *s)
@@ -44,6 +47,9 @@ void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(POOL_SET_MAX_FILE_SIZE, max_file_size);
     MERGE(POOL_SET_TOKEN_LIFETIME, token_lifetime);
     MERGE(POOL_SET_DB_CONNECTIONS, db_connections);
+    MERGE(POOL_SET_OUTBOUND_DENY, outbound_deny);
+    MERGE(POOL_SET_OUTBOUND_ALLOW, outbound_allow);
+    MERGE(POOL_SET_IMPORT_TIMEOUT, import_timeout);
 #undef MERGE
     sc->keys = (add->set & POOL_SET_KEYFILE) ? add->keys : base->keys;
     sc->set = base->set | add->set;
@@ -109,5 +115,12 @@ const command_rec pool_cmds[] = {
                   "lifetime of access tokens in seconds (60..86400)"),
     AP_INIT_TAKE1("PoolDatabaseConnections", set_directive, NULL, RSRC_CONF,
                   "database connections kept per httpd child (1..256)"),
+    AP_INIT_TAKE1("PoolOutboundDeny", set_directive, NULL, RSRC_CONF,
+                  "networks outbound requests may not reach (quoted CIDR list; "
+                  "replaces the default of loopback, link-local and private)"),
+    AP_INIT_TAKE1("PoolOutboundAllow", set_directive, NULL, RSRC_CONF,
+                  "networks exempted from PoolOutboundDeny (quoted CIDR list)"),
+    AP_INIT_TAKE1("PoolImportTimeout", set_directive, NULL, RSRC_CONF,
+                  "total time allowed for one import download, seconds"),
     { NULL }
 };

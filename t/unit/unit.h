@@ -10,5 +10,6 @@ Suite *suite_jwt(void);
 Suite *suite_ts(void);
 Suite *suite_name(void);
 Suite *suite_conf(void);
+Suite *suite_net(void);
 
 #endif

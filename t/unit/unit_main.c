@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, suite_ts());
     srunner_add_suite(sr, suite_name());
     srunner_add_suite(sr, suite_conf());
+    srunner_add_suite(sr, suite_net());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

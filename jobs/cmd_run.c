@@ -1,0 +1,184 @@
+/* poolctl run [--once | --every SECONDS] [STEP...]: the cron-driven steps. */
+#include <signal.h>
+#include <unistd.h>
+#include <grp.h>
+#include <sys/stat.h>
+
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <curl/curl.h>
+
+#include "poolctl.h"
+#include "pool_log.h"
+#include "pool_steps.h"
+
+static const struct {
+    const char *name;
+    pool_step_fn *fn;
+} steps[] = {
+    { "fetch", pool_step_fetch },
+};
+#define N_STEPS (sizeof(steps) / sizeof(steps[0]))
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    stop_requested = 1;
+}
+
+/* Files a step writes must belong to the storage owner (the httpd User),
+ * so a root poolctl switches to that user before doing any work. */
+static int drop_to_storage_owner(poolctl_t *ctl)
+{
+    struct stat st;
+
+    if (geteuid() != 0 || !ctl->conf.storage) {
+        return POOLCTL_OK;
+    }
+    if (stat(ctl->conf.storage, &st) != 0) {
+        poolctl_err("PoolStorage %s: cannot stat it", ctl->conf.storage);
+        return POOLCTL_FAIL;
+    }
+    if (st.st_uid == 0) {
+        return POOLCTL_OK;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0
+        || setuid(st.st_uid) != 0) {
+        poolctl_err("cannot switch to the owner of %s (uid %ld)",
+                    ctl->conf.storage, (long)st.st_uid);
+        return POOLCTL_FAIL;
+    }
+    pool_log(POOL_LOG_INFO, "running as uid %ld, the owner of PoolStorage",
+             (long)st.st_uid);
+    return POOLCTL_OK;
+}
+
+static int find_step(const char *name)
+{
+    unsigned int i;
+
+    for (i = 0; i < N_STEPS; i++) {
+        if (!strcmp(steps[i].name, name)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
+{
+    const char *every_s = NULL;
+    int once = 0, i, rc;
+    long every = 0;
+    apr_array_header_t *pos;
+    apr_array_header_t *chosen = apr_array_make(ctl->p, N_STEPS, sizeof(int));
+    poolctl_opt_t opts[] = {
+        { "once", 0, 0, NULL, &once },
+        { "every", 0, 1, &every_s, NULL },
+        { NULL, 0, 0, NULL, NULL }
+    };
+    pool_step_ctx_t sctx;
+    pool_netpolicy_t *net;
+    const char *err;
+    char host[256];
+
+    if ((rc = poolctl_getopt(ctl, argc, argv, opts, &pos)) != POOLCTL_OK) {
+        return rc;
+    }
+    if (once && every_s) {
+        return poolctl_usage("run: --once and --every exclude each other");
+    }
+    if (every_s && pool_parse_int(every_s, 1, 86400, &every) != 0) {
+        return poolctl_usage("run: --every takes seconds (1..86400)");
+    }
+    for (i = 0; i < pos->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(pos, i, const char *);
+        int k = find_step(name);
+        if (k < 0) {
+            return poolctl_usage("run: unknown step '%s'",
+                                 poolctl_show(ctl->p, name));
+        }
+        APR_ARRAY_PUSH(chosen, int) = k;
+    }
+    if (!chosen->nelts) {
+        for (i = 0; i < (int)N_STEPS; i++) {
+            APR_ARRAY_PUSH(chosen, int) = i;
+        }
+    }
+    if (poolctl_conf(ctl) != POOLCTL_OK) {
+        return POOLCTL_FAIL;
+    }
+    if (!ctl->conf.storage) {
+        poolctl_err("run: PoolStorage is not set in %s", ctl->conf_path);
+        return POOLCTL_FAIL;
+    }
+    if ((err = pool_netpolicy_make(ctl->p, ctl->conf.outbound_deny,
+                                   ctl->conf.outbound_allow, &net)) != NULL) {
+        poolctl_err("%s", err);
+        return POOLCTL_FAIL;
+    }
+    if (drop_to_storage_owner(ctl) != POOLCTL_OK) {
+        return POOLCTL_FAIL;
+    }
+    if (gethostname(host, sizeof(host)) != 0) {
+        apr_cpystrn(host, "localhost", sizeof(host));
+    }
+    host[sizeof(host) - 1] = '\0';
+
+    memset(&sctx, 0, sizeof(sctx));
+    sctx.conf = &ctl->conf;
+    sctx.net = net;
+    sctx.store = pool_store_fs(ctl->p, ctl->conf.storage);
+    sctx.owner = apr_psprintf(ctl->p, "%s:%ld", host, (long)getpid());
+    sctx.budget = 100;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    rc = POOLCTL_OK;
+    do {
+        apr_time_t started = apr_time_now();
+
+        for (i = 0; i < chosen->nelts && !stop_requested; i++) {
+            int k = APR_ARRAY_IDX(chosen, i, int), done = 0;
+            pool_db_rc drc;
+
+            /* a database restart between rounds: reconnect, never reuse */
+            if (ctl->db && !pool_db_ok(ctl->db)) {
+                PQfinish(ctl->db);
+                ctl->db = NULL;
+            }
+            if (!(sctx.db = poolctl_db(ctl))) {
+                rc = POOLCTL_FAIL;
+                break;
+            }
+            apr_pool_create(&sctx.p, ctl->p);
+            err = NULL;
+            drc = steps[k].fn(&sctx, &done, &err);
+            if (drc != POOL_DB_OK) {
+                poolctl_err("step %s: %s", steps[k].name,
+                            err ? err : "failed");
+                rc = POOLCTL_FAIL;
+            }
+            else if (done) {
+                pool_log(POOL_LOG_NOTICE, "step %s: %d done", steps[k].name,
+                         done);
+            }
+            apr_pool_destroy(sctx.p);
+        }
+        if (every && !stop_requested) {
+            apr_interval_time_t left = apr_time_from_sec(every)
+                                       - (apr_time_now() - started);
+            while (left > 0 && !stop_requested) {
+                apr_sleep(left > apr_time_from_msec(200)
+                          ? apr_time_from_msec(200) : left);
+                left -= apr_time_from_msec(200);
+            }
+            if (rc != POOLCTL_OK) {
+                rc = POOLCTL_OK;    /* a loop keeps going after a bad round */
+            }
+        }
+    } while (every && !stop_requested);
+    return rc;
+}
