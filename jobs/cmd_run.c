@@ -17,6 +17,7 @@ static const struct {
     pool_step_fn *fn;
 } steps[] = {
     { "fetch", pool_step_fetch },
+    { "deliver", pool_step_deliver },
 };
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
 

@@ -59,7 +59,20 @@ static const poolctl_cmd_t commands[] = {
       "run [--once | --every SECONDS] [STEP...]\n"
       "                                   run the job steps (default: all, "
       "once);\n"
-      "                                   steps: fetch" },
+      "                                   steps: fetch, deliver" },
+    { "deliveries", poolctl_cmd_deliveries,
+      "deliveries list [--pool NAME] [--failed] [--limit N] [--json]\n"
+      "                                   outbound webhooks, newest first\n"
+      "deliveries show ID [--json]        one delivery and its attempts\n"
+      "deliveries retry ID                make a pending or failed delivery "
+      "due now" },
+    { "sweep", poolctl_cmd_sweep,
+      "sweep [--json]                     remove expired resumable uploads "
+      "(row and data),\n"
+      "                                   upload data without an upload and "
+      "spool files\n"
+      "                                   untouched for an hour; reports what "
+      "it removed" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -94,5 +94,8 @@ int poolctl_cmd_pool(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_client(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_key(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv);
+int poolctl_cmd_deliveries(poolctl_t *ctl, int argc,
+                           const char *const *argv);
+int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv);
 
 #endif

@@ -27,6 +27,7 @@ void pool_conf_defaults(pool_conf_t *c)
     c->token_lifetime = POOL_DEFAULT_TOKEN_LIFETIME;
     c->db_connections = POOL_DEFAULT_DB_CONNECTIONS;
     c->import_timeout = POOL_DEFAULT_IMPORT_TIMEOUT;
+    c->upload_expiry = POOL_DEFAULT_UPLOAD_EXPIRY;
 }
 
 const char *pool_conf_issuer(const pool_conf_t *c)
@@ -217,6 +218,30 @@ static const char *set_max_file_size(apr_pool_t *p, pool_conf_t *c,
     return NULL;
 }
 
+static const char *set_max_batch_size(apr_pool_t *p, pool_conf_t *c,
+                                      const char *name, const char *v)
+{
+    apr_off_t size;
+
+    if (pool_parse_size(v, &size) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not a size (bytes, or with "
+                            "K/M/G/T)", name, show(p, v));
+    }
+    c->max_batch_size = size;
+    return NULL;
+}
+
+apr_off_t pool_conf_max_batch(const pool_conf_t *c)
+{
+    if (c->max_batch_size > 0) {
+        return c->max_batch_size;
+    }
+    if (c->max_file_size > APR_INT64_MAX / POOL_BATCH_SIZE_FACTOR) {
+        return APR_INT64_MAX;
+    }
+    return c->max_file_size * POOL_BATCH_SIZE_FACTOR;
+}
+
 static const char *set_token_lifetime(apr_pool_t *p, pool_conf_t *c,
                                       const char *name, const char *v)
 {
@@ -281,6 +306,77 @@ static const char *set_import_timeout(apr_pool_t *p, pool_conf_t *c,
     return NULL;
 }
 
+static const char *set_upload_expiry(apr_pool_t *p, pool_conf_t *c,
+                                     const char *name, const char *v)
+{
+    long n;
+
+    if (pool_parse_int(v, 1, 31536000, &n) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
+                            "1 and 31536000", name, show(p, v));
+    }
+    c->upload_expiry = (int)n;
+    return NULL;
+}
+
+/* One browser origin: http(s)://host[:port], nothing more. */
+static int origin_ok(const char *s, apr_size_t n)
+{
+    apr_size_t i = 0, host;
+
+    if (n == 1 && *s == '*') {
+        return 1;
+    }
+    if (n > 7 && !strncmp(s, "http://", 7)) {
+        i = 7;
+    }
+    else if (n > 8 && !strncmp(s, "https://", 8)) {
+        i = 8;
+    }
+    else {
+        return 0;
+    }
+    host = i;
+    while (i < n && (apr_isalnum(s[i]) || s[i] == '-' || s[i] == '.'
+                     || s[i] == '[' || s[i] == ']' || s[i] == ':')) {
+        i++;
+    }
+    return i == n && i > host && s[n - 1] != ':';
+}
+
+static const char *set_cors_origins(apr_pool_t *p, pool_conf_t *c,
+                                    const char *name, const char *v)
+{
+    const char *s = v;
+    int count = 0;
+
+    while (*s) {
+        const char *e;
+
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        for (e = s; *e && !apr_isspace(*e); e++) {
+        }
+        if (!origin_ok(s, (apr_size_t)(e - s))) {
+            return apr_psprintf(p, "%s: '%s' is not an origin (scheme://host"
+                                "[:port] with http or https, no path), nor *",
+                                name, show(p, apr_pstrmemdup(p, s,
+                                                  (apr_size_t)(e - s))));
+        }
+        count++;
+        s = e;
+    }
+    if (!count) {
+        return apr_psprintf(p, "%s: needs at least one origin", name);
+    }
+    c->cors_origins = apr_pstrdup(p, v);
+    return NULL;
+}
+
 typedef const char *conf_setter(apr_pool_t *p, pool_conf_t *c,
                                 const char *name, const char *v);
 
@@ -293,11 +389,14 @@ static const struct {
     { "PoolKeyFile", set_key_file },
     { "PoolPublicURL", set_public_url },
     { "PoolMaxFileSize", set_max_file_size },
+    { "PoolMaxBatchSize", set_max_batch_size },
     { "PoolTokenLifetime", set_token_lifetime },
     { "PoolDatabaseConnections", set_db_connections },
     { "PoolOutboundDeny", set_outbound_deny },
     { "PoolOutboundAllow", set_outbound_allow },
     { "PoolImportTimeout", set_import_timeout },
+    { "PoolUploadExpiry", set_upload_expiry },
+    { "PoolCORSOrigins", set_cors_origins },
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -526,6 +625,14 @@ static apr_status_t do_line(conf_reader *rd, const char *file, int lineno,
     }
 
     i = find_directive(cmd);
+    if (nargs > 1 && !strcmp(directives[i].name, "PoolCORSOrigins")) {
+        /* a list: its words are one value */
+        int k;
+        for (k = 1; k < nargs; k++) {
+            args[0] = apr_pstrcat(rd->p, args[0], " ", args[k], NULL);
+        }
+        nargs = 1;
+    }
     if (nargs != 1) {
         rd->err = apr_psprintf(rd->p, "%s:%d: %s takes one argument "
                                "(quote values that contain spaces)", file,

@@ -10,6 +10,7 @@
 #define POOL_DEFAULT_DB_CONNECTIONS  8                     /* per child */
 #define POOL_TOKEN_AUDIENCE          "mod_pool"
 #define POOL_DEFAULT_IMPORT_TIMEOUT  600                   /* seconds */
+#define POOL_DEFAULT_UPLOAD_EXPIRY   86400                 /* seconds */
 
 typedef struct {
     const char *database;       /* PoolDatabase: libpq conninfo */
@@ -17,14 +18,22 @@ typedef struct {
     const char *key_file;       /* PoolKeyFile */
     const char *public_url;     /* PoolPublicURL, also the token issuer */
     apr_off_t max_file_size;    /* PoolMaxFileSize */
+    apr_off_t max_batch_size;   /* PoolMaxBatchSize, 0: see pool_conf_max_batch */
     int token_lifetime;         /* PoolTokenLifetime, seconds */
     int db_connections;         /* PoolDatabaseConnections */
     const char *outbound_deny;  /* PoolOutboundDeny: CIDR list, NULL = default */
     const char *outbound_allow; /* PoolOutboundAllow: CIDR list exempted */
     int import_timeout;         /* PoolImportTimeout, seconds */
+    int upload_expiry;          /* PoolUploadExpiry: tus uploads, seconds */
+    const char *cors_origins;   /* PoolCORSOrigins: space-separated, or NULL */
 } pool_conf_t;
 
 void pool_conf_defaults(pool_conf_t *c);
+
+/* The largest multipart batch body: PoolMaxBatchSize, or by default
+ * POOL_BATCH_SIZE_FACTOR times PoolMaxFileSize. */
+#define POOL_BATCH_SIZE_FACTOR 4
+apr_off_t pool_conf_max_batch(const pool_conf_t *c);
 
 /* The token issuer for a configuration: public_url or "mod_pool". */
 const char *pool_conf_issuer(const pool_conf_t *c);

@@ -761,6 +761,102 @@ pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
     return POOL_DB_OK;
 }
 
+/* After a unique conflict in a batch insert: a retried call whose first
+ * attempt committed finds every one of its ids stored with the same
+ * content; then those rows are the answer. */
+static pool_db_rc batch_committed(apr_pool_t *p, PGconn *c,
+                                  apr_array_header_t *files,
+                                  apr_array_header_t **out, const char **err)
+{
+    apr_array_header_t *rows = apr_array_make(p, files->nelts,
+                                              sizeof(pool_file_t *));
+    int i;
+
+    for (i = 0; i < files->nelts; i++) {
+        const pool_file_t *f = APR_ARRAY_IDX(files, i, const pool_file_t *);
+        pool_file_t *row = NULL;
+        pool_db_rc rc = pool_db_file_get(p, c, f->pool, f->id, &row, err);
+
+        if (rc == POOL_DB_NOTFOUND
+            || (rc == POOL_DB_OK
+                && (!row->client_id || !f->client_id
+                    || strcmp(row->client_id, f->client_id)
+                    || row->size != f->size
+                    || !row->sha256 || !f->sha256
+                    || strcmp(row->sha256, f->sha256)))) {
+            set_err(err, apr_psprintf(p, "insert files: file %s conflicts "
+                                      "with another row", f->id));
+            return POOL_DB_CONFLICT;
+        }
+        if (rc != POOL_DB_OK) {
+            return rc;
+        }
+        APR_ARRAY_PUSH(rows, pool_file_t *) = row;
+    }
+    *out = rows;
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_file_insert_many(apr_pool_t *p, PGconn *c,
+                                    apr_array_header_t *files,
+                                    apr_array_header_t **out,
+                                    const char **err)
+{
+    apr_array_header_t *rows;
+    pool_db_rc rc;
+    int i;
+
+    rows = apr_array_make(p, files && files->nelts ? files->nelts : 1,
+                          sizeof(pool_file_t *));
+    if (!files || files->nelts == 0) {
+        *out = rows;
+        return POOL_DB_OK;
+    }
+    for (i = 0; i < files->nelts; i++) {
+        const pool_file_t *f = APR_ARRAY_IDX(files, i, const pool_file_t *);
+        if (!f || !f->id || !pool_uuid_valid(f->id)) {
+            set_err(err, "insert files: every file needs a valid id");
+            return POOL_DB_ERROR;
+        }
+    }
+    rc = run_simple(p, c, "insert files", "BEGIN", 0, NULL, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    for (i = 0; i < files->nelts && rc == POOL_DB_OK; i++) {
+        pool_file_t *row = NULL;
+
+        rc = pool_db_file_insert(p, c, APR_ARRAY_IDX(files, i, pool_file_t *),
+                                 &row, err);
+        if (rc == POOL_DB_OK) {
+            APR_ARRAY_PUSH(rows, pool_file_t *) = row;
+        }
+    }
+    if (rc == POOL_DB_OK) {
+        rc = run_simple(p, c, "insert files", "COMMIT", 0, NULL, err);
+        if (rc == POOL_DB_OK) {
+            *out = rows;
+            return POOL_DB_OK;
+        }
+    }
+    if (rc != POOL_DB_UNAVAILABLE) {
+        run_simple(p, c, "insert files", "ROLLBACK", 0, NULL, NULL);
+    }
+    if (rc == POOL_DB_CONFLICT) {
+        const char *ferr = NULL;
+        pool_db_rc frc = batch_committed(p, c, files, out, &ferr);
+
+        if (frc == POOL_DB_OK) {
+            return POOL_DB_OK;
+        }
+        if (frc != POOL_DB_CONFLICT) {
+            set_err(err, ferr);
+            return frc;
+        }
+    }
+    return rc;
+}
+
 pool_db_rc pool_db_file_get(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *id, pool_file_t **out,
                             const char **err)

@@ -99,6 +99,17 @@ pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
  * *out gets the stored row (seq, received_at filled). */
 pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
                                pool_file_t **out, const char **err);
+/* Inserts every file of files (pool_file_t *, fields as for
+ * pool_db_file_insert; each needs its id) in one transaction: all rows or
+ * none.  *out gets the stored rows (pool_file_t *) in the same order.
+ * Retry-safe: when a retried call finds its ids taken by a transaction that
+ * did commit (the same rows: pool, client, size and sha256 match), it
+ * returns those rows; a conflict with any other row is POOL_DB_CONFLICT.
+ * NOTFOUND when a file's pool or client does not exist. */
+pool_db_rc pool_db_file_insert_many(apr_pool_t *p, PGconn *c,
+                                    apr_array_header_t *files,
+                                    apr_array_header_t **out,
+                                    const char **err);
 pool_db_rc pool_db_file_get(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *id, pool_file_t **out,
                             const char **err);

@@ -8,9 +8,6 @@
  * import's state and its process record are written in one transaction that
  * only succeeds while this runner still holds the lease. */
 #include <string.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <apr_strings.h>
 #include <curl/curl.h>
@@ -23,6 +20,8 @@
 #include "pool_util.h"
 #include "pool_name.h"
 #include "pool_ts.h"
+#include "pool_webhook.h"
+#include "pool_curl.h"
 
 #define MAX_REDIRECTS   5
 #define DISCARD_MAX     (64 * 1024)     /* body bytes read of a non-2xx */
@@ -198,43 +197,13 @@ typedef struct {
     pool_spool_t *sp;
     const char *process_id;
     long code;
-    int denied;
-    char denied_ip[64];
+    pool_curl_guard_t guard;    /* outbound policy on every connect */
     int too_big;
     int write_failed;
     apr_size_t discarded;
     apr_time_t last_progress;
     int last_percent;
 } fetch_t;
-
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
-                                 struct curl_sockaddr *addr)
-{
-    fetch_t *f = clientp;
-    char ip[64] = "";
-    apr_pool_t *ptemp;
-    int ok = 0;
-
-    if (addr->family == AF_INET) {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&addr->addr)->sin_addr,
-                  ip, sizeof(ip));
-    }
-    else if (addr->family == AF_INET6) {
-        inet_ntop(AF_INET6,
-                  &((struct sockaddr_in6 *)(void *)&addr->addr)->sin6_addr,
-                  ip, sizeof(ip));
-    }
-    if (*ip && apr_pool_create(&ptemp, f->p) == APR_SUCCESS) {
-        ok = pool_net_allowed(f->ctx->net, ip, ptemp);
-        apr_pool_destroy(ptemp);
-    }
-    if (!ok) {
-        f->denied = 1;
-        apr_cpystrn(f->denied_ip, *ip ? ip : "?", sizeof(f->denied_ip));
-        return CURL_SOCKET_BAD;
-    }
-    return socket(addr->family, addr->socktype, addr->protocol);
-}
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -328,9 +297,9 @@ static fetch_outcome download(fetch_t *f, const char *url, const char **why,
         f->discarded = 0;
         curl_easy_setopt(f->h, CURLOPT_URL, url);
         cc = curl_easy_perform(f->h);
-        if (f->denied) {
+        if (f->guard.denied) {
             *why = apr_psprintf(f->p, "the URL's host resolves to %s, a network "
-                                "denied for outbound requests", f->denied_ip);
+                                "denied for outbound requests", f->guard.denied_ip);
             return FETCH_FAIL;
         }
         if (f->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -474,6 +443,45 @@ static int backoff_seconds(int attempts)
     return base + base * r / 1024;      /* up to +25% */
 }
 
+/* Queues the signed callback of a finished import (when one was asked for):
+ * event import.completed or import.failed, data = the process record. */
+static void queue_callback(pool_step_ctx_t *ctx, claimed_t *cl, int in_tx)
+{
+    json_t *pj = NULL;
+    const char *err = NULL, *id, *body, *ignored;
+    pool_db_rc rc;
+
+    if (!cl->callback_url) {
+        return;
+    }
+    /* inside the import's transaction a failure here must not abort it */
+    if (in_tx && pool_db_exec0(ctx->p, ctx->db, "savepoint", "SAVEPOINT cb",
+                               0, NULL, &ignored) != POOL_DB_OK) {
+        return;
+    }
+    rc = pool_process_get(ctx->p, ctx->db, cl->pool, cl->id, &pj, &err);
+    if (rc == POOL_DB_OK) {
+        json_t *status = json_object_get(pj, "status");
+        const char *event = json_integer_value(status) == 1
+                            ? "import.completed" : "import.failed";
+        body = pool_json_dump(ctx->p, pj);
+        rc = pool_delivery_enqueue(ctx->p, ctx->db, cl->pool, cl->client_id,
+                                   cl->callback_url, NULL, event, body, &id,
+                                   &err);
+        json_decref(pj);
+    }
+    if (rc != POOL_DB_OK) {
+        pool_log(POOL_LOG_WARN, "import %s: its callback was not queued: %s",
+                 cl->id, err ? err : "?");
+    }
+    if (in_tx) {
+        pool_db_exec0(ctx->p, ctx->db, "savepoint",
+                      rc == POOL_DB_OK ? "RELEASE SAVEPOINT cb"
+                                       : "ROLLBACK TO SAVEPOINT cb",
+                      0, NULL, &ignored);
+    }
+}
+
 static pool_db_rc finish_failure(pool_step_ctx_t *ctx, claimed_t *cl,
                                  fetch_outcome oc, const char *why,
                                  const char **err)
@@ -510,6 +518,9 @@ static pool_db_rc finish_failure(pool_step_ctx_t *ctx, claimed_t *cl,
         " UPDATE processes SET status = 2, updated_at = now(), message = $2"
         " WHERE id IN (SELECT process_id FROM i)",
         3, params, err);
+    if (rc == POOL_DB_OK) {
+        queue_callback(ctx, cl, 0);
+    }
     return rc;
 }
 
@@ -583,6 +594,8 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
         }
     }
     if (rc == POOL_DB_OK) {
+        /* in the same transaction: a stored import always has its callback */
+        queue_callback(ctx, cl, 1);
         rc = pool_db_exec0(ctx->p, ctx->db, "commit", "COMMIT", 0, NULL, err);
     }
     if (rc != POOL_DB_OK) {
@@ -633,10 +646,8 @@ pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err)
         }
         low_time = ctx->conf->import_timeout < 30 ? ctx->conf->import_timeout
                                                   : 30;
-        curl_easy_setopt(f.h, CURLOPT_PROTOCOLS_STR, "http,https");
+        pool_curl_guard(f.h, &f.guard, ctx->net, ctx->p);
         curl_easy_setopt(f.h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(f.h, CURLOPT_PROXY, "");
-        curl_easy_setopt(f.h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(f.h, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(f.h, CURLOPT_TIMEOUT, (long)ctx->conf->import_timeout);
         curl_easy_setopt(f.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -644,8 +655,6 @@ pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err)
         curl_easy_setopt(f.h, CURLOPT_MAXFILESIZE_LARGE,
                          (curl_off_t)ctx->conf->max_file_size);
         curl_easy_setopt(f.h, CURLOPT_USERAGENT, "mod_pool-import/1");
-        curl_easy_setopt(f.h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-        curl_easy_setopt(f.h, CURLOPT_OPENSOCKETDATA, &f);
         curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, write_body);
         curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &f);
         curl_easy_setopt(f.h, CURLOPT_XFERINFOFUNCTION, progress);

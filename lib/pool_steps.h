@@ -31,4 +31,8 @@ typedef pool_db_rc pool_step_fn(pool_step_ctx_t *ctx, int *done,
 /* lib/pool_imports.c: downloads queued imports (upload by URL). */
 pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err);
 
+/* lib/pool_webhook.c: sends due webhook deliveries (Standard Webhooks). */
+pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
+                             const char **err);
+
 #endif

@@ -8,11 +8,14 @@
 
 #include <apr_pools.h>
 #include <apr_file_io.h>
+#include <apr_tables.h>
+#include <apr_time.h>
 
 #define POOL_STORE_TOOBIG  (APR_OS_START_USERERR + 1)
 
 typedef struct pool_store_t pool_store_t;
 typedef struct pool_spool_t pool_spool_t;
+typedef struct pool_upfile_t pool_upfile_t;
 
 typedef struct {
     const char *kind;
@@ -28,6 +31,54 @@ typedef struct {
                               const char *id);
     apr_status_t (*remove)(pool_store_t *s, apr_pool_t *p, const char *pool,
                            const char *id);
+
+    /* Resumable (tus) uploads: the data of upload `id`, kept apart from the
+     * committed files (the filesystem store: <root>/.uploads/<id>) until
+     * it is complete.  Bytes are durable once upload_sync returned; the
+     * offset the database records is the truth, so upload_open cuts off
+     * whatever lies beyond `offset` (written, never recorded).  create
+     * allows making the data (at offset 0).  APR_EBUSY when another writer
+     * has it open, APR_ENOENT when it is missing, APR_EINCOMPLETE when it
+     * is shorter than offset (lost data). */
+    apr_status_t (*upload_open)(pool_store_t *s, apr_pool_t *p, const char *id,
+                                apr_off_t offset, int create,
+                                pool_upfile_t **out);
+    apr_status_t (*upload_write)(pool_upfile_t *u, const void *buf,
+                                 apr_size_t n);
+    /* Cuts the data back to offset (a discarded chunk) and writes on there. */
+    apr_status_t (*upload_truncate)(pool_upfile_t *u, apr_off_t offset);
+    apr_status_t (*upload_sync)(pool_upfile_t *u);
+    /* Reads exactly n bytes at offset (a checksum over a chunk written). */
+    apr_status_t (*upload_read)(pool_upfile_t *u, apr_off_t offset, void *buf,
+                                apr_size_t n);
+    void (*upload_close)(pool_upfile_t *u);
+    /* SHA-256 of the data, which must be exactly len bytes. */
+    apr_status_t (*upload_digest)(pool_store_t *s, apr_pool_t *p,
+                                  const char *id, apr_off_t len,
+                                  unsigned char sha256[32]);
+    /* Appends the first len bytes of the data to a spool (concatenation). */
+    apr_status_t (*upload_to_spool)(pool_store_t *s, apr_pool_t *p,
+                                    const char *id, apr_off_t len,
+                                    pool_spool_t *sp);
+    /* Makes the complete data (exactly len bytes) the committed file
+     * <pool>/<file_id> as spool_commit does (fsync, link, fsync of the
+     * directory).  The upload's data stays until upload_remove. */
+    apr_status_t (*upload_commit)(pool_store_t *s, apr_pool_t *p,
+                                  const char *id, apr_off_t len,
+                                  const char *pool, const char *file_id);
+    /* Removes the data (no error when it is already gone); *freed (may be
+     * NULL) gets the bytes it held. */
+    apr_status_t (*upload_remove)(pool_store_t *s, apr_pool_t *p,
+                                  const char *id, apr_off_t *freed);
+
+    /* For poolctl sweep: ids of upload data last written before `before`,
+     * and removal of spool files last written before `before` (*n, *bytes
+     * removed). */
+    apr_status_t (*upload_list_stale)(pool_store_t *s, apr_pool_t *p,
+                                      apr_time_t before,
+                                      apr_array_header_t **ids);
+    apr_status_t (*spool_sweep)(pool_store_t *s, apr_pool_t *p,
+                                apr_time_t before, int *n, apr_off_t *bytes);
 } pool_store_ops_t;
 
 struct pool_store_t {

@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include <apr_strings.h>
 #include <apr_file_info.h>
+#include <apr_lib.h>
 #include <openssl/evp.h>
 
 #include "pool_store.h"
@@ -26,6 +29,18 @@ struct pool_spool_t {
 };
 
 #define SPOOL_DIR ".spool"
+#define UPLOAD_DIR ".uploads"
+#define COPY_BLOCK (64 * 1024)
+
+/* An open upload data file (tus): a plain descriptor, flock()ed so that two
+ * writers on this host can never interleave (the database lease is what
+ * orders writers across hosts). */
+struct pool_upfile_t {
+    pool_store_t *store;
+    apr_pool_t *p;
+    int fd;
+    char *path;
+};
 
 static const char *fs_dir(pool_store_t *s, apr_pool_t *p, const char *pool,
                           const char *id)
@@ -200,6 +215,443 @@ static apr_status_t fs_remove(pool_store_t *s, apr_pool_t *p, const char *pool,
     return apr_file_remove(fs_local_path(s, p, pool, id), p);
 }
 
+/* ------------------------------------------------ resumable uploads */
+
+static const char *upload_path(pool_store_t *s, apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, s->root, "/" UPLOAD_DIR "/", id, NULL);
+}
+
+/* Ids name files here: only canonical lower-case uuids are accepted. */
+static int id_ok(const char *id)
+{
+    apr_size_t i;
+
+    if (!id || strlen(id) != 36) {
+        return 0;
+    }
+    for (i = 0; i < 36; i++) {
+        char c = id[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return 0;
+            }
+        }
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static apr_status_t upfile_cleanup(void *data)
+{
+    pool_upfile_t *u = data;
+
+    if (u->fd >= 0) {
+        close(u->fd);           /* releases the flock */
+        u->fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
+                                   const char *id, apr_off_t offset,
+                                   int create, pool_upfile_t **out)
+{
+    pool_upfile_t *u;
+    struct stat st;
+    int flags = O_RDWR | O_CLOEXEC;
+    apr_status_t rv;
+
+    if (!id_ok(id) || offset < 0) {
+        return APR_EINVAL;
+    }
+    if (create && offset == 0) {
+        const char *dir = apr_pstrcat(p, s->root, "/" UPLOAD_DIR, NULL);
+
+        /* made by the first upload, as the user that writes it */
+        rv = apr_dir_make(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                          | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                          | APR_FPROT_GEXECUTE, p);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+            return rv;
+        }
+        flags |= O_CREAT;
+    }
+    u = apr_pcalloc(p, sizeof(*u));
+    u->store = s;
+    u->p = p;
+    u->path = (char *)upload_path(s, p, id);
+    u->fd = open(u->path, flags, 0640);
+    if (u->fd < 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    apr_pool_cleanup_register(p, u, upfile_cleanup, apr_pool_cleanup_null);
+    if (flock(u->fd, LOCK_EX | LOCK_NB) != 0) {
+        rv = errno == EWOULDBLOCK ? APR_EBUSY : APR_FROM_OS_ERROR(errno);
+        upfile_cleanup(u);
+        return rv;
+    }
+    if (fstat(u->fd, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        upfile_cleanup(u);
+        return rv;
+    }
+    if (st.st_size < offset) {
+        upfile_cleanup(u);
+        return APR_EINCOMPLETE;
+    }
+    if (st.st_size > offset && ftruncate(u->fd, offset) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        upfile_cleanup(u);
+        return rv;
+    }
+    if (lseek(u->fd, offset, SEEK_SET) < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        upfile_cleanup(u);
+        return rv;
+    }
+    if (create && offset == 0 && st.st_size == 0) {
+        sync_dir(apr_pstrcat(p, s->root, "/" UPLOAD_DIR, NULL));
+    }
+    *out = u;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_upload_write(pool_upfile_t *u, const void *buf,
+                                    apr_size_t n)
+{
+    const char *b = buf;
+
+    if (u->fd < 0) {
+        return APR_EINVAL;
+    }
+    while (n > 0) {
+        ssize_t w = write(u->fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return APR_FROM_OS_ERROR(errno);
+        }
+        b += w;
+        n -= (apr_size_t)w;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_upload_truncate(pool_upfile_t *u, apr_off_t offset)
+{
+    if (u->fd < 0 || offset < 0) {
+        return APR_EINVAL;
+    }
+    if (ftruncate(u->fd, offset) != 0 || lseek(u->fd, offset, SEEK_SET) < 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_upload_sync(pool_upfile_t *u)
+{
+    if (u->fd < 0) {
+        return APR_EINVAL;
+    }
+    return fsync(u->fd) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+}
+
+static apr_status_t read_at(int fd, apr_off_t offset, void *buf, apr_size_t n)
+{
+    char *b = buf;
+
+    while (n > 0) {
+        ssize_t got = pread(fd, b, n, offset);
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return APR_FROM_OS_ERROR(errno);
+        }
+        if (got == 0) {
+            return APR_EOF;
+        }
+        b += got;
+        n -= (apr_size_t)got;
+        offset += got;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_upload_read(pool_upfile_t *u, apr_off_t offset,
+                                   void *buf, apr_size_t n)
+{
+    if (u->fd < 0) {
+        return APR_EINVAL;
+    }
+    return read_at(u->fd, offset, buf, n);
+}
+
+static void fs_upload_close(pool_upfile_t *u)
+{
+    apr_pool_cleanup_run(u->p, u, upfile_cleanup);
+}
+
+/* Opens upload data for reading; it must hold exactly len bytes. */
+static apr_status_t open_exact(pool_store_t *s, apr_pool_t *p, const char *id,
+                               apr_off_t len, int *fd)
+{
+    struct stat st;
+
+    if (!id_ok(id)) {
+        return APR_EINVAL;
+    }
+    *fd = open(upload_path(s, p, id), O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if (fstat(*fd, &st) != 0 || st.st_size != len) {
+        close(*fd);
+        *fd = -1;
+        return APR_EINCOMPLETE;
+    }
+    return APR_SUCCESS;
+}
+
+typedef apr_status_t block_fn(void *baton, const char *buf, apr_size_t n);
+
+/* Feeds the len bytes of fd to fn block by block. */
+static apr_status_t each_block(apr_pool_t *p, int fd, apr_off_t len,
+                               block_fn *fn, void *baton)
+{
+    char *buf = apr_palloc(p, COPY_BLOCK);
+    apr_off_t off = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (off < len && rv == APR_SUCCESS) {
+        apr_size_t n = (len - off) > COPY_BLOCK ? COPY_BLOCK
+                                                : (apr_size_t)(len - off);
+        rv = read_at(fd, off, buf, n);
+        if (rv == APR_SUCCESS) {
+            rv = fn(baton, buf, n);
+            off += (apr_off_t)n;
+        }
+    }
+    return rv;
+}
+
+static apr_status_t digest_block(void *baton, const char *buf, apr_size_t n)
+{
+    return EVP_DigestUpdate(baton, buf, n) == 1 ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static apr_status_t fs_upload_digest(pool_store_t *s, apr_pool_t *p,
+                                     const char *id, apr_off_t len,
+                                     unsigned char sha256[32])
+{
+    EVP_MD_CTX *md;
+    unsigned int dlen = 0;
+    apr_status_t rv;
+    int fd;
+
+    if ((rv = open_exact(s, p, id, len, &fd)) != APR_SUCCESS) {
+        return rv;
+    }
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        rv = APR_ENOMEM;
+    }
+    else {
+        rv = each_block(p, fd, len, digest_block, md);
+    }
+    if (rv == APR_SUCCESS && EVP_DigestFinal_ex(md, sha256, &dlen) != 1) {
+        rv = APR_EGENERAL;
+    }
+    if (md) {
+        EVP_MD_CTX_free(md);
+    }
+    close(fd);
+    return rv;
+}
+
+static apr_status_t spool_block(void *baton, const char *buf, apr_size_t n)
+{
+    pool_spool_t *sp = baton;
+    return sp->store->ops->spool_write(sp, buf, n);
+}
+
+static apr_status_t fs_upload_to_spool(pool_store_t *s, apr_pool_t *p,
+                                       const char *id, apr_off_t len,
+                                       pool_spool_t *sp)
+{
+    apr_status_t rv;
+    int fd;
+
+    if ((rv = open_exact(s, p, id, len, &fd)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = each_block(p, fd, len, spool_block, sp);
+    close(fd);
+    return rv;
+}
+
+static apr_status_t fs_upload_commit(pool_store_t *s, apr_pool_t *p,
+                                     const char *id, apr_off_t len,
+                                     const char *pool, const char *file_id)
+{
+    const char *dir, *final, *src;
+    apr_status_t rv;
+    int fd;
+
+    if (!id_ok(file_id)) {
+        return APR_EINVAL;
+    }
+    if ((rv = open_exact(s, p, id, len, &fd)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (fsync(fd) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+    }
+    if (rv == APR_SUCCESS && fchmod(fd, 0640) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+    }
+    close(fd);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    dir = fs_dir(s, p, pool, file_id);
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                | APR_FPROT_GEXECUTE, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        return rv;
+    }
+    src = upload_path(s, p, id);
+    final = apr_pstrcat(p, dir, "/", file_id, NULL);
+    /* a second name for the same bytes: nothing is copied, and link(2)
+     * never replaces an existing file; the same file there already is a
+     * repeated commit */
+    if (link(src, final) != 0) {
+        struct stat a, b;
+
+        rv = APR_FROM_OS_ERROR(errno);
+        if (errno != EEXIST || stat(src, &a) != 0 || stat(final, &b) != 0
+            || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+            return rv;
+        }
+    }
+    if (sync_dir(dir) != APR_SUCCESS) {
+        pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t fs_upload_remove(pool_store_t *s, apr_pool_t *p,
+                                     const char *id, apr_off_t *freed)
+{
+    const char *path;
+    struct stat st;
+
+    if (freed) {
+        *freed = 0;
+    }
+    if (!id_ok(id)) {
+        return APR_EINVAL;
+    }
+    path = upload_path(s, p, id);
+    if (freed && stat(path, &st) == 0) {
+        *freed = st.st_size;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    return APR_SUCCESS;
+}
+
+/* Regular files of dir last modified before `before`: calls fn for each. */
+typedef void stale_fn(void *baton, const char *name, const char *path,
+                      apr_off_t size);
+
+static apr_status_t each_stale(apr_pool_t *p, const char *dir,
+                               apr_time_t before, stale_fn *fn, void *baton)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    rv = apr_dir_open(&d, dir, p);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        const char *path;
+        struct stat st;
+
+        if (!fi.name || fi.name[0] == '.') {
+            continue;
+        }
+        path = apr_pstrcat(p, dir, "/", fi.name, NULL);
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)
+            || apr_time_from_sec(st.st_mtime) >= before) {
+            continue;
+        }
+        fn(baton, fi.name, path, (apr_off_t)st.st_size);
+    }
+    apr_dir_close(d);
+    return APR_SUCCESS;
+}
+
+static void collect_id(void *baton, const char *name, const char *path,
+                       apr_off_t size)
+{
+    apr_array_header_t *ids = baton;
+
+    if (id_ok(name)) {
+        APR_ARRAY_PUSH(ids, const char *) = apr_pstrdup(ids->pool, name);
+    }
+}
+
+static apr_status_t fs_upload_list_stale(pool_store_t *s, apr_pool_t *p,
+                                         apr_time_t before,
+                                         apr_array_header_t **ids)
+{
+    *ids = apr_array_make(p, 8, sizeof(const char *));
+    return each_stale(p, apr_pstrcat(p, s->root, "/" UPLOAD_DIR, NULL),
+                      before, collect_id, *ids);
+}
+
+typedef struct {
+    int n;
+    apr_off_t bytes;
+} sweep_count;
+
+static void remove_stale(void *baton, const char *name, const char *path,
+                         apr_off_t size)
+{
+    sweep_count *sc = baton;
+
+    if (unlink(path) == 0) {
+        sc->n++;
+        sc->bytes += size;
+    }
+}
+
+static apr_status_t fs_spool_sweep(pool_store_t *s, apr_pool_t *p,
+                                   apr_time_t before, int *n,
+                                   apr_off_t *bytes)
+{
+    sweep_count sc = { 0, 0 };
+    apr_status_t rv = each_stale(p, apr_pstrcat(p, s->root, "/" SPOOL_DIR,
+                                                NULL),
+                                 before, remove_stale, &sc);
+
+    *n = sc.n;
+    *bytes = sc.bytes;
+    return rv;
+}
+
 static const pool_store_ops_t fs_ops = {
     "filesystem",
     fs_check,
@@ -208,7 +660,19 @@ static const pool_store_ops_t fs_ops = {
     fs_spool_commit,
     fs_spool_abort,
     fs_local_path,
-    fs_remove
+    fs_remove,
+    fs_upload_open,
+    fs_upload_write,
+    fs_upload_truncate,
+    fs_upload_sync,
+    fs_upload_read,
+    fs_upload_close,
+    fs_upload_digest,
+    fs_upload_to_spool,
+    fs_upload_commit,
+    fs_upload_remove,
+    fs_upload_list_stale,
+    fs_spool_sweep
 };
 
 pool_store_t *pool_store_fs(apr_pool_t *p, const char *root)

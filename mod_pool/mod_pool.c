@@ -124,6 +124,9 @@ static int pool_handler(request_rec *r)
         return pool_problem(r, HTTP_NOT_FOUND,
                             "no such resource: the API lives under /v1/", NULL);
     }
+    if ((rv = pool_api_early(r, path)) != DECLINED) {
+        return rv;
+    }
     seg = next_segment(r->pool, &path);
     if (seg && !strcmp(seg, "token") && !*path) {
         return pool_handle_token(r);

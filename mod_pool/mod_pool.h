@@ -29,6 +29,9 @@ enum {
     POOL_SET_DB_CONNECTIONS = 1 << 6,
     POOL_SET_OUTBOUND_DENY = 1 << 7,
     POOL_SET_OUTBOUND_ALLOW = 1 << 8,
+    POOL_SET_MAX_BATCH_SIZE = 1 << 20,     /* high: clear of the others */
+    POOL_SET_UPLOAD_EXPIRY = 1 << 24,      /* tus: high, clear as well */
+    POOL_SET_CORS_ORIGINS = 1 << 25,
     POOL_SET_IMPORT_TIMEOUT = 1 << 9
 };
 
@@ -98,6 +101,11 @@ int pool_check_secret(request_rec *r, const char *client_id,
  * rest is NULL for the collection, else the raw text after "uploads/". */
 int pool_handle_tus(request_rec *r, pool_principal *who, const char *pool,
                     const char *rest);
+/* Before authentication, for every API request (rest: the path after
+ * ".../v1"): CORS headers for allowed origins (PoolCORSOrigins) and
+ * Tus-Resumable on upload paths, in err_headers_out; answers CORS
+ * preflights and tus OPTIONS itself.  DECLINED to go on. */
+int pool_api_early(request_rec *r, const char *rest);
 
 /* pool_batch.c: POST .../pools/{pool}/files as multipart/form-data. */
 int pool_handle_batch(request_rec *r, pool_principal *who, const char *pool);
@@ -114,5 +122,16 @@ int pool_handle_process(request_rec *r, pool_principal *who, const char *id);
 /* pool_files.c */
 int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
                       const char *rest);
+/* Streams the request body to sink block by block as it arrives (never
+ * whole in memory).  sink returns OK to go on, else an HTTP status that
+ * stops reading and is returned.  Returns OK at the end of the body, the
+ * sink's status, or the status of a body not received completely (logged
+ * at info). */
+typedef int pool_body_sink(void *baton, const char *data, apr_size_t len);
+int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton);
+/* Content-Digest (RFC 9530): finds sha-256=:b64: in the dictionary h.
+ * 1 with want[] filled, 0 when it has no sha-256 member, -1 malformed. */
+int pool_parse_content_digest(apr_pool_t *p, const char *h,
+                              unsigned char want[32]);
 
 #endif

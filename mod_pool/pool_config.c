@@ -13,11 +13,14 @@ static const struct {
     { "PoolKeyFile", POOL_SET_KEYFILE },
     { "PoolPublicURL", POOL_SET_PUBLIC_URL },
     { "PoolMaxFileSize", POOL_SET_MAX_FILE_SIZE },
+    { "PoolMaxBatchSize", POOL_SET_MAX_BATCH_SIZE },
     { "PoolTokenLifetime", POOL_SET_TOKEN_LIFETIME },
     { "PoolDatabaseConnections", POOL_SET_DB_CONNECTIONS },
     { "PoolOutboundDeny", POOL_SET_OUTBOUND_DENY },
     { "PoolOutboundAllow", POOL_SET_OUTBOUND_ALLOW },
     { "PoolImportTimeout", POOL_SET_IMPORT_TIMEOUT },
+    { "PoolUploadExpiry", POOL_SET_UPLOAD_EXPIRY },
+    { "PoolCORSOrigins", POOL_SET_CORS_ORIGINS },
 };
 
 pool_srv_conf *pool_srv(const server_rec *s)
@@ -45,11 +48,14 @@ void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(POOL_SET_KEYFILE, key_file);
     MERGE(POOL_SET_PUBLIC_URL, public_url);
     MERGE(POOL_SET_MAX_FILE_SIZE, max_file_size);
+    MERGE(POOL_SET_MAX_BATCH_SIZE, max_batch_size);
     MERGE(POOL_SET_TOKEN_LIFETIME, token_lifetime);
     MERGE(POOL_SET_DB_CONNECTIONS, db_connections);
     MERGE(POOL_SET_OUTBOUND_DENY, outbound_deny);
     MERGE(POOL_SET_OUTBOUND_ALLOW, outbound_allow);
     MERGE(POOL_SET_IMPORT_TIMEOUT, import_timeout);
+    MERGE(POOL_SET_UPLOAD_EXPIRY, upload_expiry);
+    MERGE(POOL_SET_CORS_ORIGINS, cors_origins);
 #undef MERGE
     sc->keys = (add->set & POOL_SET_KEYFILE) ? add->keys : base->keys;
     sc->set = base->set | add->set;
@@ -100,6 +106,23 @@ static const char *set_directive(cmd_parms *cmd, void *dummy, const char *arg)
     return NULL;
 }
 
+/* A list directive: its words (quoted or not) make one value. */
+static const char *set_list_directive(cmd_parms *cmd, void *dummy,
+                                      const char *args)
+{
+    const char *joined = NULL, *w;
+
+    while (*(w = ap_getword_conf(cmd->temp_pool, &args)) != '\0') {
+        joined = joined ? apr_pstrcat(cmd->temp_pool, joined, " ", w, NULL)
+                        : w;
+    }
+    if (!joined) {
+        return apr_pstrcat(cmd->pool, cmd->directive->directive,
+                           ": needs at least one value", NULL);
+    }
+    return set_directive(cmd, dummy, joined);
+}
+
 const command_rec pool_cmds[] = {
     AP_INIT_TAKE1("PoolDatabase", set_directive, NULL, RSRC_CONF,
                   "libpq connection string of the metadata database"),
@@ -111,6 +134,9 @@ const command_rec pool_cmds[] = {
                   "public base URL of this server; the token issuer"),
     AP_INIT_TAKE1("PoolMaxFileSize", set_directive, NULL, RSRC_CONF,
                   "largest accepted file, bytes or with K/M/G/T"),
+    AP_INIT_TAKE1("PoolMaxBatchSize", set_directive, NULL, RSRC_CONF,
+                  "largest multipart batch request body, bytes or with K/M/G/T "
+                  "(default 4 x PoolMaxFileSize)"),
     AP_INIT_TAKE1("PoolTokenLifetime", set_directive, NULL, RSRC_CONF,
                   "lifetime of access tokens in seconds (60..86400)"),
     AP_INIT_TAKE1("PoolDatabaseConnections", set_directive, NULL, RSRC_CONF,
@@ -122,5 +148,11 @@ const command_rec pool_cmds[] = {
                   "networks exempted from PoolOutboundDeny (quoted CIDR list)"),
     AP_INIT_TAKE1("PoolImportTimeout", set_directive, NULL, RSRC_CONF,
                   "total time allowed for one import download, seconds"),
+    AP_INIT_TAKE1("PoolUploadExpiry", set_directive, NULL, RSRC_CONF,
+                  "seconds after which an abandoned resumable (tus) upload "
+                  "expires (default 86400)"),
+    AP_INIT_RAW_ARGS("PoolCORSOrigins", set_list_directive, NULL, RSRC_CONF,
+                     "browser origins (scheme://host[:port], or *) allowed "
+                     "to call the API cross-origin"),
     { NULL }
 };

@@ -26,10 +26,8 @@ static int role_may_upload(const char *role)
     return !strcmp(role, "uploader") || !strcmp(role, "admin");
 }
 
-/* Content-Digest (RFC 9530): finds sha-256=:b64: in a dictionary.
- * Returns 1 with want[] filled, 0 when no sha-256 member, -1 malformed. */
-static int parse_content_digest(request_rec *r, const char *h,
-                                unsigned char want[32])
+int pool_parse_content_digest(apr_pool_t *p, const char *h,
+                              unsigned char want[32])
 {
     const char *s = h;
 
@@ -61,8 +59,7 @@ static int parse_content_digest(request_rec *r, const char *h,
             if (eq[1] != ':') {
                 return -1;
             }
-            n = pool_b64_decode(r->pool, eq + 2, (apr_size_t)(end - eq - 2),
-                                &bin);
+            n = pool_b64_decode(p, eq + 2, (apr_size_t)(end - eq - 2), &bin);
             if (n != 32) {
                 return -1;
             }
@@ -96,23 +93,21 @@ static pool_db_rc op_file_insert(apr_pool_t *p, PGconn *c, void *b,
     return rc;
 }
 
-/* Streams the request body into sp.  Returns OK or an HTTP status. */
-static int receive_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
+int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton)
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
-    int seen_eos = 0;
+    int seen_eos = 0, status = OK;
 
     do {
         apr_bucket *b;
         apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                                          APR_BLOCK_READ, READ_BLOCK);
         if (rv != APR_SUCCESS) {
-            int status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
                           "pool: upload body not received completely");
-            apr_brigade_destroy(bb);
-            return status;
+            break;
         }
         for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
              b = APR_BUCKET_NEXT(b)) {
@@ -128,25 +123,50 @@ static int receive_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
             }
             rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
             if (rv != APR_SUCCESS) {
-                apr_brigade_destroy(bb);
-                return HTTP_BAD_REQUEST;
+                status = HTTP_BAD_REQUEST;
+                break;
             }
-            rv = st->ops->spool_write(sp, data, len);
-            if (rv == POOL_STORE_TOOBIG) {
-                apr_brigade_destroy(bb);
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
-            }
-            if (rv != APR_SUCCESS) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                              "pool: cannot write to the spool");
-                apr_brigade_destroy(bb);
-                return HTTP_INSUFFICIENT_STORAGE;
+            if (len && (status = sink(baton, data, len)) != OK) {
+                break;
             }
         }
         apr_brigade_cleanup(bb);
-    } while (!seen_eos);
+    } while (!seen_eos && status == OK);
     apr_brigade_destroy(bb);
+    return status;
+}
+
+typedef struct {
+    request_rec *r;
+    pool_store_t *st;
+    pool_spool_t *sp;
+} spool_sink_baton;
+
+static int spool_sink(void *baton, const char *data, apr_size_t len)
+{
+    spool_sink_baton *sb = baton;
+    apr_status_t rv = sb->st->ops->spool_write(sb->sp, data, len);
+
+    if (rv == POOL_STORE_TOOBIG) {
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, sb->r,
+                      "pool: cannot write to the spool");
+        return HTTP_INSUFFICIENT_STORAGE;
+    }
     return OK;
+}
+
+/* Streams the request body into sp.  Returns OK or an HTTP status. */
+static int receive_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
+{
+    spool_sink_baton sb;
+
+    sb.r = r;
+    sb.st = st;
+    sb.sp = sp;
+    return pool_read_body(r, spool_sink, &sb);
 }
 
 static int upload(request_rec *r, pool_principal *who, const char *pool,
@@ -196,7 +216,7 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     }
     digest_h = apr_table_get(r->headers_in, "Content-Digest");
     if (digest_h) {
-        have_digest = parse_content_digest(r, digest_h, want);
+        have_digest = pool_parse_content_digest(r->pool, digest_h, want);
         if (have_digest < 0) {
             return pool_problem(r, HTTP_BAD_REQUEST,
                                 "malformed Content-Digest: expected "
@@ -238,7 +258,7 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
                                              " bytes", sc->conf.max_file_size),
                                 NULL);
         }
-        if (r->connection->aborted) {
+        if (r->connection->aborted || status == AP_FILTER_ERROR) {
             return status;
         }
         return pool_problem(r, status, "the request body was not received "

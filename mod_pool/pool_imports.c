@@ -9,6 +9,7 @@
 #include "pool_fields.h"
 #include "pool_imports.h"
 #include "pool_util.h"
+#include "pool_webhook.h"
 
 #define IMPORT_BODY_MAX (16 * 1024)
 
@@ -16,6 +17,7 @@ typedef struct {
     const char *pool, *client_id, *url, *name, *callback_url, *id;
     apr_time_t ts;
     json_t *process;
+    int no_secret;              /* callback_url without a webhook secret */
 } import_baton;
 
 static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b, const char **err)
@@ -25,6 +27,18 @@ static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b, const char **err)
 
     /* a retry after a lost connection must not queue the import twice:
      * the first attempt's id is kept and only read back */
+    if (!ib->id && ib->callback_url) {
+        /* callbacks are signed with the client's webhook secret */
+        pool_callback_t *cb = NULL;
+        rc = pool_client_callback_get(p, c, ib->pool, ib->client_id, &cb, err);
+        if (rc != POOL_DB_OK) {
+            return rc;
+        }
+        if (!cb || !cb->secret) {
+            ib->no_secret = 1;
+            return POOL_DB_CONFLICT;
+        }
+    }
     if (!ib->id) {
         rc = pool_import_create(p, c, ib->pool, ib->client_id, ib->url,
                                 ib->name, ib->ts, ib->callback_url, &ib->id,
@@ -142,10 +156,6 @@ int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
             status = bad_field(r, "callback_url", why);
             goto out;
         }
-        /* until signed webhooks deliver it, say so rather than drop it */
-        status = bad_field(r, "callback_url", "import callbacks are not "
-                           "implemented yet; poll the process instead");
-        goto out;
     }
     if ((v = json_object_get(j, "name")) != NULL) {
         ib.name = apr_pstrdup(r->pool, json_string_value(v));
@@ -163,6 +173,14 @@ int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
     ib.pool = pool;
     ib.client_id = who->client_id;
     rc = pool_db_run(r, op_create, &ib, &err);
+    if (rc == POOL_DB_CONFLICT && ib.no_secret) {
+        status = pool_problem(r, HTTP_CONFLICT, "callback_url: callbacks are "
+                              "signed with the client's webhook secret, and "
+                              "this client has none yet: register one with "
+                              "PUT .../clients/me/callback first",
+                              "callback_url");
+        goto out;
+    }
     if (rc == POOL_DB_NOTFOUND) {
         status = pool_problem(r, HTTP_NOT_FOUND, "no such pool", NULL);
         goto out;

@@ -11,6 +11,7 @@
 #   POOL_PORT           loopback port of the private httpd (default 8080)
 #   POOL_MAX_FILE_SIZE  PoolMaxFileSize for the rendered config (default: the sample's)
 #   POOL_TOKEN_LIFETIME PoolTokenLifetime for the rendered config (default: the sample's)
+#   POOL_OUTBOUND_ALLOW PoolOutboundAllow CIDR list for the rendered config (default: unset)
 #   POOL_PG_FAST=1      fsync=off etc. for throw-away test clusters
 #   POOL_CONFIGURE_FLAGS extra ./configure flags (e.g. --enable-sanitizers)
 #
@@ -31,7 +32,8 @@ DB_ROLE=mod_pool
 
 POOL_PACKAGES="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libpq-dev libssl-dev libjansson-dev libcurl4-openssl-dev
-libxml2-dev check postgresql python3-pytest python3-requests cadaver curl"
+libxml2-dev check postgresql python3-pytest python3-requests cadaver curl
+python3-tuspy"
 
 say() { printf '%s\n' "[stack] $*" >&2; }
 die() { printf '%s\n' "[stack] error: $*" >&2; exit 1; }
@@ -51,6 +53,11 @@ ensure_packages() {
             missing="$missing $p"
         fi
     done
+    # node and npm run the tus-js-client interop tests (t/interop); any
+    # node install will do, Debian's when there is none
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        missing="$missing nodejs npm"
+    fi
     if [ -z "$missing" ]; then
         return 0
     fi
@@ -259,6 +266,9 @@ render_conf() {
     fi
     if [ -n "${POOL_TOKEN_LIFETIME:-}" ]; then
         sed_extra+=(-e "s|^\([[:space:]]*\)PoolTokenLifetime[[:space:]].*|\1PoolTokenLifetime $POOL_TOKEN_LIFETIME|")
+    fi
+    if [ -n "${POOL_OUTBOUND_ALLOW:-}" ]; then
+        sed_extra+=(-e "s|^\([[:space:]]*\)#\{0,1\}PoolOutboundAllow[[:space:]].*|\1PoolOutboundAllow \"$POOL_OUTBOUND_ALLOW\"|")
     fi
     sed -e "s|^\([[:space:]]*\)PoolDatabase[[:space:]].*|\1PoolDatabase \"$(pg_conninfo)\"|" \
         -e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_VAR/storage|" \

@@ -95,6 +95,9 @@ class Stack:
             "POOL_VAR": var,
             "POOL_PORT": str(port),
             "POOL_MAX_FILE_SIZE": "8M",
+            # outbound requests (webhooks, imports) may reach the tests'
+            # receivers on loopback
+            "POOL_OUTBOUND_ALLOW": "127.0.0.0/8 ::1/128",
             "POOL_PG_FAST": "1",
         })
         self._pools = set()

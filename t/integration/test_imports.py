@@ -387,3 +387,56 @@ def test_roles_and_isolation(stack, pool, client_of, source):
     import requests
     r = requests.get(stack.url("/pool/v1/processes/" + pid), timeout=30)
     assert_problem(r, 401)
+
+
+# ---------------------------------------------------------------- callbacks
+
+@pytest.fixture(scope="module")
+def receiver():
+    from test_webhooks import Receiver
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def run_deliver(stack, conf):
+    p = stack.poolctl("-c", conf, "run", "--once", "deliver", conf=False,
+                      timeout=120)
+    assert p.returncode == 0, p.stderr
+
+
+def test_callback_needs_a_webhook_secret(stack, uploader, source):
+    before = stack.psql("SELECT count(*) FROM imports").strip()
+    r = create(uploader, {"url": source.url("/file.bin"),
+                          "callback_url": "http://127.0.0.1:9/cb"})
+    j = assert_problem(r, 409, field="callback_url")
+    assert "clients/me/callback" in j["detail"]
+    assert stack.psql("SELECT count(*) FROM imports").strip() == before
+
+
+@pytest.mark.parametrize("path,event,status", [
+    ("/file.bin", "import.completed", 1),
+    ("/gone", "import.failed", 2),
+])
+def test_callback_is_signed_and_delivered(stack, uploader, source, fetch_conf,
+                                          receiver, path, event, status):
+    from test_webhooks import hook
+    hook_path = hook(uploader, receiver)       # registers; keeps the secret
+    cb_path = hook_path + "/import"
+    receiver.secrets[cb_path] = receiver.secrets[hook_path]
+    pid = create_ok(uploader, {"url": source.url(path),
+                               "callback_url": receiver.url(cb_path)})
+    run_fetch(stack, fetch_conf)
+    assert process(uploader, pid)["status"] == status
+    run_deliver(stack, fetch_conf)
+    got = receiver.received(cb_path)
+    assert len(got) == 1, got
+    rec = got[0]
+    assert rec["verified"], rec["headers"]
+    import json
+    body = json.loads(rec["body"])
+    assert body["type"] == event
+    assert body["data"]["id"] == pid and body["data"]["status"] == status
+    # delivered once: another round sends nothing more
+    run_deliver(stack, fetch_conf)
+    assert len(receiver.received(cb_path)) == 1

@@ -182,6 +182,10 @@ START_TEST(set_good)
     ck_assert_str_eq(c.public_url, "http://127.0.0.1:8080/base");
     ck_assert_ptr_null(pool_conf_set(p, &c, "PoolMaxFileSize", "64M"));
     ck_assert_int_eq(c.max_file_size, (apr_off_t)64 << 20);
+    /* PoolMaxBatchSize: 4 x PoolMaxFileSize until set */
+    ck_assert_int_eq(pool_conf_max_batch(&c), (apr_off_t)256 << 20);
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolMaxBatchSize", "2G"));
+    ck_assert_int_eq(pool_conf_max_batch(&c), (apr_off_t)2 << 30);
     ck_assert_ptr_null(pool_conf_set(p, &c, "PoolTokenLifetime", "3600"));
     ck_assert_int_eq(c.token_lifetime, 3600);
     ck_assert_ptr_null(pool_conf_set(p, &c, "PoolDatabaseConnections", "256"));
@@ -214,6 +218,8 @@ START_TEST(set_bad)
         { "PoolPublicURL", "https://h/\"x\"", "PoolPublicURL: " },
         { "PoolMaxFileSize", "abc", "PoolMaxFileSize: " },
         { "PoolMaxFileSize", "0", "PoolMaxFileSize: " },
+        { "PoolMaxBatchSize", "0", "PoolMaxBatchSize: " },
+        { "PoolMaxBatchSize", "1X", "PoolMaxBatchSize: " },
         { "PoolTokenLifetime", "59", "PoolTokenLifetime: " },
         { "PoolTokenLifetime", "86401", "PoolTokenLifetime: " },
         { "PoolTokenLifetime", "1h", "PoolTokenLifetime: " },

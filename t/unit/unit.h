@@ -11,5 +11,8 @@ Suite *suite_ts(void);
 Suite *suite_name(void);
 Suite *suite_conf(void);
 Suite *suite_net(void);
+Suite *suite_webhook(void);
+Suite *suite_multipart(void);
+Suite *suite_tus(void);
 
 #endif

@@ -21,6 +21,9 @@ int main(void)
     srunner_add_suite(sr, suite_name());
     srunner_add_suite(sr, suite_conf());
     srunner_add_suite(sr, suite_net());
+    srunner_add_suite(sr, suite_webhook());
+    srunner_add_suite(sr, suite_multipart());
+    srunner_add_suite(sr, suite_tus());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
