@@ -28,33 +28,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-/* Files a step writes must belong to the storage owner (the httpd User),
- * so a root poolctl switches to that user before doing any work. */
-static int drop_to_storage_owner(poolctl_t *ctl)
-{
-    struct stat st;
-
-    if (geteuid() != 0 || !ctl->conf.storage) {
-        return POOLCTL_OK;
-    }
-    if (stat(ctl->conf.storage, &st) != 0) {
-        poolctl_err("PoolStorage %s: cannot stat it", ctl->conf.storage);
-        return POOLCTL_FAIL;
-    }
-    if (st.st_uid == 0) {
-        return POOLCTL_OK;
-    }
-    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0
-        || setuid(st.st_uid) != 0) {
-        poolctl_err("cannot switch to the owner of %s (uid %ld)",
-                    ctl->conf.storage, (long)st.st_uid);
-        return POOLCTL_FAIL;
-    }
-    pool_log(POOL_LOG_INFO, "running as uid %ld, the owner of PoolStorage",
-             (long)st.st_uid);
-    return POOLCTL_OK;
-}
-
 static int find_step(const char *name)
 {
     unsigned int i;
@@ -119,7 +92,7 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
         poolctl_err("%s", err);
         return POOLCTL_FAIL;
     }
-    if (drop_to_storage_owner(ctl) != POOLCTL_OK) {
+    if (poolctl_become_storage_owner(ctl) != POOLCTL_OK) {
         return POOLCTL_FAIL;
     }
     if (gethostname(host, sizeof(host)) != 0) {

@@ -48,31 +48,6 @@ typedef struct {
     apr_off_t spool_bytes;
 } sweep_report;
 
-/* Files sweep removes belong to the storage owner (the httpd User): a root
- * poolctl does the work as that user. */
-static int become_storage_owner(poolctl_t *ctl)
-{
-    struct stat st;
-
-    if (geteuid() != 0) {
-        return POOLCTL_OK;
-    }
-    if (stat(ctl->conf.storage, &st) != 0) {
-        poolctl_err("PoolStorage %s: cannot stat it", ctl->conf.storage);
-        return POOLCTL_FAIL;
-    }
-    if (st.st_uid == 0) {
-        return POOLCTL_OK;
-    }
-    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0
-        || setuid(st.st_uid) != 0) {
-        poolctl_err("cannot switch to the owner of %s (uid %ld)",
-                    ctl->conf.storage, (long)st.st_uid);
-        return POOLCTL_FAIL;
-    }
-    return POOLCTL_OK;
-}
-
 static int sweep_expired(poolctl_t *ctl, pool_store_t *st, PGconn *db,
                          const char *token, sweep_report *rep)
 {
@@ -203,7 +178,7 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
         poolctl_err("PoolStorage is not set in %s", ctl->conf_path);
         return POOLCTL_FAIL;
     }
-    if (become_storage_owner(ctl) != POOLCTL_OK) {
+    if (poolctl_become_storage_owner(ctl) != POOLCTL_OK) {
         return POOLCTL_FAIL;
     }
     if (!(db = poolctl_db(ctl))) {

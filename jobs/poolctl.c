@@ -16,6 +16,9 @@
 
 #include <apr_general.h>
 #include <apr_lib.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <apr_env.h>
 
@@ -452,6 +455,31 @@ PGconn *poolctl_db(poolctl_t *ctl)
         return NULL;
     }
     return ctl->db;
+}
+
+int poolctl_become_storage_owner(poolctl_t *ctl)
+{
+    struct stat st;
+
+    if (geteuid() != 0 || !ctl->conf.storage) {
+        return POOLCTL_OK;
+    }
+    if (stat(ctl->conf.storage, &st) != 0) {
+        poolctl_err("PoolStorage %s: cannot stat it", ctl->conf.storage);
+        return POOLCTL_FAIL;
+    }
+    if (st.st_uid == 0) {
+        return POOLCTL_OK;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0
+        || setuid(st.st_uid) != 0) {
+        poolctl_err("cannot switch to the owner of %s (uid %ld)",
+                    ctl->conf.storage, (long)st.st_uid);
+        return POOLCTL_FAIL;
+    }
+    pool_log(POOL_LOG_INFO, "running as uid %ld, the owner of PoolStorage",
+             (long)st.st_uid);
+    return POOLCTL_OK;
 }
 
 /* ---- main */

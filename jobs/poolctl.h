@@ -88,6 +88,11 @@ void poolctl_print_table(apr_array_header_t *rows);
  * pairs (a NULL value prints as "-"). */
 void poolctl_print_fields(const char *const *kv);
 
+/* Files the job steps write or remove belong to the storage owner (the
+ * httpd User): when run as root, switch to the owner of PoolStorage before
+ * doing any work.  POOLCTL_OK, or POOLCTL_FAIL after printing why. */
+int poolctl_become_storage_owner(poolctl_t *ctl);
+
 /* Subcommands. */
 int poolctl_cmd_migrate(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_pool(poolctl_t *ctl, int argc, const char *const *argv);

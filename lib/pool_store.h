@@ -19,7 +19,10 @@ typedef struct pool_upfile_t pool_upfile_t;
 
 typedef struct {
     const char *kind;
-    apr_status_t (*check)(pool_store_t *s, apr_pool_t *p, const char **err);
+    /* Verifies the store and creates its working directories; when owner_uid
+     * is not -1 (a root process), hands them to that user and group. */
+    apr_status_t (*check)(pool_store_t *s, apr_pool_t *p, long owner_uid,
+                          long owner_gid, const char **err);
     apr_status_t (*spool_open)(pool_store_t *s, apr_pool_t *p, apr_off_t limit,
                                pool_spool_t **out);
     apr_status_t (*spool_write)(pool_spool_t *sp, const void *buf, apr_size_t n);

@@ -54,28 +54,42 @@ static const char *fs_local_path(pool_store_t *s, apr_pool_t *p,
     return apr_psprintf(p, "%s/%s", fs_dir(s, p, pool, id), id);
 }
 
-static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, const char **err)
+static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
+                             long owner_gid, const char **err)
 {
+    static const char *const dirs[] = { SPOOL_DIR, UPLOAD_DIR };
     apr_finfo_t fi;
     apr_status_t rv;
-    const char *spool = apr_pstrcat(p, s->root, "/" SPOOL_DIR, NULL);
+    unsigned int i;
 
     rv = apr_stat(&fi, s->root, APR_FINFO_TYPE, p);
     if (rv != APR_SUCCESS || fi.filetype != APR_DIR) {
         *err = apr_psprintf(p, "storage root %s is not a directory", s->root);
         return rv != APR_SUCCESS ? rv : APR_ENOTDIR;
     }
-    rv = apr_dir_make(spool, APR_FPROT_OS_DEFAULT & 0750, p);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+    for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        const char *dir = apr_pstrcat(p, s->root, "/", dirs[i], NULL);
         char buf[256];
-        *err = apr_psprintf(p, "cannot create spool directory %s: %s", spool,
-                            apr_strerror(rv, buf, sizeof(buf)));
-        return rv;
-    }
-    if (access(spool, W_OK) != 0) {
-        *err = apr_psprintf(p, "spool directory %s is not writable by this user",
-                            spool);
-        return APR_EACCES;
+
+        rv = apr_dir_make(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                          | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                          | APR_FPROT_GEXECUTE, p);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+            *err = apr_psprintf(p, "cannot create %s: %s", dir,
+                                apr_strerror(rv, buf, sizeof(buf)));
+            return rv;
+        }
+        if (owner_uid != -1) {
+            if (chown(dir, (uid_t)owner_uid, (gid_t)owner_gid) != 0) {
+                *err = apr_psprintf(p, "cannot hand %s to uid %ld: %s", dir,
+                                    owner_uid, strerror(errno));
+                return APR_FROM_OS_ERROR(errno);
+            }
+        }
+        else if (access(dir, W_OK) != 0) {
+            *err = apr_psprintf(p, "%s is not writable by this user", dir);
+            return APR_EACCES;
+        }
     }
     return APR_SUCCESS;
 }

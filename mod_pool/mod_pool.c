@@ -6,6 +6,8 @@
 #include <http_request.h>
 #include <http_core.h>
 #include <ap_mpm.h>
+#include <unixd.h>
+#include <unistd.h>
 
 #include "mod_pool.h"
 #include "pool_log.h"
@@ -41,9 +43,12 @@ static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             continue;
         }
         sc->store = pool_store_fs(pconf, sc->conf.storage);
-        /* the check runs as root before the children drop privileges: it
-         * only verifies the tree is there, write access shows per request */
-        if (sc->store->ops->check(sc->store, ptemp, &err) != APR_SUCCESS) {
+        /* post_config runs as root before the children drop privileges:
+         * the working directories are created here and handed to User */
+        if (sc->store->ops->check(sc->store, ptemp,
+                                  geteuid() == 0 ? (long)ap_unixd_config.user_id : -1,
+                                  geteuid() == 0 ? (long)ap_unixd_config.group_id : -1,
+                                  &err) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv,
                          "PoolStorage: %s", err);
         }
