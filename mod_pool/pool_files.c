@@ -441,6 +441,8 @@ static int download(request_rec *r, const char *pool, const char *id)
     apr_finfo_t fi;
     apr_file_t *fd;
     apr_bucket_brigade *bb;
+    apr_bucket *e;
+    core_dir_config *cd;
     apr_status_t rv;
     pool_db_rc rc;
     int cond;
@@ -464,8 +466,11 @@ static int download(request_rec *r, const char *pool, const char *id)
         return pool_db_problem(r, rc, err, "file");
     }
     path = sc->store->ops->local_path(sc->store, r->pool, pool, id);
+    /* as httpd's own default handler: sendfile and mmap as configured
+     * (EnableSendfile, EnableMMAP) */
+    cd = ap_get_core_module_config(r->per_dir_config);
     rv = apr_file_open(&fd, path, APR_FOPEN_READ | APR_FOPEN_BINARY
-                       | APR_FOPEN_SENDFILE_ENABLED, 0, r->pool);
+                       | AP_SENDFILE_ENABLED(cd->enable_sendfile), 0, r->pool);
     if (rv == APR_SUCCESS) {
         rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_MTIME, fd);
     }
@@ -499,7 +504,12 @@ static int download(request_rec *r, const char *pool, const char *id)
     ap_set_content_length(r, fi.size);
     /* the byterange filter answers Range and If-Range from this brigade */
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_brigade_insert_file(bb, fd, 0, fi.size, r->pool);
+    e = apr_brigade_insert_file(bb, fd, 0, fi.size, r->pool);
+#if APR_HAS_MMAP
+    if (cd->enable_mmap == ENABLE_MMAP_OFF) {
+        apr_bucket_file_enable_mmap(e, 0);
+    }
+#endif
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     rv = ap_pass_brigade(r->output_filters, bb);
     if (rv != APR_SUCCESS && !r->connection->aborted) {
