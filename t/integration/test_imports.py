@@ -87,6 +87,18 @@ class Source:
                         time.sleep(12)
                     except OSError:
                         pass
+                elif path == "/slow":
+                    # 1 MB over about 4 s, so progress can be watched
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(1 << 20))
+                    self.end_headers()
+                    try:
+                        for _ in range(16):
+                            self.wfile.write(b"s" * 65536)
+                            self.wfile.flush()
+                            time.sleep(0.25)
+                    except OSError:
+                        pass
                 elif path == "/gone":
                     self.send(404, b"no")
                 else:
@@ -275,6 +287,24 @@ def test_transient_failure_retries_then_succeeds(stack, uploader, source, fetch_
     pr = process(uploader, pid)
     assert pr["status"] == 1, pr
     assert stack.psql("SELECT attempts FROM imports WHERE process_id = '%s'" % pid).strip() == "3"
+
+
+def test_percent_while_downloading(stack, uploader, source, fetch_conf):
+    pid = create_ok(uploader, {"url": source.url("/slow")})
+    p = subprocess.Popen([POOLCTL, "-c", fetch_conf, "run", "--once", "fetch"])
+    seen = set()
+    try:
+        deadline = time.time() + 30
+        while p.poll() is None and time.time() < deadline:
+            pr = process(uploader, pid)
+            if pr["status"] == 0 and pr["percent"] is not None:
+                seen.add(pr["percent"])
+            time.sleep(0.2)
+    finally:
+        assert p.wait(timeout=60) == 0
+    assert any(0 < x < 100 for x in seen), seen
+    pr = process(uploader, pid)
+    assert pr["status"] == 1 and pr["percent"] == 100 and pr["result"]["size"] == 1 << 20
 
 
 def test_permanent_http_error_fails_at_once(stack, uploader, source, fetch_conf):
