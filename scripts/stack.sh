@@ -14,13 +14,9 @@
 #   POOL_OUTBOUND_ALLOW PoolOutboundAllow CIDR list for the rendered config (default: unset)
 #   POOL_PG_FAST=1      fsync=off etc. for throw-away test clusters
 #   POOL_CONFIGURE_FLAGS extra ./configure flags (e.g. --enable-sanitizers)
-#   POOL_HTTPD_PRELOAD  LD_PRELOAD for every apache2 run (start, stop, graceful,
-#                       -t), e.g. the ASan runtime when the module was built with
-#                       --enable-sanitizers (Debian's apache2 is not instrumented,
-#                       so the runtime must come first); default: none
-#   POOL_HTTPD_ASAN_OPTIONS, POOL_HTTPD_UBSAN_OPTIONS
-#                       ASAN_OPTIONS / UBSAN_OPTIONS for those apache2 runs
-#                       (only with POOL_HTTPD_PRELOAD; default: the inherited ones)
+#   APACHE2             the httpd binary (default /usr/sbin/apache2); scripts/test's
+#                       sanitizer pass points it at a wrapper that preloads the
+#                       ASan runtime (the module is instrumented, Debian's apache2 is not)
 #
 # Layout of $POOL_VAR:
 #   pg/data  pg/run (unix socket only)  pg/postgresql.log
@@ -317,21 +313,8 @@ port_busy() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# apache2 ARGS..., with POOL_HTTPD_PRELOAD (and its sanitizer options) when set.
-# Every apache2 run needs it: each one loads the module while reading the config.
-run_apache2() {
-    if [ -n "${POOL_HTTPD_PRELOAD:-}" ]; then
-        LD_PRELOAD=$POOL_HTTPD_PRELOAD \
-        ASAN_OPTIONS=${POOL_HTTPD_ASAN_OPTIONS:-${ASAN_OPTIONS:-}} \
-        UBSAN_OPTIONS=${POOL_HTTPD_UBSAN_OPTIONS:-${UBSAN_OPTIONS:-}} \
-            "$APACHE2" "$@"
-    else
-        "$APACHE2" "$@"
-    fi
-}
-
 httpd_configtest() {
-    run_apache2 -f "$POOL_VAR/httpd.conf" -t
+    "$APACHE2" -f "$POOL_VAR/httpd.conf" -t
 }
 
 httpd_start() {
@@ -345,7 +328,7 @@ httpd_start() {
         die "127.0.0.1:$POOL_PORT is already in use by another program (set POOL_PORT)"
     fi
     say "starting httpd on 127.0.0.1:$POOL_PORT"
-    run_apache2 -f "$POOL_VAR/httpd.conf" -k start || {
+    "$APACHE2" -f "$POOL_VAR/httpd.conf" -k start || {
         tail -n 20 "$POOL_VAR/log/error_log" >&2 2>/dev/null
         return 1
     }
@@ -364,7 +347,7 @@ httpd_stop() {
     local pid i
     pid=$(httpd_pid) || { rm -f "$POOL_VAR/run/httpd.pid"; return 0; }
     say "stopping httpd (pid $pid)"
-    run_apache2 -f "$POOL_VAR/httpd.conf" -k stop 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    "$APACHE2" -f "$POOL_VAR/httpd.conf" -k stop 2>/dev/null || kill -TERM "$pid" 2>/dev/null
     for i in $(seq 1 150); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -379,7 +362,7 @@ httpd_stop() {
 
 # Graceful restart: re-reads the configuration (and PoolKeyFile).
 httpd_graceful() {
-    run_apache2 -f "$POOL_VAR/httpd.conf" -k graceful
+    "$APACHE2" -f "$POOL_VAR/httpd.conf" -k graceful
 }
 
 migrate() {

@@ -11,13 +11,15 @@
 // Every upload is a POST (creation) and then PATCHes; nothing is retried: a
 // failed request fails its upload, and the run reports it.
 //
-// Appends one line per request to --lat: "KIND MS STATUS", KIND being post,
-// patch0 (the PATCH at offset 0) or patchN (a later one, the last of which
-// completes the upload); MS from tus-js-client's onBeforeRequest to its
-// onAfterResponse (the whole body sent and the response read).
+// Appends one line per request to --lat: "KIND MS STATUS START", KIND being
+// post, patch0 (the PATCH at offset 0) or patchN (a later one, the last of
+// which completes the upload); MS from tus-js-client's onBeforeRequest to
+// its onAfterResponse (the whole body sent and the response read); START
+// when it began, in ms since the start of the run.
 // Prints one JSON line: {label, files, ok, failed, bytes, seconds,
-// fileIds, errors}; "seconds" is the wall time from the first request to
-// the last answer; fileIds counts final answers that carried Pool-File-Id.
+// fileIds, cpu, errors}; "seconds" is the wall time from the first request
+// to the last answer; fileIds counts final answers that carried
+// Pool-File-Id; cpu is this process's CPU time (user + system, seconds).
 'use strict';
 
 const fs = require('node:fs');
@@ -52,6 +54,7 @@ async function main() {
   let next = 0;
   let ok = 0;
   let fileIds = 0;
+  let start = 0;
 
   function uploadOne(i) {
     return new Promise((resolve) => {
@@ -78,7 +81,8 @@ async function main() {
               fileIds++;
             }
           }
-          lines.push(kind + ' ' + ms.toFixed(3) + ' ' + res.getStatus());
+          lines.push(kind + ' ' + ms.toFixed(3) + ' ' + res.getStatus() + ' '
+                     + (t0.get(req) - start).toFixed(1));
         },
         onSuccess() {
           ok++;
@@ -100,13 +104,14 @@ async function main() {
     }
   }
 
-  const start = performance.now();
+  start = performance.now();
   const workers = [];
   for (let w = 0; w < Math.min(conc, nfiles); w++) {
     workers.push(worker());
   }
   await Promise.all(workers);
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage();
   fs.appendFileSync(o.lat, lines.length ? lines.join('\n') + '\n' : '');
   process.stdout.write(JSON.stringify({
     label: o.label,
@@ -116,6 +121,7 @@ async function main() {
     bytes: ok * size,
     seconds: Number(seconds.toFixed(3)),
     fileIds,
+    cpu: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
     errors: errors.slice(0, 5),
   }) + '\n');
 }
