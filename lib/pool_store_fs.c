@@ -1,6 +1,7 @@
 /* Filesystem store: spool in <root>/.spool, commit by fsync + rename into
  * <root>/<pool>/files/<id[0..1]>/<id> + fsync of the directory. */
 #include <string.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
@@ -23,12 +24,15 @@ struct pool_spool_t {
     apr_off_t size;
     apr_off_t limit;
     EVP_MD_CTX *md;
+    char *buf;                  /* write buffer, freed after the last write */
+    apr_status_t flush_rv;      /* first failed flush of that buffer */
     int finished;               /* committed or aborted */
     int digested;
     unsigned char digest[32];
 };
 
 #define SPOOL_DIR ".spool"
+#define SPOOL_BUFFER (128 * 1024)
 #define UPLOAD_DIR ".uploads"
 #define COPY_BLOCK (64 * 1024)
 
@@ -94,6 +98,24 @@ static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
     return APR_SUCCESS;
 }
 
+/* After the last write: flush, stop buffering, give the memory back (a
+ * batch keeps many spools open, one buffer each would add up). */
+static void spool_unbuffer(pool_spool_t *sp)
+{
+    if (sp->buf) {
+        if (sp->fd) {
+            /* a failed flush (disk full) fails the commit later */
+            apr_status_t rv = apr_file_flush(sp->fd);
+            if (rv != APR_SUCCESS && sp->flush_rv == APR_SUCCESS) {
+                sp->flush_rv = rv;
+            }
+            apr_file_buffer_set(sp->fd, NULL, 0);
+        }
+        free(sp->buf);
+        sp->buf = NULL;
+    }
+}
+
 static apr_status_t spool_cleanup(void *data)
 {
     pool_spool_t *sp = data;
@@ -106,6 +128,7 @@ static apr_status_t spool_cleanup(void *data)
         }
         unlink(sp->path);
     }
+    spool_unbuffer(sp);
     if (sp->md) {
         EVP_MD_CTX_free(sp->md);
         sp->md = NULL;
@@ -132,7 +155,15 @@ static apr_status_t fs_spool_open(pool_store_t *s, apr_pool_t *p,
     }
     rv = apr_file_mktemp(&sp->fd, sp->path,
                          APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                         | APR_FOPEN_BINARY, p);
+                         | APR_FOPEN_BINARY | APR_FOPEN_BUFFERED, p);
+    if (rv == APR_SUCCESS) {
+        /* bodies arrive in socket-sized pieces (8000 bytes from httpd's
+         * core input filter): write them in large blocks instead */
+        sp->buf = malloc(SPOOL_BUFFER);
+        if (sp->buf) {
+            apr_file_buffer_set(sp->fd, sp->buf, SPOOL_BUFFER);
+        }
+    }
     if (rv != APR_SUCCESS) {
         EVP_MD_CTX_free(sp->md);
         return rv;
@@ -186,7 +217,9 @@ static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
     if (sp->finished) {
         return APR_EINVAL;
     }
-    if ((rv = apr_file_sync(sp->fd)) != APR_SUCCESS) {
+    spool_unbuffer(sp);
+    if ((rv = sp->flush_rv) != APR_SUCCESS
+        || (rv = apr_file_sync(sp->fd)) != APR_SUCCESS) {
         return rv;
     }
     rv = apr_file_close(sp->fd);
@@ -709,6 +742,7 @@ apr_off_t pool_spool_size(const pool_spool_t *sp)
 
 void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32])
 {
+    spool_unbuffer(sp);
     if (!sp->digested) {
         unsigned int len = 0;
         EVP_DigestFinal_ex(sp->md, sp->digest, &len);
