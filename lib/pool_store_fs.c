@@ -247,7 +247,8 @@ static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
     if ((rv = sync_dir(dir)) != APR_SUCCESS) {
         pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
     }
-    sync_dir(apr_pstrcat(sp->p, s->root, "/" SPOOL_DIR, NULL));
+    /* the spool directory is not synced: a spool name that survives a
+     * crash is debris, which poolctl sweep removes */
     return APR_SUCCESS;
 }
 
