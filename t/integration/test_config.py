@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 
-APACHE2 = "/usr/sbin/apache2"
+APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
 
 
 def configtest(stack, pool_conf_text, tmp_path):
