@@ -35,6 +35,26 @@ const char *pool_conf_issuer(const pool_conf_t *c)
     return (c && c->public_url && *c->public_url) ? c->public_url : "mod_pool";
 }
 
+const char *pool_conf_api_path(const pool_conf_t *c)
+{
+    return (c && c->api_path) ? c->api_path : POOL_DEFAULT_API_PATH;
+}
+
+const char *pool_conf_api_url(apr_pool_t *p, const pool_conf_t *c)
+{
+    apr_size_t n;
+
+    if (!c || !c->public_url || !*c->public_url) {
+        return NULL;
+    }
+    n = strlen(c->public_url);
+    while (n > 0 && c->public_url[n - 1] == '/') {
+        n--;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, c->public_url, n),
+                       pool_conf_api_path(c), NULL);
+}
+
 /* ---- numbers */
 
 int pool_parse_size(const char *s, apr_off_t *out)
@@ -433,6 +453,8 @@ typedef struct {
     apr_pool_t *p;
     pool_conf_t *c;
     int database_seen;
+    const char *location;       /* path of the open <Location>, or NULL */
+    const char *api_path;       /* the first <Location> with SetHandler pool */
     const char *err;
 } conf_reader;
 
@@ -567,6 +589,51 @@ static apr_status_t include_path(conf_reader *rd, const char *file, int line,
     return rv;
 }
 
+/* "<Location X>": notes X, without trailing slashes, as the open section
+ * when it is a plain path (not "~ regex", no wildcard).  As httpd does, the
+ * argument is what comes before the last '>'. */
+static void location_open(conf_reader *rd, const char *rest)
+{
+    const char *gt = strrchr(rest, '>');
+    const char *arg, *x;
+    apr_size_t n;
+
+    rd->location = NULL;
+    if (!gt) {
+        return;                 /* httpd refuses it */
+    }
+    arg = apr_pstrmemdup(rd->p, rest, (apr_size_t)(gt - rest));
+    x = next_word(rd->p, &arg);
+    if (!x || x[0] != '/' || has_wildcard(x)) {
+        return;
+    }
+    n = strlen(x);
+    while (n > 0 && x[n - 1] == '/') {
+        n--;
+    }
+    rd->location = apr_pstrmemdup(rd->p, x, n);
+}
+
+/* The sections and directive that tell where the API is mounted. */
+static void api_path_line(conf_reader *rd, const char *cmd, const char *rest)
+{
+    const char *w;
+
+    if (!strcasecmp(cmd, "<Location")) {
+        location_open(rd, rest);
+    }
+    else if (!strcasecmp(cmd, "</Location>")) {
+        rd->location = NULL;
+    }
+    else if (!strcasecmp(cmd, "SetHandler")) {
+        /* httpd lower-cases handler names */
+        w = next_word(rd->p, &rest);
+        if (w && !strcasecmp(w, "pool") && rd->location && !rd->api_path) {
+            rd->api_path = rd->location;
+        }
+    }
+}
+
 /* One logical line, already joined; returns APR_SUCCESS or sets rd->err. */
 static apr_status_t do_line(conf_reader *rd, const char *file, int lineno,
                             const char *line, int depth)
@@ -589,6 +656,7 @@ static apr_status_t do_line(conf_reader *rd, const char *file, int lineno,
     optional = !strcasecmp(cmd, "IncludeOptional");
     if (!optional && strcasecmp(cmd, "Include")
         && find_directive(cmd) < 0) {
+        api_path_line(rd, cmd, rest);
         return APR_SUCCESS;     /* not ours; httpd is the judge of it */
     }
     while ((w = next_word(rd->p, &rest)) != NULL) {
@@ -762,6 +830,7 @@ apr_status_t pool_conf_read(apr_pool_t *p, const char *path, pool_conf_t *c,
         *err = rd.err ? rd.err : apr_psprintf(p, "%s: %pm", path, &rv);
         return rv;
     }
+    c->api_path = rd.api_path;
     if (!rd.database_seen) {
         *err = apr_psprintf(p, "%s: PoolDatabase is not set (neither in this "
                             "file nor in the files it includes)", path);

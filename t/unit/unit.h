@@ -7,6 +7,7 @@
 Suite *suite_util(void);
 Suite *suite_kdf(void);
 Suite *suite_jwt(void);
+Suite *suite_link(void);
 Suite *suite_ts(void);
 Suite *suite_name(void);
 Suite *suite_conf(void);

@@ -17,6 +17,7 @@ int main(void)
     sr = srunner_create(suite_util());
     srunner_add_suite(sr, suite_kdf());
     srunner_add_suite(sr, suite_jwt());
+    srunner_add_suite(sr, suite_link());
     srunner_add_suite(sr, suite_ts());
     srunner_add_suite(sr, suite_name());
     srunner_add_suite(sr, suite_conf());
