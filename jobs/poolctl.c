@@ -27,8 +27,6 @@
 #include "pool_log.h"
 #include "pool_name.h"
 
-#define SHOW_MAX 80
-
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
@@ -163,25 +161,7 @@ int poolctl_db_error(pool_db_rc rc, const char *err)
 
 const char *poolctl_show(apr_pool_t *p, const char *s)
 {
-    apr_size_t n, i, lim;
-    char *o;
-
-    if (!s) {
-        return "";
-    }
-    n = strlen(s);
-    lim = n > SHOW_MAX ? SHOW_MAX : n;
-    o = apr_palloc(p, lim + 4);
-    for (i = 0; i < lim; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        o[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-    }
-    if (n > lim) {
-        memcpy(o + lim, "...", 3);
-        lim += 3;
-    }
-    o[lim] = '\0';
-    return o;
+    return pool_conf_show(p, s);
 }
 
 int poolctl_check_ident(apr_pool_t *p, const char *what, const char *name)
