@@ -38,7 +38,15 @@ static const poolctl_cmd_t commands[] = {
     { "pool", poolctl_cmd_pool,
       "pool create NAME [--json]          create a pool\n"
       "pool list [--json]                 list the pools\n"
-      "pool show NAME [--json]            show one pool" },
+      "pool show NAME [--json]            show one pool and its settings\n"
+      "pool set NAME KEY=VALUE... [--json]\n"
+      "                                   change settings (window, lateness, "
+      "quorum,\n"
+      "                                   processor_url, ...; docs/rounds.md);"
+      " KEY=\n"
+      "                                   resets KEY; a new processor_url "
+      "prints a new\n"
+      "                                   processor secret (only this once)" },
     { "client", poolctl_cmd_client,
       "client add POOL NAME --role ROLE [--json]\n"
       "                                   add a client to a pool; prints its "
@@ -120,7 +128,7 @@ static void usage(FILE *out)
             "Names of pools and clients: [a-z0-9][a-z0-9_-]{0,62}.\n"
             "Exit status: 0 success; 1 failure (not found, already exists, "
             "database);\n"
-            "2 usage error (bad command line or name).\n");
+            "2 usage error (bad command line, name or setting).\n");
 }
 
 /* ---- messages */
