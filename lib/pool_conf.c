@@ -116,12 +116,17 @@ int pool_parse_int(const char *s, long min, long max, long *out)
 
 /* ---- directives */
 
-/* A value made safe to quote in a message: bounded, no control bytes. */
-static const char *show(apr_pool_t *p, const char *v)
+const char *pool_conf_show(apr_pool_t *p, const char *v)
 {
-    apr_size_t n = strlen(v), i, lim = n > CONF_SHOW_MAX ? CONF_SHOW_MAX : n;
-    char *s = apr_palloc(p, lim + 4);
+    apr_size_t n, i, lim;
+    char *s;
 
+    if (!v) {
+        return "";
+    }
+    n = strlen(v);
+    lim = n > CONF_SHOW_MAX ? CONF_SHOW_MAX : n;
+    s = apr_palloc(p, lim + 4);
     for (i = 0; i < lim; i++) {
         unsigned char ch = (unsigned char)v[i];
         s[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
@@ -143,12 +148,12 @@ static const char *set_path(apr_pool_t *p, const char *name, const char *v,
 
     if (v[0] != '/') {
         return apr_psprintf(p, "%s: '%s' is not an absolute path", name,
-                            show(p, v));
+                            pool_conf_show(p, v));
     }
     for (q = v; *q; q++) {
         if ((unsigned char)*q < 0x20 || *q == 0x7f) {
             return apr_psprintf(p, "%s: '%s' contains control characters",
-                                name, show(p, v));
+                                name, pool_conf_show(p, v));
         }
     }
     while (n > 1 && v[n - 1] == '/') {
@@ -216,7 +221,7 @@ static const char *set_public_url(apr_pool_t *p, pool_conf_t *c,
     if (!ok) {
         return apr_psprintf(p, "%s: '%s' is not an http:// or https:// URL "
                             "(scheme, host, optional port and path)",
-                            name, show(p, v));
+                            name, pool_conf_show(p, v));
     }
     while (n > 0 && v[n - 1] == '/') {
         n--;
@@ -232,7 +237,7 @@ static const char *set_max_file_size(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_size(v, &size) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a size (bytes, or with "
-                            "K/M/G/T)", name, show(p, v));
+                            "K/M/G/T)", name, pool_conf_show(p, v));
     }
     c->max_file_size = size;
     return NULL;
@@ -245,7 +250,7 @@ static const char *set_max_batch_size(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_size(v, &size) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a size (bytes, or with "
-                            "K/M/G/T)", name, show(p, v));
+                            "K/M/G/T)", name, pool_conf_show(p, v));
     }
     c->max_batch_size = size;
     return NULL;
@@ -269,7 +274,7 @@ static const char *set_token_lifetime(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 60, 86400, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
-                            "60 and 86400", name, show(p, v));
+                            "60 and 86400", name, pool_conf_show(p, v));
     }
     c->token_lifetime = (int)n;
     return NULL;
@@ -282,7 +287,7 @@ static const char *set_db_connections(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 1, 256, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number between 1 and 256",
-                            name, show(p, v));
+                            name, pool_conf_show(p, v));
     }
     c->db_connections = (int)n;
     return NULL;
@@ -320,7 +325,7 @@ static const char *set_import_timeout(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 5, 86400, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
-                            "5 and 86400", name, show(p, v));
+                            "5 and 86400", name, pool_conf_show(p, v));
     }
     c->import_timeout = (int)n;
     return NULL;
@@ -333,7 +338,7 @@ static const char *set_upload_expiry(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 1, 31536000, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
-                            "1 and 31536000", name, show(p, v));
+                            "1 and 31536000", name, pool_conf_show(p, v));
     }
     c->upload_expiry = (int)n;
     return NULL;
@@ -384,7 +389,7 @@ static const char *set_cors_origins(apr_pool_t *p, pool_conf_t *c,
         if (!origin_ok(s, (apr_size_t)(e - s))) {
             return apr_psprintf(p, "%s: '%s' is not an origin (scheme://host"
                                 "[:port] with http or https, no path), nor *",
-                                name, show(p, apr_pstrmemdup(p, s,
+                                name, pool_conf_show(p, apr_pstrmemdup(p, s,
                                                   (apr_size_t)(e - s))));
         }
         count++;
@@ -439,7 +444,7 @@ const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,
 
     if (!directive || (i = find_directive(directive)) < 0) {
         return apr_psprintf(p, "%s: unknown directive",
-                            directive ? show(p, directive) : "(null)");
+                            directive ? pool_conf_show(p, directive) : "(null)");
     }
     if (!value) {
         return apr_psprintf(p, "%s: takes one argument", directives[i].name);

@@ -56,6 +56,10 @@ int pool_parse_size(const char *s, apr_off_t *out);
 /* Positive decimal integers within [min, max]; 0 on success, -1 otherwise. */
 int pool_parse_int(const char *s, long min, long max, long *out);
 
+/* A value made safe to quote in a message: at most 80 bytes (then "..."),
+ * control bytes as '?'; "" for NULL. */
+const char *pool_conf_show(apr_pool_t *p, const char *v);
+
 /* Directive value checks used by both httpd and poolctl; NULL if fine,
  * else a message. */
 const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,

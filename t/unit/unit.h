@@ -15,5 +15,6 @@ Suite *suite_net(void);
 Suite *suite_webhook(void);
 Suite *suite_multipart(void);
 Suite *suite_tus(void);
+Suite *suite_settings(void);
 
 #endif

@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, suite_webhook());
     srunner_add_suite(sr, suite_multipart());
     srunner_add_suite(sr, suite_tus());
+    srunner_add_suite(sr, suite_settings());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
