@@ -260,7 +260,9 @@ pool_db_rc pool_group_manifest(apr_pool_t *p, PGconn *c, const char *pool,
         " FROM groups g JOIN files f ON f.pool_id = g.pool_id"
         "   AND f.ts >= g.window_start AND f.ts < g.window_end"
         " JOIN clients cl ON cl.id = f.client_id"
-        " WHERE g.id = $2::uuid AND ($3::text IS NULL OR cl.client_id = $3)"
+        " JOIN pools p ON p.id = g.pool_id"
+        " WHERE p.name = $1 AND g.id = $2::uuid"
+        "   AND ($3::text IS NULL OR cl.client_id = $3)"
         " ORDER BY f.seq LIMIT " APR_STRINGIFY(MANIFEST_MAX_FILES) " + 1",
         3, params, 8, &res, err);
     if (rc != POOL_DB_OK) {
@@ -1262,17 +1264,25 @@ pool_db_rc pool_step_publish(pool_step_ctx_t *ctx, int *done,
                                 apr_strerror(rv, buf, sizeof(buf)));
             return POOL_DB_ERROR;
         }
-        rc = pool_db_exec0(p, c, "publish result",
-            "WITH r AS (UPDATE results SET seq = $3::bigint, path_name = $4,"
-            "   published_at = now() WHERE id = $1::uuid RETURNING group_id)"
-            " UPDATE processes pr SET status = 1, percent = 100,"
-            "   updated_at = now(),"
-            "   message = 'published as result ' || $3::bigint,"
-            "   result = jsonb_build_object('result_seq', $3::bigint,"
-            "                               'result_id', $1::text)"
-            " FROM groups g, r WHERE g.id = r.group_id"
-            "   AND pr.id = g.process_id",
-            4, params, err);
+        {
+            const char *pp[3];
+
+            pp[0] = rid;
+            pp[1] = params[2];
+            pp[2] = params[3];
+            rc = pool_db_exec0(p, c, "publish result",
+                "WITH r AS (UPDATE results SET seq = $2::bigint,"
+                "   path_name = $3, published_at = now()"
+                "   WHERE id = $1::uuid RETURNING group_id)"
+                " UPDATE processes pr SET status = 1, percent = 100,"
+                "   updated_at = now(),"
+                "   message = 'published as result ' || $2::bigint,"
+                "   result = jsonb_build_object('result_seq', $2::bigint,"
+                "                               'result_id', $1::text)"
+                " FROM groups g, r WHERE g.id = r.group_id"
+                "   AND pr.id = g.process_id",
+                3, pp, err);
+        }
         if (rc == POOL_DB_OK) {
             rc = pool_result_get(p, c, params[1], seq, &r, err);
         }

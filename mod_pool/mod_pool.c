@@ -13,6 +13,7 @@
 #include "pool_link.h"
 #include "pool_log.h"
 #include "pool_name.h"
+#include "pool_util.h"
 
 static server_rec *log_server;
 
@@ -117,44 +118,48 @@ static int signed_link(request_rec *r, const char *rest, pool_principal **who)
 {
     pool_srv_conf *sc = pool_srv(r->server);
     const char *detail = NULL, *path = r->parsed_uri.path, *s = rest;
-    char *pool, *seg;
+    char *pool, *seg, *id, *what;
     pool_link_rc lrc;
 
     *who = NULL;
     if (!sc->keys) {
-        lrc = POOL_LINK_NONE;
         if (r->args && ap_strstr_c(r->args, "sig=")) {
-            return pool_problem(r, HTTP_FORBIDDEN, "signed links are not "
-                                "enabled here (no PoolKeyFile)", NULL);
+            pool_problem(r, HTTP_FORBIDDEN, "signed links are not enabled "
+                         "here (no PoolKeyFile)", NULL);
+            return 1;
         }
-        return OK;
+        return 0;
     }
     lrc = pool_link_verify(r->pool, sc->keys,
                            r->method_number == M_GET ? "GET" : r->method,
                            path, r->args, apr_time_sec(apr_time_now()),
                            &detail);
     if (lrc == POOL_LINK_NONE) {
-        return OK;
+        return 0;
     }
     if (lrc != POOL_LINK_OK) {
-        return pool_problem(r, HTTP_FORBIDDEN,
-                            apr_pstrcat(r->pool, "signed link refused: ",
-                                        detail ? detail : "invalid", NULL),
-                            NULL);
+        pool_problem(r, HTTP_FORBIDDEN,
+                     apr_pstrcat(r->pool, "signed link refused: ",
+                                 detail ? detail : "invalid", NULL), NULL);
+        return 1;
     }
     pool = next_segment(r->pool, &s);
     seg = next_segment(r->pool, &s);
-    if (!pool || pool_ident_check(pool) || !seg
-        || !((!strcmp(seg, "files") && r->method_number == M_GET)
-             || (!strcmp(seg, "groups") && r->method_number == M_PUT))) {
-        return pool_problem(r, HTTP_FORBIDDEN, "a signed link is valid only "
-                            "for the request it was made for", NULL);
+    id = next_segment(r->pool, &s);
+    what = next_segment(r->pool, &s);
+    if (!pool || pool_ident_check(pool) || !seg || !id || !pool_uuid_valid(id)
+        || !((!strcmp(seg, "files") && r->method_number == M_GET && !what)
+             || (!strcmp(seg, "groups") && r->method_number == M_PUT
+                 && what && !strcmp(what, "result") && !*s))) {
+        pool_problem(r, HTTP_FORBIDDEN, "a signed link is valid only for the "
+                     "request it was made for", NULL);
+        return 1;
     }
     *who = apr_pcalloc(r->pool, sizeof(**who));
     (*who)->pool = pool;
     (*who)->role = "link";
     (*who)->client_id = NULL;
-    return OK;
+    return 0;
 }
 
 static int pool_handler(request_rec *r)
@@ -189,8 +194,8 @@ static int pool_handler(request_rec *r)
         return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
     /* everything below needs a caller: a signed link, or credentials */
-    if (!strcmp(seg, "pools") && (rv = signed_link(r, path, &who)) != OK) {
-        return rv;
+    if (!strcmp(seg, "pools") && signed_link(r, path, &who)) {
+        return OK;
     }
     if (!who && ((rv = pool_authenticate(r, &who)) != OK || !who)) {
         return rv;

@@ -74,7 +74,7 @@ static pool_linker_t *linker(request_rec *r)
     return lk;
 }
 
-/* ?after=&limit= of the lists; OK or a 422 sent. */
+/* ?after=&limit= of the lists: 0 to go on, 1 when a 422 was sent. */
 static int paging(request_rec *r, apr_table_t *args, apr_int64_t *after,
                   int *limit)
 {
@@ -90,21 +90,23 @@ static int paging(request_rec *r, apr_table_t *args, apr_int64_t *after,
         errno = 0;
         a = apr_strtoi64(v, &end, 10);
         if (!*v || *end || errno || a < 0) {
-            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                                "after must be a sequence number (0 or more)",
-                                "after");
+            pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                         "after must be a sequence number (0 or more)",
+                         "after");
+            return 1;
         }
         *after = a;
     }
     if ((v = apr_table_get(args, "limit")) != NULL) {
         if (pool_parse_int(v, 1, POOL_GROUP_LIST_MAX, &n) != 0) {
-            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                                apr_psprintf(r->pool, "limit must be 1 to %d",
-                                             POOL_GROUP_LIST_MAX), "limit");
+            pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                         apr_psprintf(r->pool, "limit must be 1 to %d",
+                                      POOL_GROUP_LIST_MAX), "limit");
+            return 1;
         }
         *limit = (int)n;
     }
-    return OK;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- groups */
@@ -188,12 +190,11 @@ static int list_groups(request_rec *r, pool_principal *who, const char *pool)
     group_baton gb;
     const char *err;
     pool_db_rc rc;
-    int st;
 
     memset(&gb, 0, sizeof(gb));
     ap_args_to_table(r, &args);
-    if ((st = paging(r, args, &gb.after, &gb.limit)) != OK) {
-        return st;
+    if (paging(r, args, &gb.after, &gb.limit)) {
+        return OK;
     }
     gb.state = apr_table_get(args, "state");
     if (gb.state && !pool_group_state_ok(gb.state)) {
@@ -274,8 +275,13 @@ static int progress(request_rec *r, pool_principal *who, const char *pool,
     if (!is_role(who, "processor")) {
         return forbidden(r, who, "report progress");
     }
-    if ((st = pool_read_small_body(r, PROGRESS_BODY_MAX, &body, &len)) != OK) {
-        return st;
+    st = pool_read_small_body(r, PROGRESS_BODY_MAX, &body, &len);
+    if (st == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return pool_problem(r, st, "the body is larger than 8 KB", NULL);
+    }
+    if (st != OK) {
+        return pool_problem(r, HTTP_BAD_REQUEST,
+                            "cannot read the request body", NULL);
     }
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j || !json_is_object(j)) {
@@ -570,7 +576,6 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
     result_baton rb;
     const char *err, *slash, *seg;
     pool_db_rc rc;
-    int st;
 
     if (is_role(who, "link")) {
         return pool_problem(r, HTTP_FORBIDDEN, "a signed link is valid only "
@@ -586,8 +591,8 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
         apr_table_t *args = NULL;
 
         ap_args_to_table(r, &args);
-        if ((st = paging(r, args, &rb.after, &rb.limit)) != OK) {
-            return st;
+        if (paging(r, args, &rb.after, &rb.limit)) {
+            return OK;
         }
         rc = pool_db_run(r, op_results, &rb, &err);
         if (rc != POOL_DB_OK) {

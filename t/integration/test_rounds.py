@@ -105,17 +105,31 @@ def sign_link(stack, method, path, expires, kid=None, key=None):
 
 def test_grouping_is_off_until_a_window_is_set(stack, pool, client_of):
     up = client_of(pool)
-    up.upload_ok("a.txt", b"a", ts=str(window_ts(5)))
+    up.upload_ok("a.txt", b"a", ts=str(window_ts()))
     run(stack, "group")
     adm = client_of(pool, "admin")
     assert groups(adm) == []
-    settings(stack, pool, "window=1m")
+    settings(stack, pool, "window=1m", "lateness=1h")
+    run(stack, "group")
+    assert only_group(adm)["state"] == "open"
+    fast_forward(stack, pool)
     run(stack, "group")
     g = only_group(adm)
-    # the file's window is long over: the group is made and closed at once
-    assert g["state"] in ("open", "closed")
+    assert (g["state"], g["files"]) == ("closed", 1)
+
+
+def test_offline_batch_of_old_files_is_late(stack, pool, client_of):
+    """Files received after their window closed (window end + lateness) are
+    late: their group is made and closed at once, and they do not count for
+    quorum."""
+    settings(stack, pool, "window=1m")
+    up = client_of(pool)
+    up.upload_ok("old.txt", b"a", ts=str(window_ts(30)))
     run(stack, "group")
-    assert only_group(adm)["state"] == "closed"
+    adm = client_of(pool, "admin")
+    g = only_group(adm)
+    assert (g["state"], g["files"]) == ("skipped", 0)
+    assert manifest(adm, g["id"])["files"][0]["late"] is True
 
 
 # ---------------------------------------------------------------- pull round
@@ -396,13 +410,15 @@ def test_late_files(stack, pool, client_of, policy):
         assert "late_policy=reject" in r.json()["detail"]
         stack.assert_nothing_stored(pool, before)
         # a batch with one late part: nothing of it is stored
-        files = [("a", ("ok.txt", b"ok", "text/plain", {"Pool-Ts": str(int(time.time()))})),
+        future = str(int(time.time()) + 180)
+        files = [("a", ("ok.txt", b"ok", "text/plain", {"Pool-Ts": future})),
                  ("b", ("late.txt", b"late", "text/plain", {"Pool-Ts": ts}))]
         r = up.s.post(stack.files_url(pool), files=files)
         assert_problem(r, 409)
+        assert "file 1 of the batch" in r.json()["detail"]
         stack.assert_nothing_stored(pool, before)
         # a file of a window still open is fine
-        up.upload_ok("now.txt", b"now")
+        up.upload_ok("next.txt", b"next", ts=future)
         assert [f["name"] for f in manifest(adm, gid)["files"]] == ["early.txt"]
 
 
@@ -525,6 +541,7 @@ def test_signed_links_forged_and_expired(stack, pool, client_of):
                                                 key=b"k" * 32)))
     for u in bad:
         r = requests.get(u, timeout=30)
+        assert r.status_code == 403, (bad.index(u), u[-80:], r.text)
         assert_problem(r, 403)
         assert "signed link" in r.json()["detail"]
     # another method on the same path
@@ -540,15 +557,18 @@ def test_signed_links_forged_and_expired(stack, pool, client_of):
 # ---------------------------------------------------------------- concurrency
 
 def seed_groups(stack, pool, client_id, n):
-    """n file rows in n different past windows (metadata only: the group and
-    trigger steps read rows)."""
+    """n file rows in n different past windows, received in time (metadata
+    only: the group and trigger steps read rows)."""
     stack.psql(
-        "INSERT INTO files (id, pool_id, client_id, name, size, sha256, ts)"
+        "INSERT INTO files (id, pool_id, client_id, name, size, sha256, ts,"
+        "                   received_at)"
         " SELECT gen_random_uuid(), p.id, c.id, 'f' || i, 1, repeat('0', 64),"
-        "        date_trunc('minute', now()) - (i + 10) * interval '1 minute'"
-        "          + interval '1 second'"
-        " FROM pools p JOIN clients c ON c.pool_id = p.id AND c.client_id = '%s',"
-        "      generate_series(1, %d) i WHERE p.name = '%s'" % (client_id, n, pool))
+        "        t, t"
+        " FROM (SELECT i, date_trunc('minute', now())"
+        "          - (i + 10) * interval '1 minute' + interval '1 second' AS t"
+        "       FROM generate_series(1, %d) i) s,"
+        "      pools p JOIN clients c ON c.pool_id = p.id AND c.client_id = '%s'"
+        " WHERE p.name = '%s'" % (n, client_id, pool))
 
 
 def test_two_runners_trigger_and_publish_exactly_once(stack, pool, client_of):
