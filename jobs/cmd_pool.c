@@ -295,11 +295,10 @@ static int pool_set(poolctl_t *ctl, apr_array_header_t *pos, int json)
         APR_ARRAY_PUSH(kv, const char *) = name;
         settings_fields(ctl->p, kv, &s, stored, has_secret);
         json_decref(stored);
-        if (secret) {
-            APR_ARRAY_PUSH(kv, const char *) = "processor_secret";
-            APR_ARRAY_PUSH(kv, const char *) = secret;
-        }
         print_fields(kv);
+        if (secret) {
+            printf("processor_secret: %s\n", secret);
+        }
     }
     fflush(stdout);
     if (secret) {
