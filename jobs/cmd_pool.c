@@ -96,6 +96,16 @@ static int pool_list(poolctl_t *ctl, apr_array_header_t *pos, int json)
 
 /* ---- settings */
 
+/* The exit code of a failed call about pool name, after printing why. */
+static int pool_failed(const char *name, pool_db_rc rc, const char *err)
+{
+    if (rc == POOL_DB_NOTFOUND) {
+        poolctl_err("pool '%s' not found", name);
+        return POOLCTL_FAIL;
+    }
+    return poolctl_db_error(rc, err);
+}
+
 /* The effective settings of a pool, and the stored object (for which keys
  * are set); POOLCTL_OK, or POOLCTL_FAIL after printing why. */
 static int read_settings(poolctl_t *ctl, PGconn *db, const char *name,
@@ -105,12 +115,8 @@ static int read_settings(poolctl_t *ctl, PGconn *db, const char *name,
     pool_db_rc rc;
 
     rc = pool_db_settings_get(ctl->p, db, name, &json, has_secret, &err);
-    if (rc == POOL_DB_NOTFOUND) {
-        poolctl_err("pool '%s' not found", name);
-        return POOLCTL_FAIL;
-    }
     if (rc != POOL_DB_OK) {
-        return poolctl_db_error(rc, err);
+        return pool_failed(name, rc, err);
     }
     if ((why = pool_settings_from_json(ctl->p, json, s)) != NULL) {
         poolctl_err("pool '%s': stored settings: %s", name, why);
@@ -188,12 +194,8 @@ static int pool_show(poolctl_t *ctl, apr_array_header_t *pos, int json)
         return POOLCTL_FAIL;
     }
     rc = pool_db_pool_get(ctl->p, db, name, &pl, &err);
-    if (rc == POOL_DB_NOTFOUND) {
-        poolctl_err("pool '%s' not found", name);
-        return POOLCTL_FAIL;
-    }
     if (rc != POOL_DB_OK) {
-        return poolctl_db_error(rc, err);
+        return pool_failed(name, rc, err);
     }
     r = read_settings(ctl, db, name, &s, &stored, &has_secret);
     if (r != POOLCTL_OK) {
@@ -255,12 +257,8 @@ static int pool_set(poolctl_t *ctl, apr_array_header_t *pos, int json)
     /* checked here first, so that a bad pair is a usage error (2); the set
      * checks again under the row lock */
     rc = pool_db_settings_get(ctl->p, db, name, &cur, &had_secret, &err);
-    if (rc == POOL_DB_NOTFOUND) {
-        poolctl_err("pool '%s' not found", name);
-        return POOLCTL_FAIL;
-    }
     if (rc != POOL_DB_OK) {
-        return poolctl_db_error(rc, err);
+        return pool_failed(name, rc, err);
     }
     why = pool_settings_apply(ctl->p, cur, npairs, pairs, &next, &url, &bad);
     if (why) {
@@ -268,12 +266,8 @@ static int pool_set(poolctl_t *ctl, apr_array_header_t *pos, int json)
         return POOLCTL_USAGE;
     }
     rc = pool_db_settings_set(ctl->p, db, name, npairs, pairs, &secret, &err);
-    if (rc == POOL_DB_NOTFOUND) {
-        poolctl_err("pool '%s' not found", name);
-        return POOLCTL_FAIL;
-    }
     if (rc != POOL_DB_OK) {
-        return poolctl_db_error(rc, err);
+        return pool_failed(name, rc, err);
     }
     r = read_settings(ctl, db, name, &s, &stored, &has_secret);
     if (r != POOLCTL_OK) {
@@ -301,11 +295,10 @@ static int pool_set(poolctl_t *ctl, apr_array_header_t *pos, int json)
         APR_ARRAY_PUSH(kv, const char *) = name;
         settings_fields(ctl->p, kv, &s, stored, has_secret);
         json_decref(stored);
-        if (secret) {
-            APR_ARRAY_PUSH(kv, const char *) = "processor_secret";
-            APR_ARRAY_PUSH(kv, const char *) = secret;
-        }
         print_fields(kv);
+        if (secret) {
+            printf("processor_secret: %s\n", secret);
+        }
     }
     fflush(stdout);
     if (secret) {

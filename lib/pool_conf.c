@@ -444,7 +444,8 @@ const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,
 
     if (!directive || (i = find_directive(directive)) < 0) {
         return apr_psprintf(p, "%s: unknown directive",
-                            directive ? pool_conf_show(p, directive) : "(null)");
+                            directive ? pool_conf_show(p, directive)
+                                      : "(null)");
     }
     if (!value) {
         return apr_psprintf(p, "%s: takes one argument", directives[i].name);

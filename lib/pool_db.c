@@ -173,6 +173,14 @@ pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
     return run_simple(p, c, what, sql, nparams, params, err);
 }
 
+pool_db_rc pool_db_rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc)
+{
+    if (rc != POOL_DB_UNAVAILABLE) {
+        run_simple(p, c, "rollback", "ROLLBACK", 0, NULL, NULL);
+    }
+    return rc;
+}
+
 const char *pool_db_col_str(apr_pool_t *p, const PGresult *r, int row,
                             int col)
 {

@@ -63,6 +63,9 @@ pool_db_rc pool_db_exec(apr_pool_t *p, PGconn *c, const char *what,
 pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
                          const char *sql, int nparams,
                          const char *const *params, const char **err);
+/* Ends the transaction a failed step leaves open (ROLLBACK, unless the
+ * connection is gone) and returns rc, for "return pool_db_rollback(...)". */
+pool_db_rc pool_db_rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc);
 
 /* Microseconds since the epoch of a timestamptz column, exact on every
  * server version (no floating point on the whole value). */

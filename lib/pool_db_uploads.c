@@ -322,14 +322,6 @@ static pool_db_rc committed_before(apr_pool_t *p, PGconn *c, const char *id,
     return pool_db_file_get(p, c, f->pool, f->id, out, err);
 }
 
-static pool_db_rc rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc)
-{
-    if (rc != POOL_DB_UNAVAILABLE) {
-        pool_db_exec0(p, c, "rollback", "ROLLBACK", 0, NULL, NULL);
-    }
-    return rc;
-}
-
 pool_db_rc pool_upload_complete(apr_pool_t *p, PGconn *c, const char *id,
                                 const char *lock_token, const pool_file_t *f,
                                 pool_file_t **out, const char **err)
@@ -345,11 +337,11 @@ pool_db_rc pool_upload_complete(apr_pool_t *p, PGconn *c, const char *id,
     }
     rc = pool_db_file_insert(p, c, f, out, err);
     if (rc == POOL_DB_CONFLICT) {
-        rollback(p, c, rc);
+        pool_db_rollback(p, c, rc);
         return committed_before(p, c, id, f, out, err);
     }
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     params[0] = id;
     params[1] = f->id;
@@ -366,16 +358,16 @@ pool_db_rc pool_upload_complete(apr_pool_t *p, PGconn *c, const char *id,
                       "  AND (upload_length IS NULL OR upload_length = $4::bigint)",
                       4, params, 0, &r, err);
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     n = atoi(PQcmdTuples(r));
     PQclear(r);
     if (n != 1) {
         *err = "complete upload: the upload's lease was lost";
-        return rollback(p, c, POOL_DB_NOTFOUND);
+        return pool_db_rollback(p, c, POOL_DB_NOTFOUND);
     }
     rc = pool_db_exec0(p, c, "complete upload", "COMMIT", 0, NULL, err);
-    return rc == POOL_DB_OK ? rc : rollback(p, c, rc);
+    return rc == POOL_DB_OK ? rc : pool_db_rollback(p, c, rc);
 }
 
 pool_db_rc pool_upload_unlease(apr_pool_t *p, PGconn *c,
@@ -501,11 +493,11 @@ pool_db_rc pool_upload_create_final(apr_pool_t *p, PGconn *c,
     }
     rc = pool_db_file_insert(p, c, f, out, err);
     if (rc == POOL_DB_CONFLICT) {
-        rollback(p, c, rc);
+        pool_db_rollback(p, c, rc);
         return committed_before(p, c, u->id, f, out, err);
     }
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     params[0] = u->id;
     params[1] = pool;
@@ -530,19 +522,19 @@ pool_db_rc pool_upload_create_final(apr_pool_t *p, PGconn *c,
         " WHERE p.name = $2 AND c.client_id = $3",
         11, params, 0, &r, err);
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     n = atoi(PQcmdTuples(r));
     PQclear(r);
     if (n != 1) {
         *err = "concatenate uploads: pool or client not found";
-        return rollback(p, c, POOL_DB_NOTFOUND);
+        return pool_db_rollback(p, c, POOL_DB_NOTFOUND);
     }
     params[0] = uuid_array(p, ids);
     params[1] = lock_token;
     if (!params[0]) {
         *err = "concatenate uploads: invalid id";
-        return rollback(p, c, POOL_DB_ERROR);
+        return pool_db_rollback(p, c, POOL_DB_ERROR);
     }
     rc = pool_db_exec(p, c, "concatenate uploads",
                       "UPDATE uploads SET state = 'consumed', lock_token = NULL,"
@@ -551,16 +543,16 @@ pool_db_rc pool_upload_create_final(apr_pool_t *p, PGconn *c,
                       "  AND state = 'open'",
                       2, params, 0, &r, err);
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     n = atoi(PQcmdTuples(r));
     PQclear(r);
     if (n != ids->nelts) {
         *err = "concatenate uploads: the partial uploads' lease was lost";
-        return rollback(p, c, POOL_DB_CONFLICT);
+        return pool_db_rollback(p, c, POOL_DB_CONFLICT);
     }
     rc = pool_db_exec0(p, c, "concatenate uploads", "COMMIT", 0, NULL, err);
-    return rc == POOL_DB_OK ? rc : rollback(p, c, rc);
+    return rc == POOL_DB_OK ? rc : pool_db_rollback(p, c, rc);
 }
 
 pool_db_rc pool_upload_delete(apr_pool_t *p, PGconn *c, const char *pool,

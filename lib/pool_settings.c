@@ -466,14 +466,6 @@ pool_db_rc pool_db_settings_get(apr_pool_t *p, PGconn *c, const char *pool,
     return POOL_DB_OK;
 }
 
-static pool_db_rc rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc)
-{
-    if (rc != POOL_DB_UNAVAILABLE) {
-        pool_db_exec0(p, c, "rollback", "ROLLBACK", 0, NULL, NULL);
-    }
-    return rc;
-}
-
 pool_db_rc pool_db_settings_set(apr_pool_t *p, PGconn *c, const char *pool,
                                 int npairs, const char *const *pairs,
                                 const char **new_secret, const char **err)
@@ -494,12 +486,12 @@ pool_db_rc pool_db_settings_set(apr_pool_t *p, PGconn *c, const char *pool,
                       " FOR UPDATE",
                       1, params, 1, &res, err);
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
         *err = apr_psprintf(p, "pool '%s' not found", pool);
-        return rollback(p, c, POOL_DB_NOTFOUND);
+        return pool_db_rollback(p, c, POOL_DB_NOTFOUND);
     }
     cur = PQgetisnull(res, 0, 0) ? NULL
                                  : apr_pstrdup(p, PQgetvalue(res, 0, 0));
@@ -507,11 +499,11 @@ pool_db_rc pool_db_settings_set(apr_pool_t *p, PGconn *c, const char *pool,
     why = pool_settings_apply(p, cur, npairs, pairs, &next, &url, &bad);
     if (why) {
         *err = why;
-        return rollback(p, c, POOL_DB_ERROR);
+        return pool_db_rollback(p, c, POOL_DB_ERROR);
     }
     if (url > 0 && !(secret = pool_webhook_secret_new(p))) {
         *err = "no randomness for a processor secret";
-        return rollback(p, c, POOL_DB_ERROR);
+        return pool_db_rollback(p, c, POOL_DB_ERROR);
     }
     /* $3: 'keep' the secret, 'set' it to $4, or 'clear' it */
     params[1] = next;
@@ -526,11 +518,11 @@ pool_db_rc pool_db_settings_set(apr_pool_t *p, PGconn *c, const char *pool,
                        " WHERE name = $1",
                        4, params, err);
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     rc = pool_db_exec0(p, c, "set pool settings", "COMMIT", 0, NULL, err);
     if (rc != POOL_DB_OK) {
-        return rollback(p, c, rc);
+        return pool_db_rollback(p, c, rc);
     }
     *new_secret = secret;
     return POOL_DB_OK;

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import unique
 
-SECRET_RE = re.compile(r"^processor_secret:\s+(whsec_[A-Za-z0-9+/=]+)\s*$", re.M)
+SECRET_RE = re.compile(r"^processor_secret: (whsec_[A-Za-z0-9+/=]+)$", re.M)
 
 DEFAULTS = {
     "window": None, "offset": 0, "lateness": 0, "min_files": 1,
