@@ -138,6 +138,13 @@ int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton);
 /* Streams the request body into the spool sp of st.  OK or an HTTP status
  * (413 when over the spool's limit, 507 when it cannot be written). */
 int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st);
+/* Opens a spool and streams the request body into it (PoolMaxFileSize
+ * applies; a Content-Length over it is refused before reading); what
+ * ("file", "result") names it in messages.  1 with *sp when the whole body
+ * is spooled; else 0 with the request answered and *ret the handler's
+ * return value. */
+int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **sp,
+                       int *ret);
 /* Serves a stored file at path as httpd's default handler would (Range,
  * conditional GET, HEAD, sendfile/mmap as configured) with ETag "sha256",
  * the content type and a Content-Disposition for name; what names it in

@@ -183,13 +183,66 @@ int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
     return pool_read_body(r, spool_sink, &sb);
 }
 
+int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **out,
+                       int *ret)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    pool_store_t *st = sc->store;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    const char *too_big = apr_psprintf(r->pool, "%s larger than the limit of "
+                                       "%" APR_OFF_T_FMT " bytes", what,
+                                       sc->conf.max_file_size);
+    pool_spool_t *sp;
+    apr_status_t rv;
+    int status;
+
+    if (cl) {
+        apr_off_t n;
+        if (apr_strtoff(&n, cl, NULL, 10) == APR_SUCCESS
+            && n > sc->conf.max_file_size) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            *ret = pool_problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE, too_big,
+                                NULL);
+            return 0;
+        }
+    }
+    rv = st->ops->spool_open(st, r->pool, sc->conf.max_file_size, &sp);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "pool: cannot open a spool file under %s", st->root);
+        *ret = pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
+                            apr_psprintf(r->pool, "cannot store the %s now",
+                                         what), NULL);
+        return 0;
+    }
+    status = pool_spool_body(r, sp, st);
+    if (status != OK) {
+        st->ops->spool_abort(sp);
+        if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            *ret = pool_problem(r, status, too_big, NULL);
+        }
+        else if (r->connection->aborted || status == AP_FILTER_ERROR) {
+            *ret = status;
+        }
+        else {
+            *ret = pool_problem(r, status, "the request body was not "
+                                "received completely; nothing was stored",
+                                NULL);
+        }
+        return 0;
+    }
+    *out = sp;
+    return 1;
+}
+
 static int upload(request_rec *r, pool_principal *who, const char *pool,
                   const char *raw_name)
 {
     pool_srv_conf *sc = pool_srv(r->server);
     pool_store_t *st = sc->store;
     apr_table_t *args = NULL;
-    const char *name, *why, *ts_s, *cl, *digest_h, *err, *field;
+    const char *name, *why, *ts_s, *digest_h, *err, *field;
     apr_size_t nlen;
     pool_file_fields_t fields;
     unsigned char want[32], got[32];
@@ -237,19 +290,6 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
                                 "sha-256=:<base64 of 32 bytes>:", NULL);
         }
     }
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    if (cl) {
-        apr_off_t n;
-        if (apr_strtoff(&n, cl, NULL, 10) == APR_SUCCESS
-            && n > sc->conf.max_file_size) {
-            r->connection->keepalive = AP_CONN_CLOSE;
-            return pool_problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                apr_psprintf(r->pool, "file larger than the "
-                                             "limit of %" APR_OFF_T_FMT
-                                             " bytes", sc->conf.max_file_size),
-                                NULL);
-        }
-    }
     if (!st) {
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
                             "storage not configured", NULL);
@@ -266,29 +306,8 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
             return pool_db_problem(r, rc, err, "file");
         }
     }
-    rv = st->ops->spool_open(st, r->pool, sc->conf.max_file_size, &sp);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: cannot open a spool file under %s", st->root);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the file now", NULL);
-    }
-    status = pool_spool_body(r, sp, st);
-    if (status != OK) {
-        st->ops->spool_abort(sp);
-        if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            r->connection->keepalive = AP_CONN_CLOSE;
-            return pool_problem(r, status,
-                                apr_psprintf(r->pool, "file larger than the "
-                                             "limit of %" APR_OFF_T_FMT
-                                             " bytes", sc->conf.max_file_size),
-                                NULL);
-        }
-        if (r->connection->aborted || status == AP_FILTER_ERROR) {
-            return status;
-        }
-        return pool_problem(r, status, "the request body was not received "
-                            "completely; nothing was stored", NULL);
+    if (!pool_receive_spool(r, "file", &sp, &status)) {
+        return status;
     }
     pool_spool_digest(sp, got);
     if (have_digest == 1 && !pool_ct_equal(want, got, 32)) {

@@ -341,7 +341,7 @@ static int put_result(request_rec *r, pool_principal *who, const char *pool,
     pool_result_t in;
     group_baton gb;
     pool_spool_t *sp;
-    const char *name, *why, *field, *cl, *err;
+    const char *name, *why, *field, *err;
     unsigned char got[32];
     apr_status_t rv;
     pool_db_rc rc;
@@ -364,42 +364,8 @@ static int put_result(request_rec *r, pool_principal *who, const char *pool,
                             ? HTTP_UNSUPPORTED_MEDIA_TYPE
                             : HTTP_UNPROCESSABLE_ENTITY, why, field);
     }
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    if (cl) {
-        apr_off_t n;
-        if (apr_strtoff(&n, cl, NULL, 10) == APR_SUCCESS
-            && n > sc->conf.max_file_size) {
-            r->connection->keepalive = AP_CONN_CLOSE;
-            return pool_problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                apr_psprintf(r->pool, "result larger than the "
-                                             "limit of %" APR_OFF_T_FMT
-                                             " bytes", sc->conf.max_file_size),
-                                NULL);
-        }
-    }
-    rv = st->ops->spool_open(st, r->pool, sc->conf.max_file_size, &sp);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: cannot open a spool file under %s", st->root);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the result now", NULL);
-    }
-    status = pool_spool_body(r, sp, st);
-    if (status != OK) {
-        st->ops->spool_abort(sp);
-        if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            r->connection->keepalive = AP_CONN_CLOSE;
-            return pool_problem(r, status,
-                                apr_psprintf(r->pool, "result larger than the "
-                                             "limit of %" APR_OFF_T_FMT
-                                             " bytes", sc->conf.max_file_size),
-                                NULL);
-        }
-        if (r->connection->aborted || status == AP_FILTER_ERROR) {
-            return status;
-        }
-        return pool_problem(r, status, "the request body was not received "
-                            "completely; nothing was stored", NULL);
+    if (!pool_receive_spool(r, "result", &sp, &status)) {
+        return status;
     }
     pool_spool_digest(sp, got);
     memset(&in, 0, sizeof(in));

@@ -4,7 +4,8 @@ result is published to the pool's feed and webhooks.
 
 Time is moved on with SQL where a test would otherwise wait for a window to
 end: fast_forward() sets an open group's closes_at to now, as if its window
-and lateness had passed."""
+and lateness had passed.  Tests that look at open groups give their pools
+lateness=1h, so that the real clock never closes a group under them."""
 
 import base64
 import hashlib
@@ -143,7 +144,7 @@ def test_offline_batch_of_old_files_is_late(stack, pool, client_of):
 # ---------------------------------------------------------------- pull round
 
 def test_pull_round_end_to_end(stack, pool, client_of):
-    settings(stack, pool, "window=1m", "min_clients=3", "min_files=3")
+    settings(stack, pool, "window=1m", "lateness=1h", "min_clients=3", "min_files=3")
     ups = upload_round(client_of, pool)
     adm = client_of(pool, "admin")
     proc = client_of(pool, "processor")
@@ -250,7 +251,7 @@ def test_pull_round_end_to_end(stack, pool, client_of):
 
 
 def test_roles_and_views(stack, pool, client_of):
-    settings(stack, pool, "window=1m")
+    settings(stack, pool, "window=1m", "lateness=1h")
     a, b = client_of(pool), client_of(pool)
     ts = str(window_ts())
     a.upload_ok("a.txt", b"a", ts=ts)
@@ -295,7 +296,7 @@ def test_roles_and_views(stack, pool, client_of):
 def test_other_pools_see_nothing(stack, client_of):
     p1 = stack.create_pool()
     p2 = stack.create_pool()
-    settings(stack, p1, "window=1m")
+    settings(stack, p1, "window=1m", "lateness=1h")
     up = client_of(p1)
     up.upload_ok("a.txt", b"a", ts=str(window_ts()))
     run(stack, "group")
@@ -313,7 +314,7 @@ def test_push_round_with_signed_webhooks(stack, pool, client_of):
     rcv = Receiver()
     try:
         path = rcv.path()
-        out = settings(stack, pool, "window=1m", "processor_url=" + rcv.url(path))
+        out = settings(stack, pool, "window=1m", "lateness=1h", "processor_url=" + rcv.url(path))
         secret = [w for w in out.split() if w.startswith("whsec_")][0]
         rcv.secrets[path] = secret
         ups = upload_round(client_of, pool, n=2)
@@ -360,7 +361,7 @@ def test_push_round_with_signed_webhooks(stack, pool, client_of):
 def test_published_webhook_retried_until_receiver_is_up(stack, pool, client_of):
     rcv = Receiver()
     try:
-        settings(stack, pool, "window=1m")
+        settings(stack, pool, "window=1m", "lateness=1h")
         up = upload_round(client_of, pool, n=1)[0]
         state = {"up": False}
         hp = rcv.path()
@@ -397,7 +398,7 @@ def test_published_webhook_retried_until_receiver_is_up(stack, pool, client_of):
 
 @pytest.mark.parametrize("policy", ["keep", "reject"])
 def test_late_files(stack, pool, client_of, policy):
-    settings(stack, pool, "window=1m", "late_policy=" + policy)
+    settings(stack, pool, "window=1m", "lateness=1h", "late_policy=" + policy)
     ts = str(window_ts())
     up = client_of(pool)
     up.upload_ok("early.txt", b"early", ts=ts)
@@ -434,8 +435,8 @@ def test_late_files(stack, pool, client_of, policy):
 
 def test_quorum_missed(stack, client_of):
     skip, trig = stack.create_pool(), stack.create_pool()
-    settings(stack, skip, "window=1m", "min_clients=2")
-    settings(stack, trig, "window=1m", "min_clients=2", "quorum_policy=trigger")
+    settings(stack, skip, "window=1m", "lateness=1h", "min_clients=2")
+    settings(stack, trig, "window=1m", "lateness=1h", "min_clients=2", "quorum_policy=trigger")
     for pool in (skip, trig):
         client_of(pool).upload_ok("a.txt", b"a", ts=str(window_ts()))
     run(stack, "group")
@@ -452,7 +453,7 @@ def test_silent_processor_retriggered_then_failed(stack, pool, client_of):
     rcv = Receiver()
     try:
         path = rcv.path()
-        settings(stack, pool, "window=1m", "result_timeout=1s", "max_attempts=2",
+        settings(stack, pool, "window=1m", "lateness=1h", "result_timeout=1s", "max_attempts=2",
                  "processor_url=" + rcv.url(path))
         upload_round(client_of, pool, n=1)
         adm = client_of(pool, "admin")
@@ -486,7 +487,7 @@ def test_silent_processor_retriggered_then_failed(stack, pool, client_of):
 
 
 def test_pull_lease_expires_and_another_processor_claims(stack, pool, client_of):
-    settings(stack, pool, "window=1m", "result_timeout=1s", "max_attempts=2")
+    settings(stack, pool, "window=1m", "lateness=1h", "result_timeout=1s", "max_attempts=2")
     upload_round(client_of, pool, n=1)
     p1, p2 = client_of(pool, "processor"), client_of(pool, "processor")
     run(stack, "group")
@@ -515,7 +516,7 @@ def test_pull_lease_expires_and_another_processor_claims(stack, pool, client_of)
 # ---------------------------------------------------------------- signed links
 
 def test_signed_links_forged_and_expired(stack, pool, client_of):
-    settings(stack, pool, "window=1m")
+    settings(stack, pool, "window=1m", "lateness=1h")
     up = client_of(pool)
     f = up.upload_ok("a.txt", b"secret bytes", ts=str(window_ts()))
     path = "/pool/v1/pools/%s/files/%s" % (pool, f["id"])
