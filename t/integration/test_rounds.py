@@ -455,6 +455,8 @@ def test_silent_processor_retriggered_then_failed(stack, pool, client_of):
         path = rcv.path()
         settings(stack, pool, "window=1m", "lateness=1h", "result_timeout=1s", "max_attempts=2",
                  "processor_url=" + rcv.url(path))
+        # the processor's endpoint is down: triggers stay pending (retried)
+        rcv.answers[path] = lambda rec: (503, [], 0)
         upload_round(client_of, pool, n=1)
         adm = client_of(pool, "admin")
         run(stack, "group")
@@ -470,6 +472,13 @@ def test_silent_processor_retriggered_then_failed(stack, pool, client_of):
         assert (g["state"], g["attempts"]) == ("triggered", 2)
         assert wait_for(lambda: len(rcv.received(path)) == 2)
         assert len({r["id"] for r in rcv.received(path)}) == 2
+        # the first attempt's trigger is not retried any more
+        states = stack.psql(
+            "SELECT d.state, d.last_error FROM deliveries d JOIN pools p"
+            " ON p.id = d.pool_id WHERE p.name = '%s' AND d.event = 'group.ready'"
+            " ORDER BY d.created_at" % pool).split("\n")
+        assert states[0].startswith("failed|superseded"), states
+        assert states[1].startswith("pending"), states
         time.sleep(1.2)
         run(stack, "expire", "trigger")
         g = only_group(adm)
