@@ -16,7 +16,11 @@ static const struct {
     const char *name;
     pool_step_fn *fn;
 } steps[] = {
+    { "group", pool_step_group },
+    { "trigger", pool_step_trigger },
+    { "expire", pool_step_expire },
     { "fetch", pool_step_fetch },
+    { "publish", pool_step_publish },
     { "deliver", pool_step_deliver },
 };
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
@@ -54,6 +58,7 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
     };
     pool_step_ctx_t sctx;
     pool_netpolicy_t *net;
+    pool_linker_t *linker = NULL;
     const char *err;
     char host[256];
 
@@ -92,6 +97,23 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
         poolctl_err("%s", err);
         return POOLCTL_FAIL;
     }
+    if (ctl->conf.public_url && ctl->conf.key_file) {
+        pool_keyring_t *keys;
+        apr_size_t n = strlen(ctl->conf.public_url);
+
+        if (pool_keyring_load(ctl->p, ctl->conf.key_file, &keys, &err)
+            != APR_SUCCESS) {
+            poolctl_err("%s", err);
+            return POOLCTL_FAIL;
+        }
+        while (n > 0 && ctl->conf.public_url[n - 1] == '/') {
+            n--;
+        }
+        linker = apr_pcalloc(ctl->p, sizeof(*linker));
+        linker->keys = keys;
+        linker->base = apr_pstrmemdup(ctl->p, ctl->conf.public_url, n);
+        linker->api_path = pool_conf_api_path(&ctl->conf);
+    }
     if (poolctl_become_storage_owner(ctl) != POOLCTL_OK) {
         return POOLCTL_FAIL;
     }
@@ -106,6 +128,7 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
     sctx.store = pool_store_fs(ctl->p, ctl->conf.storage);
     sctx.owner = apr_psprintf(ctl->p, "%s:%ld", host, (long)getpid());
     sctx.budget = 100;
+    sctx.linker = linker;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     signal(SIGTERM, on_signal);

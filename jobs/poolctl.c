@@ -27,8 +27,6 @@
 #include "pool_log.h"
 #include "pool_name.h"
 
-#define SHOW_MAX 80
-
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
@@ -40,7 +38,15 @@ static const poolctl_cmd_t commands[] = {
     { "pool", poolctl_cmd_pool,
       "pool create NAME [--json]          create a pool\n"
       "pool list [--json]                 list the pools\n"
-      "pool show NAME [--json]            show one pool" },
+      "pool show NAME [--json]            show one pool and its settings\n"
+      "pool set NAME KEY=VALUE... [--json]\n"
+      "                                   change settings (window, lateness, "
+      "quorum,\n"
+      "                                   processor_url, ...; docs/rounds.md);"
+      " KEY=\n"
+      "                                   resets KEY; a new processor_url "
+      "prints a new\n"
+      "                                   processor secret (only this once)" },
     { "client", poolctl_cmd_client,
       "client add POOL NAME --role ROLE [--json]\n"
       "                                   add a client to a pool; prints its "
@@ -122,7 +128,7 @@ static void usage(FILE *out)
             "Names of pools and clients: [a-z0-9][a-z0-9_-]{0,62}.\n"
             "Exit status: 0 success; 1 failure (not found, already exists, "
             "database);\n"
-            "2 usage error (bad command line or name).\n");
+            "2 usage error (bad command line, name or setting).\n");
 }
 
 /* ---- messages */
@@ -163,25 +169,7 @@ int poolctl_db_error(pool_db_rc rc, const char *err)
 
 const char *poolctl_show(apr_pool_t *p, const char *s)
 {
-    apr_size_t n, i, lim;
-    char *o;
-
-    if (!s) {
-        return "";
-    }
-    n = strlen(s);
-    lim = n > SHOW_MAX ? SHOW_MAX : n;
-    o = apr_palloc(p, lim + 4);
-    for (i = 0; i < lim; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        o[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-    }
-    if (n > lim) {
-        memcpy(o + lim, "...", 3);
-        lim += 3;
-    }
-    o[lim] = '\0';
-    return o;
+    return pool_conf_show(p, s);
 }
 
 int poolctl_check_ident(apr_pool_t *p, const char *what, const char *name)

@@ -35,6 +35,26 @@ const char *pool_conf_issuer(const pool_conf_t *c)
     return (c && c->public_url && *c->public_url) ? c->public_url : "mod_pool";
 }
 
+const char *pool_conf_api_path(const pool_conf_t *c)
+{
+    return (c && c->api_path) ? c->api_path : POOL_DEFAULT_API_PATH;
+}
+
+const char *pool_conf_api_url(apr_pool_t *p, const pool_conf_t *c)
+{
+    apr_size_t n;
+
+    if (!c || !c->public_url || !*c->public_url) {
+        return NULL;
+    }
+    n = strlen(c->public_url);
+    while (n > 0 && c->public_url[n - 1] == '/') {
+        n--;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, c->public_url, n),
+                       pool_conf_api_path(c), NULL);
+}
+
 /* ---- numbers */
 
 int pool_parse_size(const char *s, apr_off_t *out)
@@ -96,12 +116,17 @@ int pool_parse_int(const char *s, long min, long max, long *out)
 
 /* ---- directives */
 
-/* A value made safe to quote in a message: bounded, no control bytes. */
-static const char *show(apr_pool_t *p, const char *v)
+const char *pool_conf_show(apr_pool_t *p, const char *v)
 {
-    apr_size_t n = strlen(v), i, lim = n > CONF_SHOW_MAX ? CONF_SHOW_MAX : n;
-    char *s = apr_palloc(p, lim + 4);
+    apr_size_t n, i, lim;
+    char *s;
 
+    if (!v) {
+        return "";
+    }
+    n = strlen(v);
+    lim = n > CONF_SHOW_MAX ? CONF_SHOW_MAX : n;
+    s = apr_palloc(p, lim + 4);
     for (i = 0; i < lim; i++) {
         unsigned char ch = (unsigned char)v[i];
         s[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
@@ -123,12 +148,12 @@ static const char *set_path(apr_pool_t *p, const char *name, const char *v,
 
     if (v[0] != '/') {
         return apr_psprintf(p, "%s: '%s' is not an absolute path", name,
-                            show(p, v));
+                            pool_conf_show(p, v));
     }
     for (q = v; *q; q++) {
         if ((unsigned char)*q < 0x20 || *q == 0x7f) {
             return apr_psprintf(p, "%s: '%s' contains control characters",
-                                name, show(p, v));
+                                name, pool_conf_show(p, v));
         }
     }
     while (n > 1 && v[n - 1] == '/') {
@@ -196,7 +221,7 @@ static const char *set_public_url(apr_pool_t *p, pool_conf_t *c,
     if (!ok) {
         return apr_psprintf(p, "%s: '%s' is not an http:// or https:// URL "
                             "(scheme, host, optional port and path)",
-                            name, show(p, v));
+                            name, pool_conf_show(p, v));
     }
     while (n > 0 && v[n - 1] == '/') {
         n--;
@@ -212,7 +237,7 @@ static const char *set_max_file_size(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_size(v, &size) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a size (bytes, or with "
-                            "K/M/G/T)", name, show(p, v));
+                            "K/M/G/T)", name, pool_conf_show(p, v));
     }
     c->max_file_size = size;
     return NULL;
@@ -225,7 +250,7 @@ static const char *set_max_batch_size(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_size(v, &size) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a size (bytes, or with "
-                            "K/M/G/T)", name, show(p, v));
+                            "K/M/G/T)", name, pool_conf_show(p, v));
     }
     c->max_batch_size = size;
     return NULL;
@@ -249,7 +274,7 @@ static const char *set_token_lifetime(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 60, 86400, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
-                            "60 and 86400", name, show(p, v));
+                            "60 and 86400", name, pool_conf_show(p, v));
     }
     c->token_lifetime = (int)n;
     return NULL;
@@ -262,7 +287,7 @@ static const char *set_db_connections(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 1, 256, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number between 1 and 256",
-                            name, show(p, v));
+                            name, pool_conf_show(p, v));
     }
     c->db_connections = (int)n;
     return NULL;
@@ -300,7 +325,7 @@ static const char *set_import_timeout(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 5, 86400, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
-                            "5 and 86400", name, show(p, v));
+                            "5 and 86400", name, pool_conf_show(p, v));
     }
     c->import_timeout = (int)n;
     return NULL;
@@ -313,7 +338,7 @@ static const char *set_upload_expiry(apr_pool_t *p, pool_conf_t *c,
 
     if (pool_parse_int(v, 1, 31536000, &n) != 0) {
         return apr_psprintf(p, "%s: '%s' is not a number of seconds between "
-                            "1 and 31536000", name, show(p, v));
+                            "1 and 31536000", name, pool_conf_show(p, v));
     }
     c->upload_expiry = (int)n;
     return NULL;
@@ -364,7 +389,7 @@ static const char *set_cors_origins(apr_pool_t *p, pool_conf_t *c,
         if (!origin_ok(s, (apr_size_t)(e - s))) {
             return apr_psprintf(p, "%s: '%s' is not an origin (scheme://host"
                                 "[:port] with http or https, no path), nor *",
-                                name, show(p, apr_pstrmemdup(p, s,
+                                name, pool_conf_show(p, apr_pstrmemdup(p, s,
                                                   (apr_size_t)(e - s))));
         }
         count++;
@@ -419,7 +444,7 @@ const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,
 
     if (!directive || (i = find_directive(directive)) < 0) {
         return apr_psprintf(p, "%s: unknown directive",
-                            directive ? show(p, directive) : "(null)");
+                            directive ? pool_conf_show(p, directive) : "(null)");
     }
     if (!value) {
         return apr_psprintf(p, "%s: takes one argument", directives[i].name);
@@ -433,6 +458,8 @@ typedef struct {
     apr_pool_t *p;
     pool_conf_t *c;
     int database_seen;
+    const char *location;       /* path of the open <Location>, or NULL */
+    const char *api_path;       /* the first <Location> with SetHandler pool */
     const char *err;
 } conf_reader;
 
@@ -567,6 +594,51 @@ static apr_status_t include_path(conf_reader *rd, const char *file, int line,
     return rv;
 }
 
+/* "<Location X>": notes X, without trailing slashes, as the open section
+ * when it is a plain path (not "~ regex", no wildcard).  As httpd does, the
+ * argument is what comes before the last '>'. */
+static void location_open(conf_reader *rd, const char *rest)
+{
+    const char *gt = strrchr(rest, '>');
+    const char *arg, *x;
+    apr_size_t n;
+
+    rd->location = NULL;
+    if (!gt) {
+        return;                 /* httpd refuses it */
+    }
+    arg = apr_pstrmemdup(rd->p, rest, (apr_size_t)(gt - rest));
+    x = next_word(rd->p, &arg);
+    if (!x || x[0] != '/' || has_wildcard(x)) {
+        return;
+    }
+    n = strlen(x);
+    while (n > 0 && x[n - 1] == '/') {
+        n--;
+    }
+    rd->location = apr_pstrmemdup(rd->p, x, n);
+}
+
+/* The sections and directive that tell where the API is mounted. */
+static void api_path_line(conf_reader *rd, const char *cmd, const char *rest)
+{
+    const char *w;
+
+    if (!strcasecmp(cmd, "<Location")) {
+        location_open(rd, rest);
+    }
+    else if (!strcasecmp(cmd, "</Location>")) {
+        rd->location = NULL;
+    }
+    else if (!strcasecmp(cmd, "SetHandler")) {
+        /* httpd lower-cases handler names */
+        w = next_word(rd->p, &rest);
+        if (w && !strcasecmp(w, "pool") && rd->location && !rd->api_path) {
+            rd->api_path = rd->location;
+        }
+    }
+}
+
 /* One logical line, already joined; returns APR_SUCCESS or sets rd->err. */
 static apr_status_t do_line(conf_reader *rd, const char *file, int lineno,
                             const char *line, int depth)
@@ -589,6 +661,7 @@ static apr_status_t do_line(conf_reader *rd, const char *file, int lineno,
     optional = !strcasecmp(cmd, "IncludeOptional");
     if (!optional && strcasecmp(cmd, "Include")
         && find_directive(cmd) < 0) {
+        api_path_line(rd, cmd, rest);
         return APR_SUCCESS;     /* not ours; httpd is the judge of it */
     }
     while ((w = next_word(rd->p, &rest)) != NULL) {
@@ -762,6 +835,7 @@ apr_status_t pool_conf_read(apr_pool_t *p, const char *path, pool_conf_t *c,
         *err = rd.err ? rd.err : apr_psprintf(p, "%s: %pm", path, &rv);
         return rv;
     }
+    c->api_path = rd.api_path;
     if (!rd.database_seen) {
         *err = apr_psprintf(p, "%s: PoolDatabase is not set (neither in this "
                             "file nor in the files it includes)", path);

@@ -26,6 +26,9 @@ typedef struct {
     int import_timeout;         /* PoolImportTimeout, seconds */
     int upload_expiry;          /* PoolUploadExpiry: tus uploads, seconds */
     const char *cors_origins;   /* PoolCORSOrigins: space-separated, or NULL */
+    const char *api_path;       /* pool_conf_read only: the path of the first
+                                 * <Location> with SetHandler pool, without
+                                 * trailing '/' ("" for "/"); NULL if none */
 } pool_conf_t;
 
 void pool_conf_defaults(pool_conf_t *c);
@@ -38,11 +41,24 @@ apr_off_t pool_conf_max_batch(const pool_conf_t *c);
 /* The token issuer for a configuration: public_url or "mod_pool". */
 const char *pool_conf_issuer(const pool_conf_t *c);
 
+/* The URL path where the API is mounted: api_path, or "/pool" when NULL
+ * (the module, which has no pool_conf_read, always gets "/pool"). */
+#define POOL_DEFAULT_API_PATH "/pool"
+const char *pool_conf_api_path(const pool_conf_t *c);
+
+/* The absolute URL of the API: PoolPublicURL (trailing '/' trimmed) +
+ * pool_conf_api_path; NULL when PoolPublicURL is not set. */
+const char *pool_conf_api_url(apr_pool_t *p, const pool_conf_t *c);
+
 /* Sizes: decimal bytes with optional K, M, G, T suffix (binary multiples).
  * 0 on success, -1 when malformed, zero or overflowing. */
 int pool_parse_size(const char *s, apr_off_t *out);
 /* Positive decimal integers within [min, max]; 0 on success, -1 otherwise. */
 int pool_parse_int(const char *s, long min, long max, long *out);
+
+/* A value made safe to quote in a message: at most 80 bytes (then "..."),
+ * control bytes as '?'; "" for NULL. */
+const char *pool_conf_show(apr_pool_t *p, const char *v);
 
 /* Directive value checks used by both httpd and poolctl; NULL if fine,
  * else a message. */
@@ -50,8 +66,9 @@ const char *pool_conf_set(apr_pool_t *p, pool_conf_t *c, const char *directive,
                           const char *value);
 
 /* Reads every Pool* directive of an httpd config file (quoted values allowed,
- * other lines ignored, Include/IncludeOptional followed).  Missing
- * PoolDatabase is an error.  *err names the file, line and directive. */
+ * other lines ignored, Include/IncludeOptional followed), and sets api_path
+ * from the <Location> sections (see above).  Missing PoolDatabase is an
+ * error.  *err names the file, line and directive. */
 apr_status_t pool_conf_read(apr_pool_t *p, const char *path, pool_conf_t *c,
                             const char **err);
 

@@ -12,22 +12,15 @@
 #include <apr_strings.h>
 
 #include "pool_db.h"
+#include "pool_groups.h"
 #include "pool_kdf.h"
 #include "pool_log.h"
 #include "pool_migrations.h"
 #include "pool_ts.h"
 #include "pool_util.h"
 
-/* Microseconds since the epoch of a timestamptz column, exact on every
- * server version (no floating point on the whole value). */
-#define SQL_US(col) \
-    "(extract(epoch from date_trunc('second', " col "))::bigint * 1000000" \
-    " + extract(microseconds from " col ")::bigint % 1000000)"
-
-/* A bigint parameter of microseconds back into a timestamptz, exactly. */
-#define SQL_FROM_US(param) \
-    "(to_timestamp(" param "::bigint / 1000000)" \
-    " + (" param "::bigint % 1000000) * interval '1 microsecond')"
+#define SQL_US POOL_SQL_US
+#define SQL_FROM_US POOL_SQL_FROM_US
 
 /* Key of the session advisory lock that serialises migrations. */
 #define MIGRATE_LOCK_KEY   "5795053541357191168"  /* any constant bigint */
@@ -180,33 +173,40 @@ pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
     return run_simple(p, c, what, sql, nparams, params, err);
 }
 
-static const char *col_str(apr_pool_t *p, const PGresult *r, int row, int col)
+const char *pool_db_col_str(apr_pool_t *p, const PGresult *r, int row,
+                            int col)
 {
     return PQgetisnull(r, row, col) ? NULL
                                     : apr_pstrdup(p, PQgetvalue(r, row, col));
 }
 
-static apr_int64_t col_i64(const PGresult *r, int row, int col)
+apr_int64_t pool_db_col_i64(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : apr_atoi64(PQgetvalue(r, row, col));
 }
 
-static int col_bool(const PGresult *r, int row, int col)
+int pool_db_col_bool(const PGresult *r, int row, int col)
 {
     return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
 }
 
-/* RFC 3339 of a microseconds column. */
-static const char *col_time(apr_pool_t *p, const PGresult *r, int row, int col)
+const char *pool_db_col_time(apr_pool_t *p, const PGresult *r, int row,
+                             int col)
 {
-    return PQgetisnull(r, row, col) ? NULL
-                                    : pool_ts_format(p, col_i64(r, row, col));
+    return PQgetisnull(r, row, col)
+           ? NULL : pool_ts_format(p, pool_db_col_i64(r, row, col));
 }
 
-static const char *i64_param(apr_pool_t *p, apr_int64_t v)
+const char *pool_db_i64(apr_pool_t *p, apr_int64_t v)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
+
+#define col_str pool_db_col_str
+#define col_i64 pool_db_col_i64
+#define col_bool pool_db_col_bool
+#define col_time pool_db_col_time
+#define i64_param pool_db_i64
 
 /* ---- connections */
 
@@ -716,6 +716,13 @@ pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
         set_err(err, "insert file: invalid id");
         return POOL_DB_ERROR;
     }
+    rc = pool_late_check(p, c, f->pool, f->ts, err);
+    if (rc == POOL_DB_CONFLICT) {
+        return POOL_DB_REFUSED;
+    }
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
     params[0] = id;
     params[1] = f->pool;
     params[2] = f->client_id;
@@ -830,6 +837,9 @@ pool_db_rc pool_db_file_insert_many(apr_pool_t *p, PGconn *c,
                                  &row, err);
         if (rc == POOL_DB_OK) {
             APR_ARRAY_PUSH(rows, pool_file_t *) = row;
+        }
+        else if (rc == POOL_DB_REFUSED && err) {
+            *err = apr_psprintf(p, "file %d of the batch: %s", i, *err);
         }
     }
     if (rc == POOL_DB_OK) {

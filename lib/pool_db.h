@@ -14,7 +14,9 @@ typedef enum {
     POOL_DB_NOTFOUND,
     POOL_DB_CONFLICT,           /* unique violation and the like */
     POOL_DB_UNAVAILABLE,        /* connection broken / server gone */
-    POOL_DB_ERROR               /* anything else; *err says what */
+    POOL_DB_ERROR,              /* anything else; *err says what */
+    POOL_DB_REFUSED             /* a pool's policy refuses it (late files);
+                                 * *err says why, in English: send 409 */
 } pool_db_rc;
 
 typedef struct {
@@ -62,6 +64,28 @@ pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
                          const char *sql, int nparams,
                          const char *const *params, const char **err);
 
+/* Microseconds since the epoch of a timestamptz column, exact on every
+ * server version (no floating point on the whole value). */
+#define POOL_SQL_US(col) \
+    "(extract(epoch from date_trunc('second', " col "))::bigint * 1000000" \
+    " + extract(microseconds from " col ")::bigint % 1000000)"
+
+/* A bigint parameter of microseconds back into a timestamptz, exactly. */
+#define POOL_SQL_FROM_US(param) \
+    "(to_timestamp(" param "::bigint / 1000000)" \
+    " + (" param "::bigint % 1000000) * interval '1 microsecond')"
+
+/* Column readers for results of pool_db_exec: a copy of the text (NULL for
+ * SQL NULL), a bigint (0 for NULL), a boolean, RFC 3339 of a POOL_SQL_US
+ * column (NULL for NULL); and the text of a bigint parameter. */
+const char *pool_db_col_str(apr_pool_t *p, const PGresult *r, int row,
+                            int col);
+apr_int64_t pool_db_col_i64(const PGresult *r, int row, int col);
+int pool_db_col_bool(const PGresult *r, int row, int col);
+const char *pool_db_col_time(apr_pool_t *p, const PGresult *r, int row,
+                             int col);
+const char *pool_db_i64(apr_pool_t *p, apr_int64_t v);
+
 /* Opens a connection (application_name=mod_pool); NULL with *err. */
 PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err);
 /* 1 when the connection looks usable. */
@@ -96,7 +120,8 @@ pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
                               pool_client_t **out, const char **err);
 
 /* f->id, pool, client_id, name, size, sha256, content_type, ts are used;
- * *out gets the stored row (seq, received_at filled). */
+ * *out gets the stored row (seq, received_at filled).  REFUSED when the
+ * pool refuses late files and this one would be late (pool_late_check). */
 pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
                                pool_file_t **out, const char **err);
 /* Inserts every file of files (pool_file_t *, fields as for

@@ -604,6 +604,9 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
                       &ignored);
         /* no row: the file must not stay either */
         st->ops->remove(st, ctx->p, cl->pool, in.id);
+        if (rc == POOL_DB_REFUSED) {
+            return finish_failure(ctx, cl, FETCH_FAIL, *err, err);
+        }
         if (rc == POOL_DB_CONFLICT) {
             pool_log(POOL_LOG_WARN, "import %s: %s; dropped this download",
                      cl->id, *err);

@@ -27,7 +27,7 @@ static int line_at(const apr_array_header_t *a, int i)
     return ((const int *)(const void *)a->elts)[i];
 }
 
-static int kid_valid(const char *s, apr_size_t n)
+int pool_kid_valid(const char *s, apr_size_t n)
 {
     apr_size_t i;
 
@@ -158,7 +158,7 @@ static const char *parse_line(apr_pool_t *p, const char *line, apr_size_t len,
         return "unexpected text after the secret "
                "(expected '<kid> <base64url secret>')";
     }
-    if (!kid_valid(kid, kidlen)) {
+    if (!pool_kid_valid(kid, kidlen)) {
         return apr_psprintf(p, "invalid key id (1 to %d characters of "
                             "A-Z a-z 0-9 . _ -)", POOL_KID_MAX);
     }

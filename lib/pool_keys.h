@@ -27,6 +27,9 @@ typedef struct {
  * file and line.  An empty file (no keys) is an error. */
 apr_status_t pool_keyring_load(apr_pool_t *p, const char *path,
                                pool_keyring_t **kr, const char **err);
+/* 1 when the n bytes at s are a valid key id ([A-Za-z0-9._-]{1,64}). */
+int pool_kid_valid(const char *s, apr_size_t n);
+
 const pool_key_t *pool_keyring_find(const pool_keyring_t *kr, const char *kid);
 const pool_key_t *pool_keyring_signing(const pool_keyring_t *kr);
 /* A fresh key line "<kid> <secret>\n" (kid = "k" + UTC yyyymmddHHMMSS + 4 hex). */

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "pool_conf.h"
+#include "pool_groups.h"
 #include "pool_db.h"
 #include "pool_net.h"
 #include "pool_store.h"
@@ -21,6 +22,9 @@ typedef struct {
     pool_store_t *store;
     const char *owner;              /* lease owner: "host:pid" */
     int budget;                     /* at most this many items per call */
+    /* signed links for manifests (PoolPublicURL + PoolKeyFile); NULL when
+     * either is missing: then push-mode groups wait, with an error */
+    const pool_linker_t *linker;
 } pool_step_ctx_t;
 
 /* Returns POOL_DB_OK (also when there was nothing to do) with *done = items
@@ -33,6 +37,14 @@ pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err);
 
 /* lib/pool_webhook.c: sends due webhook deliveries (Standard Webhooks). */
 pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
+                             const char **err);
+
+/* lib/pool_groups.c: the steps of rounds (docs/rounds.md). */
+pool_db_rc pool_step_group(pool_step_ctx_t *ctx, int *done, const char **err);
+pool_db_rc pool_step_trigger(pool_step_ctx_t *ctx, int *done,
+                             const char **err);
+pool_db_rc pool_step_expire(pool_step_ctx_t *ctx, int *done, const char **err);
+pool_db_rc pool_step_publish(pool_step_ctx_t *ctx, int *done,
                              const char **err);
 
 #endif

@@ -82,6 +82,20 @@ typedef struct {
                                       apr_array_header_t **ids);
     apr_status_t (*spool_sweep)(pool_store_t *s, apr_pool_t *p,
                                 apr_time_t before, int *n, apr_off_t *bytes);
+
+    /* Results of groups (the filesystem store: <root>/.results/<id> when
+     * received, linked to <root>/<pool>/results/<name> when published, the
+     * pool's WebDAV view).  result_commit is spool_commit for a result;
+     * result_publish is idempotent and replaces a name that a publication
+     * which did not commit left behind. */
+    apr_status_t (*result_commit)(pool_spool_t *sp, const char *id);
+    const char *(*result_local_path)(pool_store_t *s, apr_pool_t *p,
+                                     const char *id);
+    apr_status_t (*result_remove)(pool_store_t *s, apr_pool_t *p,
+                                  const char *id);
+    apr_status_t (*result_publish)(pool_store_t *s, apr_pool_t *p,
+                                   const char *id, const char *pool,
+                                   const char *name);
 } pool_store_ops_t;
 
 struct pool_store_t {

@@ -34,6 +34,7 @@ struct pool_spool_t {
 #define SPOOL_DIR ".spool"
 #define SPOOL_BUFFER (128 * 1024)
 #define UPLOAD_DIR ".uploads"
+#define RESULT_DIR ".results"
 #define COPY_BLOCK (64 * 1024)
 
 /* An open upload data file (tus): a plain descriptor, flock()ed so that two
@@ -61,7 +62,7 @@ static const char *fs_local_path(pool_store_t *s, apr_pool_t *p,
 static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
                              long owner_gid, const char **err)
 {
-    static const char *const dirs[] = { SPOOL_DIR, UPLOAD_DIR };
+    static const char *const dirs[] = { SPOOL_DIR, UPLOAD_DIR, RESULT_DIR };
     apr_finfo_t fi;
     apr_status_t rv;
     unsigned int i;
@@ -207,11 +208,13 @@ static apr_status_t sync_dir(const char *dir)
     return rv;
 }
 
-static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
-                                    const char *id)
+/* fsync the spool, then link it to dir/name (made when missing) and fsync
+ * dir.  link(2) refuses to replace an existing file, unlike rename(2):
+ * names are ids, never reused, so an existing target is an error. */
+static apr_status_t commit_to(pool_spool_t *sp, const char *dir,
+                              const char *name)
 {
-    pool_store_t *s = sp->store;
-    const char *dir, *final;
+    const char *final;
     apr_status_t rv;
 
     if (sp->finished) {
@@ -229,16 +232,13 @@ static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
     }
     apr_file_perms_set(sp->path, APR_FPROT_UREAD | APR_FPROT_UWRITE
                        | APR_FPROT_GREAD);
-    dir = fs_dir(s, sp->p, pool, id);
     rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
                                 | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
                                 | APR_FPROT_GEXECUTE, sp->p);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
         return rv;
     }
-    final = apr_pstrcat(sp->p, dir, "/", id, NULL);
-    /* link(2) refuses to replace an existing file, unlike rename(2):
-     * an id is never reused, so an existing target is an error. */
+    final = apr_pstrcat(sp->p, dir, "/", name, NULL);
     if (link(sp->path, final) != 0) {
         return APR_FROM_OS_ERROR(errno);
     }
@@ -250,6 +250,12 @@ static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
     /* the spool directory is not synced: a spool name that survives a
      * crash is debris, which poolctl sweep removes */
     return APR_SUCCESS;
+}
+
+static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
+                                    const char *id)
+{
+    return commit_to(sp, fs_dir(sp->store, sp->p, pool, id), id);
 }
 
 static void fs_spool_abort(pool_spool_t *sp)
@@ -700,6 +706,83 @@ static apr_status_t fs_spool_sweep(pool_store_t *s, apr_pool_t *p,
     return rv;
 }
 
+/* ------------------------------------------------------------ results */
+
+static const char *result_path(pool_store_t *s, apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, s->root, "/" RESULT_DIR "/", id, NULL);
+}
+
+static apr_status_t fs_result_commit(pool_spool_t *sp, const char *id)
+{
+    if (!id_ok(id)) {
+        return APR_EINVAL;
+    }
+    return commit_to(sp, apr_pstrcat(sp->p, sp->store->root, "/" RESULT_DIR,
+                                     NULL), id);
+}
+
+static const char *fs_result_local_path(pool_store_t *s, apr_pool_t *p,
+                                        const char *id)
+{
+    return id_ok(id) ? result_path(s, p, id) : NULL;
+}
+
+static apr_status_t fs_result_remove(pool_store_t *s, apr_pool_t *p,
+                                     const char *id)
+{
+    if (!id_ok(id)) {
+        return APR_EINVAL;
+    }
+    return apr_file_remove(result_path(s, p, id), p);
+}
+
+/* A published name starts with "result-" (so it is never "." or ".." or
+ * hidden) and has no '/'. */
+static int published_name_ok(const char *name)
+{
+    apr_size_t n = strlen(name);
+
+    return n > 7 && n <= 255 && !strncmp(name, "result-", 7)
+           && !strchr(name, '/');
+}
+
+static apr_status_t fs_result_publish(pool_store_t *s, apr_pool_t *p,
+                                      const char *id, const char *pool,
+                                      const char *name)
+{
+    const char *dir, *tmp, *final;
+    apr_status_t rv;
+
+    if (!id_ok(id) || !published_name_ok(name)) {
+        return APR_EINVAL;
+    }
+    dir = apr_pstrcat(p, s->root, "/", pool, "/results", NULL);
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                | APR_FPROT_GEXECUTE, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        return rv;
+    }
+    /* a link under a temporary name, then rename(2) over whatever a
+     * publication that did not commit may have left under the final name */
+    tmp = apr_pstrcat(p, dir, "/.publish-", id, NULL);
+    final = apr_pstrcat(p, dir, "/", name, NULL);
+    unlink(tmp);
+    if (link(result_path(s, p, id), tmp) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if (rename(tmp, final) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        unlink(tmp);
+        return rv;
+    }
+    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
+        pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
+    }
+    return APR_SUCCESS;
+}
+
 static const pool_store_ops_t fs_ops = {
     "filesystem",
     fs_check,
@@ -720,7 +803,11 @@ static const pool_store_ops_t fs_ops = {
     fs_upload_commit,
     fs_upload_remove,
     fs_upload_list_stale,
-    fs_spool_sweep
+    fs_spool_sweep,
+    fs_result_commit,
+    fs_result_local_path,
+    fs_result_remove,
+    fs_result_publish
 };
 
 pool_store_t *pool_store_fs(apr_pool_t *p, const char *root)

@@ -566,6 +566,48 @@ pool_db_rc pool_delivery_enqueue(apr_pool_t *p, PGconn *c, const char *pool,
         8, params, err);
 }
 
+pool_db_rc pool_delivery_enqueue_endpoints(apr_pool_t *p, PGconn *c,
+                                           apr_int64_t pool_pk,
+                                           const char *event,
+                                           const char *payload_json, int *n,
+                                           const char **err)
+{
+    const char *params[3], *why, *body;
+    PGresult *res;
+    pool_db_rc rc;
+
+    *n = 0;
+    if ((why = pool_webhook_event_check(event)) != NULL) {
+        *err = why;
+        return POOL_DB_ERROR;
+    }
+    if (!(body = envelope(p, event, payload_json, err))) {
+        return POOL_DB_ERROR;
+    }
+    params[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, pool_pk);
+    params[1] = event;
+    params[2] = body;
+    /* url and secret are the endpoint's at queueing time; the deliver step
+     * uses the endpoint's current ones (endpoint = true) */
+    rc = pool_db_exec(p, c, "queue webhooks",
+        "WITH ins AS (INSERT INTO deliveries (id, pool_id, client_id, url,"
+        "                                     secret, event, payload, endpoint)"
+        " SELECT gen_random_uuid(), c.pool_id, c.id, c.callback_url,"
+        "        c.webhook_secret, $2, $3::jsonb, true"
+        " FROM clients c WHERE c.pool_id = $1::bigint"
+        "   AND c.callback_url IS NOT NULL AND c.webhook_secret IS NOT NULL"
+        "   AND c.callback_disabled_at IS NULL AND c.disabled_at IS NULL"
+        " RETURNING 1)"
+        " SELECT count(*) FROM ins",
+        3, params, 1, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    *n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return POOL_DB_OK;
+}
+
 /* ------------------------------------------------------ list, get, retry */
 
 #define DELIVERY_COLUMNS \

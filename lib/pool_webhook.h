@@ -116,6 +116,15 @@ pool_db_rc pool_delivery_enqueue(apr_pool_t *p, PGconn *c, const char *pool,
                                  const char *payload_json, const char **id,
                                  const char **err);
 
+/* Queues event with payload_json for every enabled client of pool pool_pk
+ * that has an enabled endpoint (one delivery each, in one statement);
+ * *n gets how many. */
+pool_db_rc pool_delivery_enqueue_endpoints(apr_pool_t *p, PGconn *c,
+                                           apr_int64_t pool_pk,
+                                           const char *event,
+                                           const char *payload_json, int *n,
+                                           const char **err);
+
 typedef struct {
     const char *id;
     const char *pool;

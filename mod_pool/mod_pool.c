@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "mod_pool.h"
+#include "pool_link.h"
 #include "pool_log.h"
 #include "pool_name.h"
+#include "pool_util.h"
 
 static server_rec *log_server;
 
@@ -108,6 +110,58 @@ static char *next_segment(apr_pool_t *p, const char **path)
     return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
 }
 
+/* A request whose query has sig= is a signed link (docs/rounds.md): it
+ * needs no other credentials and may do only what was signed: GET (or
+ * HEAD) of a file, PUT of a group's result.  *who stays NULL when the
+ * request is not signed. */
+static int signed_link(request_rec *r, const char *rest, pool_principal **who)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    const char *detail = NULL, *path = r->parsed_uri.path, *s = rest;
+    char *pool, *seg, *id, *what;
+    pool_link_rc lrc;
+
+    *who = NULL;
+    if (!sc->keys) {
+        if (r->args && ap_strstr_c(r->args, "sig=")) {
+            pool_problem(r, HTTP_FORBIDDEN, "signed links are not enabled "
+                         "here (no PoolKeyFile)", NULL);
+            return 1;
+        }
+        return 0;
+    }
+    lrc = pool_link_verify(r->pool, sc->keys,
+                           r->method_number == M_GET ? "GET" : r->method,
+                           path, r->args, apr_time_sec(apr_time_now()),
+                           &detail);
+    if (lrc == POOL_LINK_NONE) {
+        return 0;
+    }
+    if (lrc != POOL_LINK_OK) {
+        pool_problem(r, HTTP_FORBIDDEN,
+                     apr_pstrcat(r->pool, "signed link refused: ",
+                                 detail ? detail : "invalid", NULL), NULL);
+        return 1;
+    }
+    pool = next_segment(r->pool, &s);
+    seg = next_segment(r->pool, &s);
+    id = next_segment(r->pool, &s);
+    what = next_segment(r->pool, &s);
+    if (!pool || pool_ident_check(pool) || !seg || !id || !pool_uuid_valid(id)
+        || !((!strcmp(seg, "files") && r->method_number == M_GET && !what)
+             || (!strcmp(seg, "groups") && r->method_number == M_PUT
+                 && what && !strcmp(what, "result") && !*s))) {
+        pool_problem(r, HTTP_FORBIDDEN, "a signed link is valid only for the "
+                     "request it was made for", NULL);
+        return 1;
+    }
+    *who = apr_pcalloc(r->pool, sizeof(**who));
+    (*who)->pool = pool;
+    (*who)->role = "link";
+    (*who)->client_id = NULL;
+    return 0;
+}
+
 static int pool_handler(request_rec *r)
 {
     const char *prefix, *path;
@@ -139,8 +193,11 @@ static int pool_handler(request_rec *r)
     if (!seg || (strcmp(seg, "pools") && strcmp(seg, "processes"))) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
-    /* everything below needs a caller */
-    if ((rv = pool_authenticate(r, &who)) != OK || !who) {
+    /* everything below needs a caller: a signed link, or credentials */
+    if (!strcmp(seg, "pools") && signed_link(r, path, &who)) {
+        return OK;
+    }
+    if (!who && ((rv = pool_authenticate(r, &who)) != OK || !who)) {
         return rv;
     }
     if (!strcmp(seg, "processes")) {
@@ -173,6 +230,12 @@ static int pool_handler(request_rec *r)
     }
     if (seg && !strcmp(seg, "imports")) {
         return pool_handle_imports(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "groups")) {
+        return pool_handle_groups(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "results")) {
+        return pool_handle_results(r, who, pool, *path ? path + 1 : NULL);
     }
     return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
 }

@@ -119,6 +119,12 @@ int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest);
 int pool_handle_process(request_rec *r, pool_principal *who, const char *id);
 
+/* pool_groups.c: .../pools/{pool}/groups[/...] and .../results[/...]. */
+int pool_handle_groups(request_rec *r, pool_principal *who, const char *pool,
+                       const char *rest);
+int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
+                        const char *rest);
+
 /* pool_files.c */
 int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
                       const char *rest);
@@ -129,6 +135,15 @@ int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
  * at info). */
 typedef int pool_body_sink(void *baton, const char *data, apr_size_t len);
 int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton);
+/* Streams the request body into the spool sp of st.  OK or an HTTP status
+ * (413 when over the spool's limit, 507 when it cannot be written). */
+int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st);
+/* Serves a stored file at path as httpd's default handler would (Range,
+ * conditional GET, HEAD, sendfile/mmap as configured) with ETag "sha256",
+ * the content type and a Content-Disposition for name; what names it in
+ * logs. */
+int pool_send_file(request_rec *r, const char *path, const char *ctype,
+                   const char *sha256, const char *name, const char *what);
 /* Content-Digest (RFC 9530): finds sha-256=:b64: in the dictionary h.
  * 1 with want[] filled, 0 when it has no sha-256 member, -1 malformed. */
 int pool_parse_content_digest(apr_pool_t *p, const char *h,

@@ -9,6 +9,7 @@
 #include <util_script.h>
 
 #include "mod_pool.h"
+#include "pool_groups.h"
 #include "pool_json.h"
 #include "pool_name.h"
 #include "pool_ts.h"
@@ -78,6 +79,20 @@ typedef struct {
     pool_file_t *in;
     pool_file_t *out;
 } insert_baton;
+
+typedef struct {
+    const char *pool;
+    apr_time_t ts;
+} late_baton;
+
+static pool_db_rc op_late_check(apr_pool_t *p, PGconn *c, void *b,
+                                const char **err)
+{
+    late_baton *lb = b;
+    pool_db_rc rc = pool_late_check(p, c, lb->pool, lb->ts, err);
+
+    return rc == POOL_DB_CONFLICT ? POOL_DB_REFUSED : rc;
+}
 
 static pool_db_rc op_file_insert(apr_pool_t *p, PGconn *c, void *b,
                                  const char **err)
@@ -158,8 +173,7 @@ static int spool_sink(void *baton, const char *data, apr_size_t len)
     return OK;
 }
 
-/* Streams the request body into sp.  Returns OK or an HTTP status. */
-static int receive_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
+int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
 {
     spool_sink_baton sb;
 
@@ -240,6 +254,18 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
                             "storage not configured", NULL);
     }
+    {
+        /* refuse a late file before its bytes arrive (the insert checks
+         * again) */
+        late_baton lb;
+
+        lb.pool = pool;
+        lb.ts = fields.ts;
+        rc = pool_db_run(r, op_late_check, &lb, &err);
+        if (rc != POOL_DB_OK) {
+            return pool_db_problem(r, rc, err, "file");
+        }
+    }
     rv = st->ops->spool_open(st, r->pool, sc->conf.max_file_size, &sp);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -247,7 +273,7 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
                             "cannot store the file now", NULL);
     }
-    status = receive_body(r, sp, st);
+    status = pool_spool_body(r, sp, st);
     if (status != OK) {
         st->ops->spool_abort(sp);
         if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
@@ -438,14 +464,7 @@ static int download(request_rec *r, const char *pool, const char *id)
     pool_srv_conf *sc = pool_srv(r->server);
     get_baton gb;
     const char *err, *path;
-    apr_finfo_t fi;
-    apr_file_t *fd;
-    apr_bucket_brigade *bb;
-    apr_bucket *e;
-    core_dir_config *cd;
-    apr_status_t rv;
     pool_db_rc rc;
-    int cond;
 
     if (r->method_number != M_GET) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
@@ -466,6 +485,21 @@ static int download(request_rec *r, const char *pool, const char *id)
         return pool_db_problem(r, rc, err, "file");
     }
     path = sc->store->ops->local_path(sc->store, r->pool, pool, id);
+    return pool_send_file(r, path, gb.file->content_type, gb.file->sha256,
+                          gb.file->name, id);
+}
+
+int pool_send_file(request_rec *r, const char *path, const char *ctype,
+                   const char *sha256, const char *name, const char *what)
+{
+    apr_finfo_t fi;
+    apr_file_t *fd;
+    apr_bucket_brigade *bb;
+    apr_bucket *e;
+    core_dir_config *cd;
+    apr_status_t rv;
+    int cond;
+
     /* as httpd's own default handler: sendfile and mmap as configured
      * (EnableSendfile, EnableMMAP) */
     cd = ap_get_core_module_config(r->per_dir_config);
@@ -476,20 +510,20 @@ static int download(request_rec *r, const char *pool, const char *id)
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: file %s has a row but no readable data at %s "
-                      "(poolctl sweep reports these)", id, path);
+                      "pool: %s has a row but no readable data at %s "
+                      "(poolctl sweep reports these)", what, path);
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
                             "the file's data is missing", NULL);
     }
     r->filename = apr_pstrdup(r->pool, path);
     r->finfo = fi;
-    ap_set_content_type(r, gb.file->content_type);
+    ap_set_content_type(r, ctype);
     apr_table_setn(r->headers_out, "ETag",
-                   apr_pstrcat(r->pool, "\"", gb.file->sha256, "\"", NULL));
+                   apr_pstrcat(r->pool, "\"", sha256, "\"", NULL));
     ap_update_mtime(r, fi.mtime);
     ap_set_last_modified(r);
     apr_table_setn(r->headers_out, "Content-Disposition",
-                   content_disposition(r->pool, gb.file->name));
+                   content_disposition(r->pool, name));
     apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
     apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
     cond = ap_meets_conditions(r);
@@ -514,7 +548,7 @@ static int download(request_rec *r, const char *pool, const char *id)
     rv = ap_pass_brigade(r->output_filters, bb);
     if (rv != APR_SUCCESS && !r->connection->aborted) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, "pool: sending %s failed",
-                      id);
+                      what);
     }
     return OK;
 }

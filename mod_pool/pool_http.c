@@ -97,6 +97,8 @@ int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
         return pool_problem(r, HTTP_CONFLICT,
                             apr_pstrcat(r->pool, what, " already exists", NULL),
                             NULL);
+    case POOL_DB_REFUSED:
+        return pool_problem(r, HTTP_CONFLICT, err ? err : "refused", NULL);
     case POOL_DB_UNAVAILABLE:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "database unavailable: %s", err ? err : "?");

@@ -22,6 +22,7 @@
 #include <http_core.h>
 
 #include "mod_pool.h"
+#include "pool_groups.h"
 #include "pool_tus.h"
 #include "pool_util.h"
 #include "pool_fields.h"
@@ -251,10 +252,18 @@ static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b,
                             const char **err)
 {
     tus_baton *tb = b;
-    pool_db_rc rc = pool_upload_create(p, c, tb->pool, tb->client_id, tb->in,
-                                       tb->expiry, tb->token, LEASE_SECONDS,
-                                       &tb->u, err);
+    pool_db_rc rc;
 
+    /* a file the pool would refuse as late is refused before its bytes
+     * are sent (the final insert checks again) */
+    if (tb->in->concat != POOL_TUS_CONCAT_PARTIAL) {
+        rc = pool_late_check(p, c, tb->pool, tb->in->ts, err);
+        if (rc != POOL_DB_OK) {
+            return rc == POOL_DB_CONFLICT ? POOL_DB_REFUSED : rc;
+        }
+    }
+    rc = pool_upload_create(p, c, tb->pool, tb->client_id, tb->in,
+                            tb->expiry, tb->token, LEASE_SECONDS, &tb->u, err);
     if (rc == POOL_DB_CONFLICT) {
         /* a retry whose first attempt did commit: the id is ours */
         rc = pool_upload_get(p, c, tb->pool, tb->client_id, tb->in->id,

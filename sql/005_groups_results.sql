@@ -8,6 +8,9 @@
 ALTER TABLE pools ADD COLUMN processor_secret text;
 -- the last published result's sequence number of the pool
 ALTER TABLE pools ADD COLUMN result_seq bigint NOT NULL DEFAULT 0;
+-- the `group` step has looked at every file received before this time
+-- (less a margin); NULL: look at all of the pool's files
+ALTER TABLE pools ADD COLUMN grouped_until timestamptz;
 
 -- A group: the files of a pool whose ts fall in [window_start, window_end).
 -- States move forward only:
@@ -51,11 +54,11 @@ CREATE INDEX groups_due ON groups (deadline)
     WHERE state IN ('triggered', 'claimed');
 CREATE INDEX groups_pool_window ON groups (pool_id, window_start, window_end);
 
--- A file's group, and whether it arrived after its group's closing time.
-ALTER TABLE files ADD COLUMN group_id uuid REFERENCES groups (id);
-ALTER TABLE files ADD COLUMN late boolean NOT NULL DEFAULT false;
-CREATE INDEX files_ungrouped ON files (pool_id) WHERE group_id IS NULL;
-CREATE INDEX files_group ON files (group_id, seq);
+-- A file's group is the group of its pool whose window holds its ts (no
+-- per-file column: grouping a million files writes only the groups); it is
+-- late when received at or after the group's closes_at.
+CREATE INDEX files_pool_ts ON files (pool_id, ts);
+CREATE INDEX files_pool_received ON files (pool_id, received_at);
 
 -- The one result of a group.  Stored as STORAGE/.results/<id> when it
 -- arrives; `publish` gives it the pool's next seq and links it into

@@ -1,6 +1,7 @@
 /* pool_conf: sizes and integers, every directive (good and bad values,
- * messages naming the directive), and reading httpd config files (quotes,
- * continuation lines, comments, Include, unknown directives). */
+ * messages naming the directive), reading httpd config files (quotes,
+ * continuation lines, comments, Include, unknown directives), and where the
+ * API is mounted (<Location> with SetHandler pool). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,193 @@ START_TEST(read_missing_file)
 }
 END_TEST
 
+/* ---- where the API is mounted */
+
+/* Reads content as main.conf (after "PoolDatabase dbname=x"). */
+static const char *api_path_of(const char *content, pool_conf_t *c)
+{
+    const char *err = NULL;
+    const char *path = write_file("api.conf",
+                                  apr_pstrcat(p, "PoolDatabase dbname=x\n",
+                                              content, NULL));
+
+    pool_conf_defaults(c);
+    ck_assert_int_eq(pool_conf_read(p, path, c, &err), APR_SUCCESS);
+    ck_assert_ptr_null(err);
+    return c->api_path;
+}
+
+START_TEST(api_path_plain_and_quoted)
+{
+    pool_conf_t c;
+
+    ck_assert_str_eq(api_path_of("<Location /pool>\n"
+                                 "    SetHandler pool\n"
+                                 "</Location>\n", &c), "/pool");
+    ck_assert_str_eq(pool_conf_api_path(&c), "/pool");
+    ck_assert_str_eq(api_path_of("<Location \"/data/api\">\n"
+                                 "    SetHandler \"pool\"\n"
+                                 "</Location>\n", &c), "/data/api");
+    ck_assert_str_eq(api_path_of("<Location '/q'>\n"
+                                 "SetHandler pool\n"
+                                 "</Location>\n", &c), "/q");
+    /* names case-insensitive, as httpd; white space before '>' */
+    ck_assert_str_eq(api_path_of("<location /lower >\n"
+                                 "  sethandler POOL\n"
+                                 "</LOCATION>\n", &c), "/lower");
+    /* other directives in the section are still read */
+    ck_assert_str_eq(api_path_of("<Location /p>\n"
+                                 "    SetHandler pool\n"
+                                 "    PoolMaxFileSize 3K\n"
+                                 "</Location>\n", &c), "/p");
+    ck_assert_int_eq(c.max_file_size, 3072);
+}
+END_TEST
+
+START_TEST(api_path_trailing_slash)
+{
+    pool_conf_t c;
+
+    ck_assert_str_eq(api_path_of("<Location /pool/>\n"
+                                 "    SetHandler pool\n"
+                                 "</Location>\n", &c), "/pool");
+    ck_assert_str_eq(api_path_of("<Location \"/a/b//\">\n"
+                                 "    SetHandler pool\n"
+                                 "</Location>\n", &c), "/a/b");
+    /* mounted at the root: the empty path */
+    ck_assert_str_eq(api_path_of("<Location />\n"
+                                 "    SetHandler pool\n"
+                                 "</Location>\n", &c), "");
+    ck_assert_str_eq(pool_conf_api_path(&c), "");
+}
+END_TEST
+
+START_TEST(api_path_first_with_handler)
+{
+    pool_conf_t c;
+
+    ck_assert_str_eq(api_path_of(
+        "SetHandler pool\n"                    /* outside any Location */
+        "<Location /status>\n"
+        "    SetHandler server-status\n"
+        "</Location>\n"
+        "<Location /other>\n"
+        "    Require all granted\n"
+        "</Location>\n"
+        "SetHandler pool\n"
+        "<Directory /var/www>\n"
+        "    SetHandler pool\n"
+        "</Directory>\n"
+        "<LocationMatch \"^/re\">\n"
+        "    SetHandler pool\n"
+        "</LocationMatch>\n"
+        "<Location ~ \"/tilde\">\n"
+        "    SetHandler pool\n"
+        "</Location>\n"
+        "<Location /wild*>\n"
+        "    SetHandler pool\n"
+        "</Location>\n"
+        "<Location /poolish>\n"
+        "    SetHandler pool-other\n"
+        "</Location>\n"
+        "<Location /api>\n"
+        "    Require all granted\n"
+        "    SetHandler pool\n"
+        "</Location>\n"
+        "<Location /second>\n"
+        "    SetHandler pool\n"
+        "</Location>\n", &c), "/api");
+}
+END_TEST
+
+START_TEST(api_path_included)
+{
+    pool_conf_t c;
+    const char *err = NULL;
+    const char *path;
+
+    write_file("sites/a.conf", "<Location /a>\n"
+                               "    Require all granted\n"
+                               "</Location>\n");
+    write_file("sites/b.conf", "<Location \"/mounted/\">\n"
+                               "    SetHandler pool\n"
+                               "</Location>\n");
+    path = write_file("main.conf", "PoolDatabase dbname=x\n"
+                                   "Include sites/*.conf\n"
+                                   "<Location /later>\n"
+                                   "    SetHandler pool\n"
+                                   "</Location>\n");
+    pool_conf_defaults(&c);
+    ck_assert_int_eq(pool_conf_read(p, path, &c, &err), APR_SUCCESS);
+    ck_assert_str_eq(c.api_path, "/mounted");
+}
+END_TEST
+
+START_TEST(api_path_none)
+{
+    pool_conf_t c;
+
+    ck_assert_ptr_null(api_path_of("<Location /pool>\n"
+                                   "    Require all granted\n"
+                                   "</Location>\n", &c));
+    ck_assert_str_eq(pool_conf_api_path(&c), "/pool");
+    ck_assert_str_eq(pool_conf_api_path(NULL), "/pool");
+
+    /* read again into a configuration that had one: none */
+    ck_assert_str_eq(api_path_of("<Location /x>\nSetHandler pool\n"
+                                 "</Location>\n", &c), "/x");
+    api_path_of("", &c);
+    ck_assert_ptr_null(c.api_path);
+    pool_conf_defaults(&c);
+    ck_assert_ptr_null(c.api_path);
+}
+END_TEST
+
+START_TEST(api_url)
+{
+    pool_conf_t c;
+
+    pool_conf_defaults(&c);
+    ck_assert_ptr_null(pool_conf_api_url(p, &c));        /* no PoolPublicURL */
+    ck_assert_ptr_null(pool_conf_api_url(p, NULL));
+    c.api_path = "/api";
+    ck_assert_ptr_null(pool_conf_api_url(p, &c));
+
+    pool_conf_defaults(&c);
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolPublicURL",
+                                     "https://pool.example/"));
+    ck_assert_str_eq(pool_conf_api_url(p, &c), "https://pool.example/pool");
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolPublicURL",
+                                     "https://pool.example/base"));
+    ck_assert_str_eq(pool_conf_api_url(p, &c),
+                     "https://pool.example/base/pool");
+    c.api_path = "/api/v1";
+    ck_assert_str_eq(pool_conf_api_url(p, &c),
+                     "https://pool.example/base/api/v1");
+    /* set directly, with trailing slashes */
+    c.public_url = "http://127.0.0.1:8080//";
+    ck_assert_str_eq(pool_conf_api_url(p, &c), "http://127.0.0.1:8080/api/v1");
+    c.api_path = "";
+    ck_assert_str_eq(pool_conf_api_url(p, &c), "http://127.0.0.1:8080");
+    c.public_url = "";
+    ck_assert_ptr_null(pool_conf_api_url(p, &c));
+}
+END_TEST
+
+START_TEST(api_url_from_file)
+{
+    pool_conf_t c;
+
+    ck_assert_str_eq(api_path_of("PoolPublicURL https://h.example/\n"
+                                 "<Location /files/>\n"
+                                 "    SetHandler pool\n"
+                                 "</Location>\n", &c), "/files");
+    ck_assert_str_eq(pool_conf_api_url(p, &c), "https://h.example/files");
+    api_path_of("PoolPublicURL https://h.example/\n", &c);
+    ck_assert_str_eq(pool_conf_api_url(p, &c), "https://h.example/pool");
+}
+END_TEST
+
 Suite *suite_conf(void)
 {
     Suite *s = suite_create("conf");
@@ -588,6 +776,17 @@ Suite *suite_conf(void)
     tcase_add_test(tc, read_continued_line_numbers);
     tcase_add_test(tc, read_arg_count);
     tcase_add_test(tc, read_missing_file);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("api_path");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, api_path_plain_and_quoted);
+    tcase_add_test(tc, api_path_trailing_slash);
+    tcase_add_test(tc, api_path_first_with_handler);
+    tcase_add_test(tc, api_path_included);
+    tcase_add_test(tc, api_path_none);
+    tcase_add_test(tc, api_url);
+    tcase_add_test(tc, api_url_from_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,6 +7,7 @@
 Suite *suite_util(void);
 Suite *suite_kdf(void);
 Suite *suite_jwt(void);
+Suite *suite_link(void);
 Suite *suite_ts(void);
 Suite *suite_name(void);
 Suite *suite_conf(void);
@@ -14,5 +15,6 @@ Suite *suite_net(void);
 Suite *suite_webhook(void);
 Suite *suite_multipart(void);
 Suite *suite_tus(void);
+Suite *suite_settings(void);
 
 #endif

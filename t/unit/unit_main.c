@@ -17,6 +17,7 @@ int main(void)
     sr = srunner_create(suite_util());
     srunner_add_suite(sr, suite_kdf());
     srunner_add_suite(sr, suite_jwt());
+    srunner_add_suite(sr, suite_link());
     srunner_add_suite(sr, suite_ts());
     srunner_add_suite(sr, suite_name());
     srunner_add_suite(sr, suite_conf());
@@ -24,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, suite_webhook());
     srunner_add_suite(sr, suite_multipart());
     srunner_add_suite(sr, suite_tus());
+    srunner_add_suite(sr, suite_settings());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
