@@ -75,6 +75,7 @@
 #define ERROR_BODY_MAX      (64 * 1024)
 #define SECRET_MAX          4096
 #define STDERR_TAIL         1200        /* bytes of the command's stderr */
+#define STDERR_SHOWN        1500        /* of them joined into one line */
 #define MESSAGE_MAX         2000        /* a progress message (the API's) */
 #define NAME_KEEP           100         /* bytes of a file name kept */
 #define LIST_PAGES_MAX      1000
@@ -182,11 +183,12 @@ static void usage(FILE *f)
 "or the server could not be used, 2 usage error.\n", f);
 }
 
-/* Text from a server or a command made fit for a message: control
- * characters (but newlines when keep_nl) become spaces, at most max bytes,
- * cut on a UTF-8 character boundary. */
+/* Text from a server or a command made fit for a message or a log line:
+ * one line (control characters become spaces; the API refuses them in
+ * progress messages), at most max bytes, cut on a UTF-8 character
+ * boundary. */
 static char *clean_text(apr_pool_t *p, const char *s, apr_size_t n,
-                        apr_size_t max, int keep_nl)
+                        apr_size_t max)
 {
     char *out;
     apr_size_t i;
@@ -200,28 +202,45 @@ static char *clean_text(apr_pool_t *p, const char *s, apr_size_t n,
     out = apr_pstrmemdup(p, s, n);
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)out[i];
-        if ((ch < 0x20 && !(keep_nl && ch == '\n')) || ch == 0x7f) {
+        if (ch < 0x20 || ch == 0x7f) {
             out[i] = ' ';
         }
     }
     return out;
 }
 
-/* A JSON string of s; bytes of invalid UTF-8 become '?'. */
+/* A JSON string of s, where every byte that is not part of a valid UTF-8
+ * sequence has become '?'. */
 static json_t *json_text(char *s)
 {
-    json_t *j = json_string(s);
-    char *c;
+    unsigned char *u = (unsigned char *)s;
 
-    if (!j) {
-        for (c = s; *c; c++) {
-            if ((unsigned char)*c >= 0x80) {
-                *c = '?';
+    while (*u) {
+        int len = *u < 0x80 ? 1 : *u >= 0xC2 && *u <= 0xDF ? 2
+                  : *u >= 0xE0 && *u <= 0xEF ? 3
+                  : *u >= 0xF0 && *u <= 0xF4 ? 4 : 0, k;
+
+        for (k = 1; k < len; k++) {
+            if ((u[k] & 0xC0) != 0x80) {
+                len = 0;
+                break;
             }
         }
-        j = json_string(s);
+        /* overlong forms, surrogates, beyond U+10FFFF */
+        if ((len == 3 && ((*u == 0xE0 && u[1] < 0xA0)
+                          || (*u == 0xED && u[1] >= 0xA0)))
+            || (len == 4 && ((*u == 0xF0 && u[1] < 0x90)
+                             || (*u == 0xF4 && u[1] >= 0x90)))) {
+            len = 0;
+        }
+        if (!len) {
+            *u++ = '?';
+        }
+        else {
+            u += len;
+        }
     }
-    return j;
+    return json_string(s);
 }
 
 /* ----------------------------------------------------------------- HTTP */
@@ -425,7 +444,7 @@ static const char *http_why(apr_pool_t *p, const http_resp_t *rs)
     d = json_is_object(j) ? json_object_get(j, "detail") : NULL;
     if (json_is_string(d)) {
         detail = clean_text(p, json_string_value(d),
-                            strlen(json_string_value(d)), 300, 0);
+                            strlen(json_string_value(d)), 300);
     }
     json_decref(j);
     return apr_psprintf(p, "HTTP %ld%s%s", rs->status, detail ? ": " : "",
@@ -555,7 +574,7 @@ static void progress(agent_t *a, apr_pool_t *p, const char *gid, int percent,
     json_object_set_new(j, "percent", json_integer(percent));
     json_object_set_new(j, "message",
                         json_text(clean_text(p, message, strlen(message),
-                                             MESSAGE_MAX, 1)));
+                                             MESSAGE_MAX)));
     body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!body) {
@@ -611,7 +630,7 @@ static const char *local_name(apr_pool_t *p, int i, int width,
                               const char *name, const char *id)
 {
     const char *src = name && *name ? name : id ? id : "file";
-    char *s = clean_text(p, src, strlen(src), NAME_KEEP, 0), *c;
+    char *s = clean_text(p, src, strlen(src), NAME_KEEP), *c;
 
     for (c = s; *c; c++) {
         if (!apr_isalnum(*c) && *c != '.' && *c != '_' && *c != '-') {
@@ -900,8 +919,9 @@ static const char *stderr_tail(apr_pool_t *p, const char *dir)
 {
     const char *path = apr_pstrcat(p, dir, "/stderr.log", NULL);
     char buf[STDERR_TAIL];
-    apr_size_t n = sizeof(buf), skip = 0;
+    apr_size_t n = sizeof(buf), skip = 0, i, len = 0;
     apr_off_t off = 0;
+    char *out;
     apr_finfo_t fi;
     apr_file_t *f;
 
@@ -927,10 +947,32 @@ static const char *stderr_tail(apr_pool_t *p, const char *dir)
             skip++;
         }
     }
-    while (n > skip && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+    while (n > skip && apr_isspace(buf[n - 1])) {
         n--;
     }
-    return clean_text(p, buf + skip, n - skip, STDERR_TAIL, 1);
+    /* one line: the non-empty lines joined with " | ", its end kept */
+    out = apr_palloc(p, 3 * (n - skip) + 1);
+    for (i = skip; i < n; i++) {
+        if (buf[i] == '\n') {
+            if (len && (len < 3 || memcmp(out + len - 3, " | ", 3))) {
+                memcpy(out + len, " | ", 3);
+                len += 3;
+            }
+        }
+        else if (buf[i] != '\r') {
+            out[len++] = buf[i];
+        }
+    }
+    if (len > STDERR_SHOWN) {
+        skip = len - STDERR_SHOWN;
+        while (skip < len && ((unsigned char)out[skip] & 0xC0) == 0x80) {
+            skip++;
+        }
+    }
+    else {
+        skip = 0;
+    }
+    return clean_text(p, out + skip, len - skip, STDERR_SHOWN);
 }
 
 static const char *wait_text(apr_pool_t *p, int status)
@@ -963,7 +1005,7 @@ static group_outcome group_failed(group_t *g, const char *why)
 
     pool_log(POOL_LOG_ERR, "group %s: failed after %.1f s: %s", g->gid,
              (double)(apr_time_now() - g->started) / APR_USEC_PER_SEC,
-             clean_text(g->p, why, strlen(why), 500, 0));
+             clean_text(g->p, why, strlen(why), 500));
     progress(g->a, g->p, g->gid, g->percent, msg);
     return GROUP_FAILED;
 }
@@ -1064,7 +1106,7 @@ static group_outcome process_group(agent_t *a, const char *gid)
             why = apr_psprintf(g.p, "download of file %lu of %lu (%s): %s",
                                (unsigned long)i + 1, (unsigned long)nfiles,
                                fname ? clean_text(g.p, fname, strlen(fname),
-                                                  100, 0) : "?", why);
+                                                  100) : "?", why);
             break;
         }
         APR_ARRAY_PUSH(argv, char *) = (char *)path;
@@ -1119,7 +1161,7 @@ static group_outcome process_group(agent_t *a, const char *gid)
             g.p, "the command %s%s%s%s", wait_text(g.p, status),
             WIFEXITED(status) && WEXITSTATUS(status) == 0
                 ? " but wrote no result to POOL_OUTPUT" : "",
-            *tail ? "; stderr:\n" : " (no stderr)", tail));
+            *tail ? "; stderr: " : " (no stderr)", tail));
         goto done;
     }
     g.percent = 90;
@@ -1459,8 +1501,8 @@ static void serve(listener_t *l, apr_socket_t *c, apr_pool_t *p)
     }
     else if (strcmp(type, "group.ready")) {
         pool_log(POOL_LOG_INFO, "webhook %s: %s ignored",
-                 clean_text(p, hh.id, strlen(hh.id), 100, 0),
-                 clean_text(p, type, strlen(type), 100, 0));
+                 clean_text(p, hh.id, strlen(hh.id), 100),
+                 clean_text(p, type, strlen(type), 100));
         reply(c, p, 202, "ignored");
     }
     else if (!gid || !pool_uuid_valid(gid)) {
@@ -1471,7 +1513,7 @@ static void serve(listener_t *l, apr_socket_t *c, apr_pool_t *p)
     }
     else {
         pool_log(POOL_LOG_INFO, "webhook %s: group.ready for group %s",
-                 clean_text(p, hh.id, strlen(hh.id), 100, 0), gid);
+                 clean_text(p, hh.id, strlen(hh.id), 100), gid);
         reply(c, p, 202, "queued");
     }
     json_decref(j);
