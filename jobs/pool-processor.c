@@ -1198,8 +1198,9 @@ static const char *list_triggered(agent_t *a, apr_pool_t *p,
         json_t *j, *groups, *g, *next;
         size_t i;
 
+        /* (apr's formatter has no %lld: JSON_INTEGER_FORMAT will not do) */
         const char *page = after < 0 ? "" : apr_psprintf(
-            p, "&after=%" JSON_INTEGER_FORMAT, after);
+            p, "&after=%" APR_INT64_T_FMT, (apr_int64_t)after);
 
         api(a, p, "GET", apr_psprintf(p, "/v1/pools/%s/groups?state=triggered"
                                       "&limit=100%s", a->pool, page),

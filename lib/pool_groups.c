@@ -825,14 +825,14 @@ static pool_db_rc fill_gaps(apr_pool_t *p, PGconn *c, json_t *cand, int *made,
     PGresult *res;
     pool_db_rc rc;
 
-    params[0] = apr_psprintf(p, "%" JSON_INTEGER_FORMAT,
-                             json_integer_value(json_object_get(cand, "pool")));
-    params[1] = apr_psprintf(p, "%" JSON_INTEGER_FORMAT,
-                             json_integer_value(json_object_get(cand, "ws")));
-    params[2] = apr_psprintf(p, "%" JSON_INTEGER_FORMAT,
-                             json_integer_value(json_object_get(cand, "we")));
-    params[3] = apr_psprintf(p, "%" JSON_INTEGER_FORMAT,
-                             json_integer_value(json_object_get(cand, "l")));
+    params[0] = pool_db_i64(p, (apr_int64_t)json_integer_value(
+                                    json_object_get(cand, "pool")));
+    params[1] = pool_db_i64(p, (apr_int64_t)json_integer_value(
+                                    json_object_get(cand, "ws")));
+    params[2] = pool_db_i64(p, (apr_int64_t)json_integer_value(
+                                    json_object_get(cand, "we")));
+    params[3] = pool_db_i64(p, (apr_int64_t)json_integer_value(
+                                    json_object_get(cand, "l")));
     rc = pool_db_exec(p, c, "group gaps",
         "WITH x AS (SELECT DISTINCT"
         "   greatest(" FROM_US("$2") ", (SELECT max(g.window_end) FROM groups g"

@@ -678,3 +678,37 @@ def test_killed_runner_rerun_triggers_each_group_once(stack, pool, client_of):
     finally:
         rcv.close()
         drop_pending(stack, pool)
+
+
+# ---------------------------------------------------------------- window change
+
+def test_changed_window_fills_gaps_between_existing_groups(stack, pool, client_of):
+    """Groups keep their windows when the window setting changes; a file in
+    an aligned window that an older group partly covers gets the gap."""
+    now = int(time.time())
+    base = now - now % 120 - 120           # aligned for 1m and 2m windows
+    settings(stack, pool, "window=1m", "lateness=1h")
+    up = client_of(pool)
+    up.upload_ok("a.txt", b"a", ts=str(base + 1))
+    run(stack, "group")
+    settings(stack, pool, "window=2m")
+    up.upload_ok("b.txt", b"b", ts=str(base + 10))    # in the old group
+    up.upload_ok("c.txt", b"c", ts=str(base + 70))    # beside it
+    up.upload_ok("d.txt", b"d", ts=str(base + 130))   # a new 2m window
+    run(stack, "group")
+    adm = client_of(pool, "admin")
+
+    def epoch(s):
+        return int(time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+                   - time.timezone)
+
+    got = sorted((epoch(g["window"]["start"]) - base,
+                  epoch(g["window"]["end"]) - base,
+                  sorted(f["name"] for f in manifest(adm, g["id"])["files"]))
+                 for g in groups(adm))
+    assert got == [(0, 60, ["a.txt", "b.txt"]),
+                   (60, 120, ["c.txt"]),
+                   (120, 240, ["d.txt"])]
+    # and again: nothing new
+    run(stack, "group")
+    assert len(groups(adm)) == 3
