@@ -237,6 +237,9 @@ static int pool_handler(request_rec *r)
     if (seg && !strcmp(seg, "results")) {
         return pool_handle_results(r, who, pool, *path ? path + 1 : NULL);
     }
+    if (seg && !strcmp(seg, "settings") && !*path) {
+        return pool_handle_settings(r, who, pool);
+    }
     return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
 }
 

@@ -125,6 +125,10 @@ int pool_handle_groups(request_rec *r, pool_principal *who, const char *pool,
 int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest);
 
+/* pool_settings.c: GET/PATCH .../pools/{pool}/settings (admin). */
+int pool_handle_settings(request_rec *r, pool_principal *who,
+                         const char *pool);
+
 /* pool_files.c */
 int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
                       const char *rest);

@@ -712,3 +712,47 @@ def test_changed_window_fills_gaps_between_existing_groups(stack, pool, client_o
     # and again: nothing new
     run(stack, "group")
     assert len(groups(adm)) == 3
+
+
+# ---------------------------------------------------------------- admin API
+
+def test_settings_admin_api(stack, pool, client_of):
+    adm = client_of(pool, "admin")
+    url = api(stack, pool, "/settings")
+    r = adm.s.get(url)
+    assert r.status_code == 200, r.text
+    assert r.json()["settings"]["window"] is None
+    r = adm.s.patch(url, json={"window": "5m", "min_clients": 2,
+                               "processor_url": "https://proc.example/hook"})
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["settings"]["window"] == 300 and j["settings"]["min_clients"] == 2
+    assert j["processor_secret"].startswith("whsec_")
+    # shown once
+    r = adm.s.get(url)
+    assert "processor_secret" not in r.json() and r.json()["processor_secret_set"]
+    # the same as poolctl sees
+    show = json.loads(stack.poolctl_ok("pool", "show", pool, "--json").stdout)
+    assert show["settings"]["window"] == 300
+    # null resets; bad values name the key and change nothing
+    before = adm.s.get(url).json()
+    for body, field in (({"window": "10s"}, "window"),
+                        ({"bogus": 1}, "bogus"),
+                        ({"window": 1.5}, "window"),
+                        ({"late_policy": "maybe"}, "late_policy")):
+        assert_problem(adm.s.patch(url, json=body), 422, field)
+    assert adm.s.get(url).json() == before
+    assert_problem(adm.s.patch(url, data="window=5m",
+                               headers={"Content-Type": "text/plain"}), 415)
+    assert_problem(adm.s.patch(url, json={}), 400)
+    r = adm.s.patch(url, json={"processor_url": None, "min_clients": None})
+    assert r.status_code == 200
+    assert r.json()["settings"]["processor_url"] is None
+    assert r.json()["settings"]["min_clients"] == 1
+    assert r.json()["processor_secret_set"] is False
+    for role in ("uploader", "processor", "listener"):
+        c = client_of(pool, role)
+        assert_problem(c.s.get(url), 403)
+        assert_problem(c.s.patch(url, json={"window": "1m"}), 403)
+    other = client_of(stack.create_pool(), "admin")
+    assert_problem(other.s.get(url), 404)
