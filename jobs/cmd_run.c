@@ -22,7 +22,10 @@ static const struct {
     { "fetch", pool_step_fetch },
     { "publish", pool_step_publish },
     { "deliver", pool_step_deliver },
+    /* only when named: it walks the whole storage tree */
+    { "sweep", pool_step_sweep },
 };
+#define N_DEFAULT_STEPS (N_STEPS - 1)
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
 
 static volatile sig_atomic_t stop_requested;
@@ -81,7 +84,7 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
         APR_ARRAY_PUSH(chosen, int) = k;
     }
     if (!chosen->nelts) {
-        for (i = 0; i < (int)N_STEPS; i++) {
+        for (i = 0; i < (int)N_DEFAULT_STEPS; i++) {
             APR_ARRAY_PUSH(chosen, int) = i;
         }
     }

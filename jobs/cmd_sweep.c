@@ -1,175 +1,96 @@
-/* poolctl sweep [--json]: reclaims the space of what nobody will come back
- * for.
- *
- *   - resumable (tus) uploads past their expiry (PoolUploadExpiry after
- *     their last progress): the row and the data received so far; a
- *     completed upload's file stays, only the upload record goes;
- *   - upload data without a row, last written more than an hour ago (a
- *     crash between deleting an upload and its data);
- *   - spool files last written more than an hour ago (an upload whose
- *     httpd child died).
- *
- * Safe to run on several hosts at once and again and again: an expired
- * upload is claimed with a lease (FOR UPDATE SKIP LOCKED) before its data
- * is removed, and its row goes last. */
+/* poolctl sweep [--json] [--min-age SECONDS] [--pool NAME]: reclaims space and reconciles
+ * storage with the database (lib/pool_sweep.h says what it does).  The
+ * same sweep is the `sweep` step of poolctl run. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-#include <grp.h>
-#include <sys/stat.h>
 
 #include <apr_strings.h>
-#include <apr_hash.h>
-#include <apr_time.h>
 
 #include "poolctl.h"
-#include "pool_log.h"
 #include "pool_store.h"
-#include "pool_tus.h"
+#include "pool_sweep.h"
 #include "pool_util.h"
+#include "pool_name.h"
 
-#define SWEEP_BATCH     100
-#define SWEEP_LEASE     300                     /* seconds */
-#define STALE_AFTER     apr_time_from_sec(3600)
-
-static const char *errstr(apr_pool_t *p, apr_status_t rv)
+static json_t *items_json(const apr_array_header_t *items)
 {
-    char buf[256];
+    json_t *a = json_array();
+    int i;
 
-    return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+    for (i = 0; i < items->nelts; i++) {
+        const pool_sweep_item_t *it = &APR_ARRAY_IDX(items, i,
+                                                     pool_sweep_item_t);
+        json_t *o = json_object();
+
+        json_object_set_new(o, "kind", json_string(it->kind));
+        json_object_set_new(o, "pool", it->pool ? json_string(it->pool)
+                                                : json_null());
+        json_object_set_new(o, "id", json_string(it->id));
+        if (it->name) {
+            /* a client's name: may be any UTF-8 (jansson checks) */
+            json_t *n = json_string(it->name);
+            json_object_set_new(o, "name", n ? n : json_null());
+        }
+        json_object_set_new(o, "path", json_string(it->path));
+        json_object_set_new(o, "size", json_integer(it->size));
+        json_array_append_new(a, o);
+    }
+    return a;
 }
 
-typedef struct {
-    int expired;
-    apr_off_t expired_bytes;
-    int orphans;
-    apr_off_t orphan_bytes;
-    int spool;
-    apr_off_t spool_bytes;
-} sweep_report;
-
-static int sweep_expired(poolctl_t *ctl, pool_store_t *st, PGconn *db,
-                         const char *token, sweep_report *rep)
+static void print_items(const char *title, const apr_array_header_t *items,
+                        int total)
 {
-    for (;;) {
-        apr_pool_t *p;
-        apr_array_header_t *ids;
-        const char *err = NULL;
-        pool_db_rc rc;
-        int i;
+    int i;
 
-        apr_pool_create(&p, ctl->p);
-        rc = pool_upload_claim_expired(p, db, SWEEP_BATCH, token, SWEEP_LEASE,
-                                       &ids, &err);
-        if (rc != POOL_DB_OK) {
-            apr_pool_destroy(p);
-            return poolctl_db_error(rc, err);
-        }
-        for (i = 0; i < ids->nelts; i++) {
-            const char *id = APR_ARRAY_IDX(ids, i, const char *);
-            apr_off_t freed = 0;
-            apr_status_t rv = st->ops->upload_remove(st, p, id, &freed);
-
-            if (rv != APR_SUCCESS) {
-                /* keep the row: the next sweep tries again */
-                poolctl_err("upload %s: cannot remove its data: %s", id,
-                            errstr(p, rv));
-                continue;
-            }
-            rc = pool_upload_forget(p, db, id, token, &err);
-            if (rc != POOL_DB_OK && rc != POOL_DB_NOTFOUND) {
-                apr_pool_destroy(p);
-                return poolctl_db_error(rc, err);
-            }
-            rep->expired++;
-            rep->expired_bytes += freed;
-            pool_log(POOL_LOG_INFO, "removed expired upload %s (%"
-                     APR_OFF_T_FMT " bytes)", id, freed);
-        }
-        i = ids->nelts;
-        apr_pool_destroy(p);
-        if (i < SWEEP_BATCH) {
-            return POOLCTL_OK;
-        }
+    if (!total) {
+        return;
     }
-}
-
-static int sweep_orphans(poolctl_t *ctl, pool_store_t *st, PGconn *db,
-                         apr_time_t before, sweep_report *rep)
-{
-    apr_array_header_t *ids, *present;
-    apr_hash_t *known;
-    const char *err = NULL;
-    apr_status_t rv;
-    pool_db_rc rc;
-    int i, from;
-
-    rv = st->ops->upload_list_stale(st, ctl->p, before, &ids);
-    if (rv != APR_SUCCESS) {
-        poolctl_err("cannot list the upload data under %s: %s", st->root,
-                    errstr(ctl->p, rv));
-        return POOLCTL_FAIL;
+    printf("%s:\n", title);
+    for (i = 0; i < items->nelts; i++) {
+        const pool_sweep_item_t *it = &APR_ARRAY_IDX(items, i,
+                                                     pool_sweep_item_t);
+        printf("  %-6s %s  pool %s  %" APR_OFF_T_FMT " bytes  %s\n",
+               it->kind, it->id, it->pool ? it->pool : "-", it->size,
+               it->path);
     }
-    /* in slices, so that one statement stays small */
-    for (from = 0; from < ids->nelts; from += SWEEP_BATCH) {
-        apr_array_header_t *slice = apr_array_make(ctl->p, SWEEP_BATCH,
-                                                   sizeof(const char *));
-        for (i = from; i < ids->nelts && i < from + SWEEP_BATCH; i++) {
-            APR_ARRAY_PUSH(slice, const char *) =
-                APR_ARRAY_IDX(ids, i, const char *);
-        }
-        rc = pool_upload_existing(ctl->p, db, slice, &present, &err);
-        if (rc != POOL_DB_OK) {
-            return poolctl_db_error(rc, err);
-        }
-        known = apr_hash_make(ctl->p);
-        for (i = 0; i < present->nelts; i++) {
-            apr_hash_set(known, APR_ARRAY_IDX(present, i, const char *),
-                         APR_HASH_KEY_STRING, "");
-        }
-        for (i = 0; i < slice->nelts; i++) {
-            const char *id = APR_ARRAY_IDX(slice, i, const char *);
-            apr_off_t freed = 0;
-
-            if (apr_hash_get(known, id, APR_HASH_KEY_STRING)) {
-                continue;
-            }
-            rv = st->ops->upload_remove(st, ctl->p, id, &freed);
-            if (rv != APR_SUCCESS) {
-                poolctl_err("cannot remove orphaned upload data %s: %s", id,
-                            errstr(ctl->p, rv));
-                continue;
-            }
-            rep->orphans++;
-            rep->orphan_bytes += freed;
-            pool_log(POOL_LOG_INFO, "removed upload data %s that had no "
-                     "upload (%" APR_OFF_T_FMT " bytes)", id, freed);
-        }
+    if (total > items->nelts) {
+        printf("  ... and %d more (see the warnings above)\n",
+               total - items->nelts);
     }
-    return POOLCTL_OK;
 }
 
 int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
 {
     int json = 0, rc;
+    const char *min_age_s = NULL, *only = NULL;
+    long min_age = POOL_SWEEP_MIN_AGE;
     apr_array_header_t *pos;
     poolctl_opt_t opts[] = {
         { "json", 0, 0, NULL, &json },
+        { "min-age", 0, 1, &min_age_s, NULL },
+        { "pool", 0, 1, &only, NULL },
         { NULL, 0, 0, NULL, NULL }
     };
-    sweep_report rep;
+    pool_sweep_report_t rep;
     pool_store_t *st;
     PGconn *db;
-    const char *token;
+    const char *token, *err = NULL;
     unsigned char rnd[16];
-    apr_time_t before;
-    apr_status_t rv;
+    pool_db_rc drc;
 
     if ((rc = poolctl_getopt(ctl, argc, argv, opts, &pos)) != POOLCTL_OK) {
         return rc;
     }
     if (pos->nelts) {
         return poolctl_usage("sweep takes no arguments");
+    }
+    if (min_age_s && pool_parse_int(min_age_s, 0, 31536000, &min_age) != 0) {
+        return poolctl_usage("sweep: --min-age takes seconds (0..31536000)");
+    }
+    if (only && pool_ident_check(only)) {
+        return poolctl_usage("sweep: --pool takes a pool name, not '%s'",
+                             poolctl_show(ctl->p, only));
     }
     if (poolctl_conf(ctl) != POOLCTL_OK) {
         return POOLCTL_FAIL;
@@ -184,6 +105,17 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
     if (!(db = poolctl_db(ctl))) {
         return POOLCTL_FAIL;
     }
+    if (only) {
+        pool_pool_t *pl;
+        drc = pool_db_pool_get(ctl->p, db, only, &pl, &err);
+        if (drc == POOL_DB_NOTFOUND) {
+            poolctl_err("pool '%s' not found", only);
+            return POOLCTL_FAIL;
+        }
+        if (drc != POOL_DB_OK) {
+            return poolctl_db_error(drc, err);
+        }
+    }
     if (pool_random(rnd, sizeof(rnd)) != APR_SUCCESS) {
         poolctl_err("no randomness");
         return POOLCTL_FAIL;
@@ -191,21 +123,10 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
     token = apr_pstrcat(ctl->p, "sweep-", pool_hex(ctl->p, rnd, sizeof(rnd)),
                         NULL);
     st = pool_store_fs(ctl->p, ctl->conf.storage);
-    memset(&rep, 0, sizeof(rep));
-    before = apr_time_now() - STALE_AFTER;
-
-    if ((rc = sweep_expired(ctl, st, db, token, &rep)) != POOLCTL_OK) {
-        return rc;
-    }
-    if ((rc = sweep_orphans(ctl, st, db, before, &rep)) != POOLCTL_OK) {
-        return rc;
-    }
-    rv = st->ops->spool_sweep(st, ctl->p, before, &rep.spool,
-                              &rep.spool_bytes);
-    if (rv != APR_SUCCESS) {
-        poolctl_err("cannot sweep the spool under %s: %s", st->root,
-                    errstr(ctl->p, rv));
-        return POOLCTL_FAIL;
+    drc = pool_sweep(ctl->p, db, st, only, token, apr_time_from_sec(min_age), &rep,
+                     &err);
+    if (drc != POOL_DB_OK) {
+        return poolctl_db_error(drc, err);
     }
 
     if (json) {
@@ -219,13 +140,36 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
                             json_integer(rep.orphan_bytes));
         json_object_set_new(j, "spool_files", json_integer(rep.spool));
         json_object_set_new(j, "spool_bytes", json_integer(rep.spool_bytes));
-        return poolctl_print_json(ctl, j);
+        json_object_set_new(j, "retained_files", json_integer(rep.retained));
+        json_object_set_new(j, "retained_bytes",
+                            json_integer(rep.retained_bytes));
+        json_object_set_new(j, "lost_found", json_integer(rep.lost));
+        json_object_set_new(j, "lost_found_bytes",
+                            json_integer(rep.lost_bytes));
+        json_object_set_new(j, "missing", json_integer(rep.missing));
+        json_object_set_new(j, "failures", json_integer(rep.failures));
+        json_object_set_new(j, "lost_found_items",
+                            items_json(rep.lost_items));
+        json_object_set_new(j, "missing_items",
+                            items_json(rep.missing_items));
+        rc = poolctl_print_json(ctl, j);
     }
-    printf("expired uploads removed:        %d (%" APR_OFF_T_FMT " bytes)\n",
-           rep.expired, rep.expired_bytes);
-    printf("orphaned upload data removed:   %d (%" APR_OFF_T_FMT " bytes)\n",
-           rep.orphans, rep.orphan_bytes);
-    printf("stale spool files removed:      %d (%" APR_OFF_T_FMT " bytes)\n",
-           rep.spool, rep.spool_bytes);
-    return POOLCTL_OK;
+    else {
+        printf("expired uploads removed:        %d (%" APR_OFF_T_FMT
+               " bytes)\n", rep.expired, rep.expired_bytes);
+        printf("orphaned upload data removed:   %d (%" APR_OFF_T_FMT
+               " bytes)\n", rep.orphans, rep.orphan_bytes);
+        printf("stale spool files removed:      %d (%" APR_OFF_T_FMT
+               " bytes)\n", rep.spool, rep.spool_bytes);
+        printf("files past retention removed:   %d (%" APR_OFF_T_FMT
+               " bytes)\n", rep.retained, rep.retained_bytes);
+        printf("without a row, to lost+found:   %d (%" APR_OFF_T_FMT
+               " bytes)\n", rep.lost, rep.lost_bytes);
+        printf("rows whose bytes are missing:   %d\n", rep.missing);
+        print_items("moved to lost+found (no row)", rep.lost_items, rep.lost);
+        print_items("missing from storage (row kept)", rep.missing_items,
+                    rep.missing);
+    }
+    /* what could not be removed or moved was logged: a cron job notices */
+    return rep.failures && rc == POOLCTL_OK ? POOLCTL_FAIL : rc;
 }

@@ -76,12 +76,14 @@ static const poolctl_cmd_t commands[] = {
       "deliveries retry ID                make a pending or failed delivery "
       "due now" },
     { "sweep", poolctl_cmd_sweep,
-      "sweep [--json]                     remove expired resumable uploads "
-      "(row and data),\n"
-      "                                   upload data without an upload and "
-      "spool files\n"
-      "                                   untouched for an hour; reports what "
-      "it removed" },
+      "sweep [--json] [--min-age SECONDS] [--pool NAME]\n"
+      "                                   remove expired resumable uploads, "
+      "stale upload and\n"
+      "                                   spool data, files past their pool's "
+      "retention; move\n"
+      "                                   files without a row to .lost+found; "
+      "report rows\n"
+      "                                   whose bytes are missing" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

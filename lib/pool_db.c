@@ -210,6 +210,23 @@ const char *pool_db_i64(apr_pool_t *p, apr_int64_t v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
 
+const char *pool_db_uuid_array(apr_pool_t *p, const apr_array_header_t *ids)
+{
+    apr_array_header_t *parts = apr_array_make(p, ids->nelts > 0
+                                               ? ids->nelts : 1,
+                                               sizeof(const char *));
+    int i;
+
+    for (i = 0; i < ids->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (!pool_uuid_valid(id)) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(parts, const char *) = id;
+    }
+    return apr_pstrcat(p, "{", apr_array_pstrcat(p, parts, ','), "}", NULL);
+}
+
 #define col_str pool_db_col_str
 #define col_i64 pool_db_col_i64
 #define col_bool pool_db_col_bool

@@ -88,6 +88,9 @@ int pool_db_col_bool(const PGresult *r, int row, int col);
 const char *pool_db_col_time(apr_pool_t *p, const PGresult *r, int row,
                              int col);
 const char *pool_db_i64(apr_pool_t *p, apr_int64_t v);
+/* A uuid[] parameter ("{a,b,...}") of an array of id strings; NULL when
+ * one of them is not a canonical uuid. */
+const char *pool_db_uuid_array(apr_pool_t *p, const apr_array_header_t *ids);
 
 /* Opens a connection (application_name=mod_pool); NULL with *err. */
 PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err);

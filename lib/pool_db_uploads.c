@@ -86,22 +86,6 @@ static const char *i64s(apr_pool_t *p, apr_int64_t v)
 }
 
 /* A uuid[] literal of ids (each checked to be a canonical uuid). */
-static const char *uuid_array(apr_pool_t *p, const apr_array_header_t *ids)
-{
-    apr_array_header_t *parts = apr_array_make(p, ids->nelts,
-                                               sizeof(const char *));
-    int i;
-
-    for (i = 0; i < ids->nelts; i++) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        if (!pool_uuid_valid(id)) {
-            return NULL;
-        }
-        APR_ARRAY_PUSH(parts, const char *) = id;
-    }
-    return apr_pstrcat(p, "{", apr_array_pstrcat(p, parts, ','), "}", NULL);
-}
-
 /* One row expected: NOTFOUND when there is none. */
 static pool_db_rc one_upload(apr_pool_t *p, PGconn *c, const char *what,
                              const char *sql, int n, const char *const *params,
@@ -376,7 +360,7 @@ pool_db_rc pool_upload_unlease(apr_pool_t *p, PGconn *c,
 {
     const char *params[2];
 
-    params[0] = uuid_array(p, ids);
+    params[0] = pool_db_uuid_array(p, ids);
     params[1] = lock_token;
     if (!params[0]) {
         *err = "unlease uploads: invalid id";
@@ -403,7 +387,7 @@ pool_db_rc pool_upload_lease_parts(apr_pool_t *p, PGconn *c, const char *pool,
     int i, n;
 
     *bad_id = NULL;
-    params[0] = uuid_array(p, ids);
+    params[0] = pool_db_uuid_array(p, ids);
     params[1] = pool;
     params[2] = client_id;
     params[3] = lock_token;
@@ -530,7 +514,7 @@ pool_db_rc pool_upload_create_final(apr_pool_t *p, PGconn *c,
         *err = "concatenate uploads: pool or client not found";
         return pool_db_rollback(p, c, POOL_DB_NOTFOUND);
     }
-    params[0] = uuid_array(p, ids);
+    params[0] = pool_db_uuid_array(p, ids);
     params[1] = lock_token;
     if (!params[0]) {
         *err = "concatenate uploads: invalid id";
@@ -656,7 +640,7 @@ pool_db_rc pool_upload_existing(apr_pool_t *p, PGconn *c,
     pool_db_rc rc;
     int i, n;
 
-    params[0] = uuid_array(p, ids);
+    params[0] = pool_db_uuid_array(p, ids);
     if (!params[0]) {
         *err = "find uploads: invalid id";
         return POOL_DB_ERROR;

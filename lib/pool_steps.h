@@ -47,4 +47,8 @@ pool_db_rc pool_step_expire(pool_step_ctx_t *ctx, int *done, const char **err);
 pool_db_rc pool_step_publish(pool_step_ctx_t *ctx, int *done,
                              const char **err);
 
+/* lib/pool_sweep.c: the sweep (pool_sweep.h) with its default minimum age;
+ * logs what it did. */
+pool_db_rc pool_step_sweep(pool_step_ctx_t *ctx, int *done, const char **err);
+
 #endif

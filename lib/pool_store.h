@@ -17,6 +17,18 @@ typedef struct pool_store_t pool_store_t;
 typedef struct pool_spool_t pool_spool_t;
 typedef struct pool_upfile_t pool_upfile_t;
 
+/* One committed file or stored result seen by committed_walk. */
+typedef struct {
+    const char *id;
+    apr_off_t size;
+} pool_store_entry_t;
+
+/* Called by committed_walk with one batch of entries (pool NULL: stored
+ * results); p is cleared after the call.  An error stops the walk. */
+typedef apr_status_t pool_store_walk_fn(void *baton, apr_pool_t *p,
+                                        const char *pool,
+                                        const apr_array_header_t *entries);
+
 typedef struct {
     const char *kind;
     /* Verifies the store and creates its working directories; when owner_uid
@@ -96,7 +108,23 @@ typedef struct {
     apr_status_t (*result_publish)(pool_store_t *s, apr_pool_t *p,
                                    const char *id, const char *pool,
                                    const char *name);
+
+    /* For poolctl sweep: calls fn with the committed files of every pool
+     * directory and then with the stored results, in batches (one per
+     * storage directory, at most POOL_STORE_WALK_BATCH entries each), of
+     * those linked into place (inode change time) before `before`; names
+     * that are not ids are left out.  lost_found moves one of them aside,
+     * out of every view, to <root>/.lost+found/<pool or .results>/<id>
+     * (APR_ENOENT when it is gone already) and gives the new path. */
+    apr_status_t (*committed_walk)(pool_store_t *s, apr_pool_t *p,
+                                   apr_time_t before, pool_store_walk_fn *fn,
+                                   void *baton);
+    apr_status_t (*lost_found)(pool_store_t *s, apr_pool_t *p,
+                               const char *pool, const char *id,
+                               const char **moved_to);
 } pool_store_ops_t;
+
+#define POOL_STORE_WALK_BATCH 1000
 
 struct pool_store_t {
     const pool_store_ops_t *ops;

@@ -15,6 +15,7 @@
 
 #include "pool_store.h"
 #include "pool_log.h"
+#include "pool_name.h"
 
 struct pool_spool_t {
     pool_store_t *store;
@@ -35,6 +36,7 @@ struct pool_spool_t {
 #define SPOOL_BUFFER (128 * 1024)
 #define UPLOAD_DIR ".uploads"
 #define RESULT_DIR ".results"
+#define LOST_DIR ".lost+found"
 #define COPY_BLOCK (64 * 1024)
 
 /* An open upload data file (tus): a plain descriptor, flock()ed so that two
@@ -62,7 +64,8 @@ static const char *fs_local_path(pool_store_t *s, apr_pool_t *p,
 static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
                              long owner_gid, const char **err)
 {
-    static const char *const dirs[] = { SPOOL_DIR, UPLOAD_DIR, RESULT_DIR };
+    static const char *const dirs[] = { SPOOL_DIR, UPLOAD_DIR, RESULT_DIR,
+                                        LOST_DIR };
     apr_finfo_t fi;
     apr_status_t rv;
     unsigned int i;
@@ -783,6 +786,178 @@ static apr_status_t fs_result_publish(pool_store_t *s, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+/* ------------------------------------------------------------ sweep */
+
+typedef struct {
+    apr_pool_t *bp;                 /* cleared after every batch */
+    apr_array_header_t *batch;
+    const char *pool;
+    pool_store_walk_fn *fn;
+    void *baton;
+} walk_ctx;
+
+static apr_status_t walk_flush(walk_ctx *w)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (w->batch->nelts) {
+        rv = w->fn(w->baton, w->bp, w->pool, w->batch);
+    }
+    apr_pool_clear(w->bp);
+    w->batch = apr_array_make(w->bp, 64, sizeof(pool_store_entry_t));
+    return rv;
+}
+
+/* The id-named regular files of dir whose inode changed before `before`,
+ * in batches; a missing dir is empty. */
+static apr_status_t walk_dir(walk_ctx *w, apr_pool_t *p, const char *dir,
+                             apr_time_t before)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_pool_t *ep;
+
+    rv = apr_dir_open(&d, dir, p);
+    if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&ep, p);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        pool_store_entry_t *e;
+        struct stat st;
+
+        apr_pool_clear(ep);
+        if (!fi.name || !id_ok(fi.name)) {
+            continue;
+        }
+        if (lstat(apr_pstrcat(ep, dir, "/", fi.name, NULL), &st) != 0
+            || !S_ISREG(st.st_mode)
+            || apr_time_from_sec(st.st_ctime) >= before) {
+            continue;
+        }
+        e = apr_array_push(w->batch);
+        e->id = apr_pstrdup(w->bp, fi.name);
+        e->size = (apr_off_t)st.st_size;
+        if (w->batch->nelts >= POOL_STORE_WALK_BATCH
+            && (rv = walk_flush(w)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    apr_dir_close(d);
+    apr_pool_destroy(ep);
+    if (rv == APR_SUCCESS) {
+        rv = walk_flush(w);
+    }
+    return rv;
+}
+
+/* The shard directories <root>/<pool>/files/xx of one pool. */
+static apr_status_t walk_pool(walk_ctx *w, apr_pool_t *p, const char *dir,
+                              apr_time_t before)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_pool_t *sp;
+
+    rv = apr_dir_open(&d, dir, p);
+    if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&sp, p);
+    while (rv == APR_SUCCESS
+           && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
+              == APR_SUCCESS) {
+        apr_pool_clear(sp);
+        if (!fi.name || fi.name[0] == '.' || fi.filetype != APR_DIR) {
+            continue;
+        }
+        rv = walk_dir(w, sp, apr_pstrcat(sp, dir, "/", fi.name, NULL),
+                      before);
+    }
+    apr_dir_close(d);
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+static apr_status_t fs_committed_walk(pool_store_t *s, apr_pool_t *p,
+                                      apr_time_t before,
+                                      pool_store_walk_fn *fn, void *baton)
+{
+    walk_ctx w;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_pool_t *pp;
+
+    w.fn = fn;
+    w.baton = baton;
+    apr_pool_create(&w.bp, p);
+    w.batch = apr_array_make(w.bp, 64, sizeof(pool_store_entry_t));
+    rv = apr_dir_open(&d, s->root, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&pp, p);
+    while (rv == APR_SUCCESS
+           && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
+              == APR_SUCCESS) {
+        apr_pool_clear(pp);
+        /* pool directories only: .spool, .results, lost+found... are not */
+        if (!fi.name || fi.filetype != APR_DIR || pool_ident_check(fi.name)) {
+            continue;
+        }
+        w.pool = apr_pstrdup(pp, fi.name);
+        rv = walk_pool(&w, pp, apr_pstrcat(pp, s->root, "/", fi.name,
+                                           "/files", NULL), before);
+    }
+    apr_dir_close(d);
+    apr_pool_destroy(pp);
+    if (rv == APR_SUCCESS) {
+        w.pool = NULL;
+        rv = walk_dir(&w, p, apr_pstrcat(p, s->root, "/" RESULT_DIR, NULL),
+                      before);
+    }
+    apr_pool_destroy(w.bp);
+    return rv;
+}
+
+static apr_status_t fs_lost_found(pool_store_t *s, apr_pool_t *p,
+                                  const char *pool, const char *id,
+                                  const char **moved_to)
+{
+    const char *from, *dir, *to;
+    apr_status_t rv;
+
+    if (!id_ok(id) || (pool && pool_ident_check(pool))) {
+        return APR_EINVAL;
+    }
+    from = pool ? fs_local_path(s, p, pool, id) : result_path(s, p, id);
+    dir = apr_pstrcat(p, s->root, "/" LOST_DIR "/", pool ? pool : RESULT_DIR,
+                      NULL);
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_UEXECUTE, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        return rv;
+    }
+    to = apr_pstrcat(p, dir, "/", id, NULL);
+    if (rename(from, to) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
+        pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
+    }
+    *moved_to = to;
+    return APR_SUCCESS;
+}
+
 static const pool_store_ops_t fs_ops = {
     "filesystem",
     fs_check,
@@ -807,7 +982,9 @@ static const pool_store_ops_t fs_ops = {
     fs_result_commit,
     fs_result_local_path,
     fs_result_remove,
-    fs_result_publish
+    fs_result_publish,
+    fs_committed_walk,
+    fs_lost_found
 };
 
 pool_store_t *pool_store_fs(apr_pool_t *p, const char *root)
