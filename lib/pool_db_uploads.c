@@ -35,21 +35,9 @@
     " u.id = " idp "::uuid AND p.id = u.pool_id AND p.name = " poolp \
     " AND c.id = u.client_id AND c.client_id = " clientp
 
-static const char *col_str(apr_pool_t *p, const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL
-                                    : apr_pstrdup(p, PQgetvalue(r, row, col));
-}
-
-static apr_int64_t col_i64(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? 0 : apr_atoi64(PQgetvalue(r, row, col));
-}
-
-static int col_bool(const PGresult *r, int row, int col)
-{
-    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
-}
+#define col_str pool_db_col_str
+#define col_i64 pool_db_col_i64
+#define col_bool pool_db_col_bool
 
 static pool_upload_t *upload_row(apr_pool_t *p, const PGresult *r, int row)
 {
@@ -80,12 +68,8 @@ static const char *concat_name(pool_tus_concat_kind k)
          : k == POOL_TUS_CONCAT_FINAL ? "final" : "none";
 }
 
-static const char *i64s(apr_pool_t *p, apr_int64_t v)
-{
-    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
-}
+#define i64s pool_db_i64
 
-/* A uuid[] literal of ids (each checked to be a canonical uuid). */
 /* One row expected: NOTFOUND when there is none. */
 static pool_db_rc one_upload(apr_pool_t *p, PGconn *c, const char *what,
                              const char *sql, int n, const char *const *params,

@@ -62,10 +62,7 @@ static int col_int(const PGresult *r, int row, int c, int dflt)
     return PQgetisnull(r, row, c) ? dflt : atoi(PQgetvalue(r, row, c));
 }
 
-static int col_bool(const PGresult *r, int row, int c)
-{
-    return !PQgetisnull(r, row, c) && PQgetvalue(r, row, c)[0] == 't';
-}
+#define col_bool pool_db_col_bool
 
 /* At most max bytes of s, printable ASCII only (others become '?'). */
 static char *clean_text(apr_pool_t *p, const char *s, apr_size_t n,
