@@ -210,6 +210,42 @@ const char *pool_db_i64(apr_pool_t *p, apr_int64_t v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
 
+const char *pool_db_array(apr_pool_t *p, const char *const *vals, int n)
+{
+    apr_size_t len = 3;
+    char *out, *o;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        len += vals[i] ? 2 * strlen(vals[i]) + 3 : 5;
+    }
+    o = out = apr_palloc(p, len);
+    *o++ = '{';
+    for (i = 0; i < n; i++) {
+        const char *v = vals[i];
+
+        if (i) {
+            *o++ = ',';
+        }
+        if (!v) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+            continue;
+        }
+        *o++ = '"';
+        for (; *v; v++) {
+            if (*v == '"' || *v == '\\') {
+                *o++ = '\\';
+            }
+            *o++ = *v;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}
+
 const char *pool_db_uuid_array(apr_pool_t *p, const apr_array_header_t *ids)
 {
     apr_array_header_t *parts = apr_array_make(p, ids->nelts > 0

@@ -91,6 +91,9 @@ const char *pool_db_i64(apr_pool_t *p, apr_int64_t v);
 /* A uuid[] parameter ("{a,b,...}") of an array of id strings; NULL when
  * one of them is not a canonical uuid. */
 const char *pool_db_uuid_array(apr_pool_t *p, const apr_array_header_t *ids);
+/* An array parameter of n values (NULL elements are SQL NULL), every other
+ * element quoted, for any element type: "$1::int[]", "$2::text[]"... */
+const char *pool_db_array(apr_pool_t *p, const char *const *vals, int n);
 
 /* Opens a connection (application_name=mod_pool); NULL with *err. */
 PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err);

@@ -958,25 +958,33 @@ pool_db_rc pool_step_group(pool_step_ctx_t *ctx, int *done, const char **err)
     /* 3. close every open group whose closing time passed (the wall clock
      *    is the watermark, so idle pools close too), checking quorum on the
      *    files that came in time */
+    /* 3a. counted one group at a time (a correlated count over the
+     *     files_pool_ts index): a join of files to all due groups lets the
+     *     planner, misled by groups made in this very transaction, pick a
+     *     plan that grows with files x groups (bench/rounds) */
+    rc = pool_db_exec0(p, c, "count groups",
+        "UPDATE groups g SET closed_at = now(), (files, clients) ="
+        "  (SELECT count(*), count(DISTINCT f.client_id) FROM files f"
+        "    WHERE f.pool_id = g.pool_id AND f.ts >= g.window_start"
+        "      AND f.ts < g.window_end AND f.received_at < g.closes_at)"
+        " WHERE g.state = 'open' AND g.closes_at <= now()",
+        0, NULL, err);
+    if (rc != POOL_DB_OK) {
+        rollback(p, c);
+        return rc;
+    }
+    /* 3b. then the quorum decides; the groups counted above are the open
+     *     ones with a closed_at (this runner holds the group lock) */
     rc = pool_db_exec(p, c, "close groups",
-        "WITH due AS (SELECT g.id,"
-        "   count(f.id) FILTER (WHERE f.received_at < g.closes_at) AS nf,"
-        "   count(DISTINCT f.client_id)"
-        "     FILTER (WHERE f.received_at < g.closes_at) AS nc"
-        "   FROM groups g LEFT JOIN files f ON f.pool_id = g.pool_id"
-        "     AND f.ts >= g.window_start AND f.ts < g.window_end"
-        "   WHERE g.state = 'open' AND g.closes_at <= now()"
-        "   GROUP BY g.id),"
-        " upd AS (UPDATE groups g SET files = due.nf, clients = due.nc,"
-        "   closed_at = now(),"
-        "   state = CASE WHEN (due.nf >= " S_MIN_FILES
-        "                      AND due.nc >= " S_MIN_CLIENTS ")"
+        "WITH upd AS (UPDATE groups g SET"
+        "   state = CASE WHEN (g.files >= " S_MIN_FILES
+        "                      AND g.clients >= " S_MIN_CLIENTS ")"
         "                  OR " S_Q_TRIGGER " THEN 'closed' ELSE 'skipped' END,"
-        "   finished_at = CASE WHEN (due.nf >= " S_MIN_FILES
-        "                      AND due.nc >= " S_MIN_CLIENTS ")"
+        "   finished_at = CASE WHEN (g.files >= " S_MIN_FILES
+        "                      AND g.clients >= " S_MIN_CLIENTS ")"
         "                  OR " S_Q_TRIGGER " THEN NULL ELSE now() END"
-        "   FROM due, pools p WHERE g.id = due.id AND p.id = g.pool_id"
-        "     AND g.state = 'open'"
+        "   FROM pools p WHERE p.id = g.pool_id"
+        "     AND g.state = 'open' AND g.closed_at IS NOT NULL"
         "   RETURNING g.state)"
         " SELECT count(*) FILTER (WHERE state = 'closed'),"
         "        count(*) FILTER (WHERE state = 'skipped') FROM upd",

@@ -5,9 +5,12 @@
  * SKIP LOCKED and a lease (locked_until = now + 60 s, longer than any one
  * attempt may take), opens an attempt row for each (so an attempt cut short
  * by a killed runner stays visible), and sends them in parallel with libcurl
- * multi.  Each outcome is written only while this runner still holds the
- * lease (lock_owner and the attempt number must match), so two runners never
- * send one delivery at the same time and a late writer changes nothing. */
+ * multi (one multi handle for the whole call, so connections to one host
+ * are reused), until nothing is due or DELIVER_STEP_TIME has passed.  The
+ * outcomes that complete together are written in one statement, each only
+ * while this runner still holds its lease (lock_owner and the attempt
+ * number must match), so two runners never send one delivery at the same
+ * time and a late writer changes nothing. */
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -31,6 +34,7 @@
 
 #define DELIVER_PARALLEL    32      /* transfers in flight at once */
 #define DELIVER_LEASE       60      /* seconds; > connect + total timeout */
+#define DELIVER_STEP_TIME   30      /* seconds a call goes on claiming */
 #define CONNECT_TIMEOUT     10
 #define TOTAL_TIMEOUT       20
 #define RESPONSE_MAX        (64 * 1024)     /* response bytes read */
@@ -994,53 +998,114 @@ static void classify(delivery_t *d, CURLcode cc, outcome_t *o)
     retry_or_fail(d, o, code == 429 || code == 503);
 }
 
-/* Writes the outcome (attempt row, delivery, endpoint) under the lease. */
-static pool_db_rc finish(delivery_t *d, CURLcode cc, const char **err)
+/* Outcomes waiting to be written, one column array each: one statement
+ * records a whole batch (a round trip per delivery held fan-out to a few
+ * hundred a second, bench/rounds). */
+#define REC_COLS 9
+typedef struct {
+    apr_pool_t *p;              /* the strings; cleared after each flush */
+    apr_array_header_t *col[REC_COLS];
+    apr_array_header_t *log;    /* (level, line) written once recorded */
+} recorder_t;
+
+typedef struct {
+    int level;
+    const char *line;
+} rec_log_t;
+
+static void recorder_reset(recorder_t *rec)
 {
-    pool_step_ctx_t *ctx = d->ctx;
-    const char *params[10];
+    int i;
+
+    apr_pool_clear(rec->p);
+    for (i = 0; i < REC_COLS; i++) {
+        rec->col[i] = apr_array_make(rec->p, DELIVER_PARALLEL,
+                                     sizeof(const char *));
+    }
+    rec->log = apr_array_make(rec->p, DELIVER_PARALLEL, sizeof(rec_log_t));
+}
+
+/* Classifies the outcome of d and queues it (copied: d goes next). */
+static void record(recorder_t *rec, delivery_t *d, CURLcode cc)
+{
     apr_time_t took = d->started ? apr_time_now() - d->started : 0;
+    const char *v[REC_COLS];
+    rec_log_t *l;
     outcome_t o;
-    pool_db_rc rc;
+    int i;
 
     classify(d, cc, &o);
     if (o.error && strlen(o.error) > ERROR_MAX) {
         o.error = clean_text(d->p, o.error, strlen(o.error), ERROR_MAX);
     }
-    params[0] = d->id;
-    params[1] = d->attempt_id;
-    params[2] = o.status >= 0 ? apr_itoa(d->p, o.status) : NULL;
-    params[3] = o.error;
-    params[4] = d->started ? apr_ltoa(d->p, (long)apr_time_as_msec(took))
-                           : "0";
-    params[5] = o.state;
-    params[6] = apr_itoa(d->p, o.wait);
-    params[7] = ctx->owner;
-    params[8] = d->attempts;
-    params[9] = d->url;         /* where this attempt went (list shows it) */
-    rc = pool_db_exec0(ctx->p, ctx->db, "record webhook attempt",
-        "WITH a AS (UPDATE delivery_attempts SET status = $3::int,"
-        "   error = $4, duration_ms = $5::int WHERE id = $2::bigint),"
-        " d AS (UPDATE deliveries SET state = $6, last_status = $3::int,"
-        "   last_error = $4, locked_until = NULL, lock_owner = NULL, url = $10,"
-        "   next_attempt_at = CASE WHEN $6 = 'pending'"
-        "     THEN now() + make_interval(secs => $7::int)"
-        "     ELSE next_attempt_at END,"
-        "   delivered_at = CASE WHEN $6 = 'delivered' THEN now() END"
-        "   WHERE id = $1::uuid AND lock_owner = $8 AND attempts = $9::int"
-        "   AND state = 'pending' RETURNING client_id, url)"
+    v[0] = d->id;
+    v[1] = d->attempt_id;
+    v[2] = o.status >= 0 ? apr_itoa(d->p, o.status) : NULL;
+    v[3] = o.error;
+    v[4] = d->started ? apr_ltoa(d->p, (long)apr_time_as_msec(took)) : "0";
+    v[5] = o.state;
+    v[6] = apr_itoa(d->p, o.wait);
+    v[7] = d->attempts;
+    v[8] = d->url;              /* where this attempt went (list shows it) */
+    for (i = 0; i < REC_COLS; i++) {
+        APR_ARRAY_PUSH(rec->col[i], const char *) =
+            v[i] ? apr_pstrdup(rec->p, v[i]) : NULL;
+    }
+    l = apr_array_push(rec->log);
+    l->level = !strcmp(o.state, "failed") ? POOL_LOG_NOTICE : POOL_LOG_INFO;
+    l->line = apr_psprintf(rec->p, "webhook %s attempt %d: %s%s%s", d->id,
+                           d->n_attempts, o.state, o.error ? " - " : "",
+                           o.error ? o.error : "");
+}
+
+/* Writes the queued outcomes (attempt rows, deliveries, endpoints), each
+ * only under its lease: this runner's, at the attempt it claimed. */
+static pool_db_rc flush(pool_step_ctx_t *ctx, recorder_t *rec,
+                        const char **err)
+{
+    const char *params[REC_COLS + 1];
+    pool_db_rc rc;
+    int i, n = rec->col[0]->nelts;
+
+    if (!n) {
+        return POOL_DB_OK;
+    }
+    for (i = 0; i < REC_COLS; i++) {
+        params[i] = pool_db_array(rec->p,
+                                  (const char *const *)rec->col[i]->elts, n);
+    }
+    params[REC_COLS] = ctx->owner;
+    rc = pool_db_exec0(ctx->p, ctx->db, "record webhook attempts",
+        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::bigint[],"
+        "   $3::int[], $4::text[], $5::int[], $6::text[], $7::int[],"
+        "   $8::int[], $9::text[])"
+        "   AS o(id, attempt_id, status, error, duration_ms, state, wait,"
+        "        attempts, url)),"
+        " a AS (UPDATE delivery_attempts da SET status = o.status,"
+        "   error = o.error, duration_ms = o.duration_ms"
+        "   FROM o WHERE da.id = o.attempt_id),"
+        " d AS (UPDATE deliveries d SET state = o.state,"
+        "   last_status = o.status, last_error = o.error,"
+        "   locked_until = NULL, lock_owner = NULL, url = o.url,"
+        "   next_attempt_at = CASE WHEN o.state = 'pending'"
+        "     THEN now() + make_interval(secs => o.wait)"
+        "     ELSE d.next_attempt_at END,"
+        "   delivered_at = CASE WHEN o.state = 'delivered' THEN now() END"
+        "   FROM o WHERE d.id = o.id AND d.lock_owner = $10"
+        "   AND d.attempts = o.attempts AND d.state = 'pending'"
+        "   RETURNING d.client_id, d.url, o.state, o.status)"
         " UPDATE clients c SET callback_disabled_at = now()"
-        " FROM d WHERE $6 = 'failed' AND $3::int = 410"
+        " FROM d WHERE d.state = 'failed' AND d.status = 410"
         " AND c.id = d.client_id AND c.callback_url = d.url"
         " AND c.callback_disabled_at IS NULL",
-        10, params, err);
+        REC_COLS + 1, params, err);
     if (rc == POOL_DB_OK) {
-        int level = !strcmp(o.state, "failed") ? POOL_LOG_NOTICE
-                                               : POOL_LOG_INFO;
-        pool_log(level, "webhook %s attempt %d: %s%s%s", d->id,
-                 d->n_attempts, o.state, o.error ? " - " : "",
-                 o.error ? o.error : "");
+        for (i = 0; i < rec->log->nelts; i++) {
+            rec_log_t *l = &APR_ARRAY_IDX(rec->log, i, rec_log_t);
+            pool_log(l->level, "%s", l->line);
+        }
     }
+    recorder_reset(rec);
     return rc;
 }
 
@@ -1158,7 +1223,9 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     CURLM *m;
     apr_array_header_t *batch;
     delivery_t *active[DELIVER_PARALLEL];
-    int claimed = 0, inflight = 0, exhausted = 0, i;
+    recorder_t rec;
+    int inflight = 0, exhausted = 0, i;
+    apr_time_t until = apr_time_now() + apr_time_from_sec(DELIVER_STEP_TIME);
     pool_db_rc rc = POOL_DB_OK;
 
     *done = 0;
@@ -1166,25 +1233,24 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
         *err = "cannot initialise libcurl";
         return POOL_DB_ERROR;
     }
+    apr_pool_create(&rec.p, ctx->p);
+    recorder_reset(&rec);
     batch = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
     memset(active, 0, sizeof(active));
     for (;;) {
         int room = DELIVER_PARALLEL - inflight, got = 0, running = 0, left;
         CURLMsg *msg;
 
-        /* refill in batches while there is work and room */
-        if (!exhausted && claimed < ctx->budget
-            && (inflight == 0 || room >= DELIVER_PARALLEL / 4)) {
-            int want = room < ctx->budget - claimed ? room
-                                                    : ctx->budget - claimed;
-
+        /* refill in batches while there is work, room and time: one call
+         * sends everything due (a fan-out), for at most DELIVER_STEP_TIME */
+        if (!exhausted && (inflight == 0 || room >= DELIVER_PARALLEL / 4)
+            && apr_time_now() < until) {
             batch->nelts = 0;
-            rc = claim(ctx, want, batch, &got, err);
+            rc = claim(ctx, room, batch, &got, err);
             if (rc != POOL_DB_OK) {
                 break;
             }
-            claimed += got;
-            if (got < want) {
+            if (got < room) {
                 exhausted = 1;
             }
             for (i = 0; i < batch->nelts; i++) {
@@ -1199,23 +1265,14 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
                 if (!d->skip) {
                     d->skip = "cannot start the transfer";
                 }
-                rc = finish(d, CURLE_OK, err);
+                record(&rec, d, CURLE_OK);
                 release(d);
                 (*done)++;
-                if (rc != POOL_DB_OK) {
-                    break;
-                }
-            }
-            if (rc != POOL_DB_OK) {
-                /* the rest of the batch: their leases expire */
-                for (i++; i < batch->nelts; i++) {
-                    release(APR_ARRAY_IDX(batch, i, delivery_t *));
-                }
-                break;
             }
         }
         if (inflight == 0) {
-            if (exhausted || claimed >= ctx->budget) {
+            if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK
+                || exhausted || apr_time_now() >= until) {
                 break;
             }
             continue;
@@ -1234,13 +1291,12 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
                 continue;
             }
             track(active, d, 0);
-            if (rc == POOL_DB_OK) {
-                rc = finish(d, msg->data.result, err);
-            }
+            record(&rec, d, msg->data.result);
             release(d);
             (*done)++;
         }
-        if (rc != POOL_DB_OK) {
+        /* what finished in this round, in one statement */
+        if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK) {
             break;
         }
         if (inflight > 0) {

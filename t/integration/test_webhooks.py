@@ -38,7 +38,8 @@ def sw_verify(secret, msg_id, ts, body, sig_header):
 class Receiver:
     """An HTTP server on 127.0.0.1 that records webhooks.
 
-    answers[path] is a function(record) -> (status, headers, delay_seconds);
+    answers[path] is a function(record) -> (status, headers, delay_seconds)
+    or (status, headers, delay_seconds, body);
     secrets[path] is the secret its signatures are checked with."""
 
     def __init__(self, port=0):
@@ -76,15 +77,19 @@ class Receiver:
                 with rcv.lock:
                     rcv.got.append(rec)
                 answer = rcv.answers.get(path)
-                status, headers, delay = answer(rec) if answer else (200, [], 0)
+                got = answer(rec) if answer else (200, [], 0)
+                status, headers, delay = got[:3]
+                out = got[3] if len(got) > 3 else b"ok"
+                if status in (204, 304):
+                    out = b""       # no body, or a reused connection breaks
                 if delay:
                     time.sleep(delay)
-                out = b"ok"
                 try:
                     self.send_response(status)
                     for k, v in headers:
                         self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(out)))
+                    if status not in (204, 304):
+                        self.send_header("Content-Length", str(len(out)))
                     self.end_headers()
                     self.wfile.write(out)
                 except OSError:
@@ -731,3 +736,44 @@ def test_deliveries_list_and_retry_cli(stack, uploader, receiver):
     assert show(stack, failed)["state"] == "pending"
     p = stack.poolctl_ok("--help")
     assert "deliveries list" in p.stdout and "deliver" in p.stdout
+
+
+def test_one_call_sends_a_fan_out_and_records_each_outcome(stack, pool, client_of,
+                                                           receiver):
+    """More deliveries than one claim takes (32): one `run deliver` sends them
+    all, and the outcomes written together keep each its own status and
+    error text (quotes, backslashes, braces and commas included)."""
+    body = b'he said "no" \\ {a,b} NULL'
+    clients, paths = [], []
+    for i in range(45):
+        c = client_of(pool, "listener")
+        kind = i % 3
+        answer = {0: lambda rec: (500, [], 0, body),
+                  1: lambda rec: (410, [], 0),
+                  2: lambda rec: (204, [], 0)}[kind]
+        paths.append(hook(c, receiver, answer))
+        clients.append((c, kind, send_test(c)))
+    run_deliver(stack)
+    for (c, kind, did), path in zip(clients, paths):
+        row = stack.psql("SELECT state, attempts, last_status, coalesce(last_error, '')"
+                         " FROM deliveries WHERE id = '%s'" % did).strip()
+        state, attempts, status, error = row.split("|", 3)
+        assert attempts == "1", row
+        assert len(receiver.received(path)) == 1
+        if kind == 0:
+            assert (state, status) == ("pending", "500"), row
+            assert error == "the endpoint answered 500: " + body.decode(), row
+        elif kind == 1:
+            assert (state, status) == ("failed", "410"), row
+            assert stack.psql("SELECT callback_disabled_at IS NOT NULL FROM clients"
+                              " WHERE client_id = '%s'" % c.client_id).strip() == "t"
+        else:
+            assert (state, status, error) == ("delivered", "204", ""), row
+        hist = show(stack, did)["history"]
+        assert [h["status"] for h in hist] == [int(status)], hist
+    # the failing ones wait for their backoff: a second call sends nothing
+    n = len(receiver.got)
+    run_deliver(stack)
+    assert len(receiver.got) == n
+    stack.psql("UPDATE deliveries SET state = 'failed' WHERE state = 'pending'"
+               " AND pool_id = (SELECT id FROM pools WHERE name = '%s')" % pool)
