@@ -128,7 +128,10 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
     memset(&sctx, 0, sizeof(sctx));
     sctx.conf = &ctl->conf;
     sctx.net = net;
-    sctx.store = pool_store_fs(ctl->p, ctl->conf.storage);
+    sctx.store = poolctl_store(ctl);
+    if (!sctx.store) {
+        return POOLCTL_FAIL;
+    }
     sctx.owner = apr_psprintf(ctl->p, "%s:%ld", host, (long)getpid());
     sctx.budget = 100;
     sctx.linker = linker;

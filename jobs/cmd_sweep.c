@@ -122,7 +122,10 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
     }
     token = apr_pstrcat(ctl->p, "sweep-", pool_hex(ctl->p, rnd, sizeof(rnd)),
                         NULL);
-    st = pool_store_fs(ctl->p, ctl->conf.storage);
+    st = poolctl_store(ctl);
+    if (!st) {
+        return POOLCTL_FAIL;
+    }
     drc = pool_sweep(ctl->p, db, st, only, token, apr_time_from_sec(min_age), &rep,
                      &err);
     if (drc != POOL_DB_OK) {
@@ -140,6 +143,9 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
                             json_integer(rep.orphan_bytes));
         json_object_set_new(j, "spool_files", json_integer(rep.spool));
         json_object_set_new(j, "spool_bytes", json_integer(rep.spool_bytes));
+        json_object_set_new(j, "staged_files", json_integer(rep.staged));
+        json_object_set_new(j, "staged_bytes", json_integer(rep.staged_bytes));
+        json_object_set_new(j, "revealed_files", json_integer(rep.revealed));
         json_object_set_new(j, "retained_files", json_integer(rep.retained));
         json_object_set_new(j, "retained_bytes",
                             json_integer(rep.retained_bytes));
@@ -161,6 +167,9 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
                " bytes)\n", rep.orphans, rep.orphan_bytes);
         printf("stale spool files removed:      %d (%" APR_OFF_T_FMT
                " bytes)\n", rep.spool, rep.spool_bytes);
+        printf("unacknowledged staged removed:  %d (%" APR_OFF_T_FMT
+               " bytes)\n", rep.staged, rep.staged_bytes);
+        printf("staged with a row, revealed:    %d\n", rep.revealed);
         printf("files past retention removed:   %d (%" APR_OFF_T_FMT
                " bytes)\n", rep.retained, rep.retained_bytes);
         printf("without a row, to lost+found:   %d (%" APR_OFF_T_FMT

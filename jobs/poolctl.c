@@ -447,11 +447,29 @@ PGconn *poolctl_db(poolctl_t *ctl)
     return ctl->db;
 }
 
+pool_store_t *poolctl_store(poolctl_t *ctl)
+{
+    const char *err = NULL;
+    pool_store_t *st;
+
+    if (!ctl->conf.storage) {
+        poolctl_err("PoolStorage is not set in %s", ctl->conf_path);
+        return NULL;
+    }
+    st = pool_store_create(ctl->p, ctl->conf.storage, NULL, &err);
+    if (!st) {
+        poolctl_err("PoolStorage %s: %s", ctl->conf.storage, err);
+    }
+    return st;
+}
+
 int poolctl_become_storage_owner(poolctl_t *ctl)
 {
     struct stat st;
 
-    if (geteuid() != 0 || !ctl->conf.storage) {
+    /* a remote store has no owner here: stay who we are */
+    if (geteuid() != 0 || !ctl->conf.storage
+        || strstr(ctl->conf.storage, "://")) {
         return POOLCTL_OK;
     }
     if (stat(ctl->conf.storage, &st) != 0) {

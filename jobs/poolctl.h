@@ -9,6 +9,7 @@
 
 #include "pool_conf.h"
 #include "pool_db.h"
+#include "pool_store.h"
 
 /* Where the shared httpd config is looked for without -c or POOL_CONF. */
 #ifndef POOLCTL_DEFAULT_CONF
@@ -92,6 +93,8 @@ void poolctl_print_fields(const char *const *kv);
  * httpd User): when run as root, switch to the owner of PoolStorage before
  * doing any work.  POOLCTL_OK, or POOLCTL_FAIL after printing why. */
 int poolctl_become_storage_owner(poolctl_t *ctl);
+/* The store PoolStorage names; NULL after printing why not. */
+pool_store_t *poolctl_store(poolctl_t *ctl);
 
 /* Subcommands. */
 int poolctl_cmd_migrate(poolctl_t *ctl, int argc, const char *const *argv);

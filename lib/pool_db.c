@@ -1004,3 +1004,15 @@ pool_db_rc pool_db_file_list(apr_pool_t *p, PGconn *c, const char *pool,
     }
     return rc;
 }
+
+pool_db_rc pool_db_run_direct(void *ctx, pool_db_op *op, void *baton,
+                              const char **err)
+{
+    pool_db_direct_t *d = ctx;
+
+    if (!pool_db_ok(d->c)) {
+        *err = "the database connection is broken";
+        return POOL_DB_UNAVAILABLE;
+    }
+    return op(d->p, d->c, baton, err);
+}

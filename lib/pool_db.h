@@ -50,6 +50,23 @@ typedef struct {
     const char *received_at;    /* RFC 3339 */
 } pool_file_t;
 
+/* An operation on a connection the caller lends for its duration. */
+typedef pool_db_rc pool_db_op(apr_pool_t *p, PGconn *c, void *baton,
+                              const char **err);
+/* Runs op on some connection (the module: one of its pool, retried once on
+ * a fresh one when it was broken; poolctl: its own). */
+typedef pool_db_rc pool_db_runner(void *ctx, pool_db_op *op, void *baton,
+                                  const char **err);
+
+/* A runner on one connection the caller owns (poolctl, the job steps):
+ * ctx is a pool_db_direct_t; no retry. */
+typedef struct {
+    apr_pool_t *p;
+    PGconn *c;
+} pool_db_direct_t;
+pool_db_rc pool_db_run_direct(void *ctx, pool_db_op *op, void *baton,
+                              const char **err);
+
 /* Runs one parameterised statement (the shared primitive for every SQL file
  * of the library).  nfields >= 0 checks the column count.  On POOL_DB_OK
  * *res holds the result (the caller PQclear()s it); otherwise *res is NULL

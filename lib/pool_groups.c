@@ -670,6 +670,32 @@ pool_db_rc pool_result_get(apr_pool_t *p, PGconn *c, const char *pool,
     return POOL_DB_OK;
 }
 
+pool_db_rc pool_result_find(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *id, pool_result_t **out,
+                            const char **err)
+{
+    const char *params[2];
+    PGresult *res;
+    pool_db_rc rc;
+
+    params[0] = pool;
+    params[1] = id;
+    rc = pool_db_exec(p, c, "result by id",
+        "SELECT " RESULT_COLS RESULT_FROM
+        " WHERE p.name = $1 AND r.id = $2::uuid",
+        2, params, RESULT_NCOLS, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return POOL_DB_NOTFOUND;
+    }
+    *out = result_row(p, res, 0);
+    PQclear(res);
+    return POOL_DB_OK;
+}
+
 pool_db_rc pool_result_list(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *api_path, apr_int64_t after,
                             int limit, json_t **out, const char **err)

@@ -87,7 +87,7 @@ typedef struct {
 } pool_result_t;
 
 /* Records the result r (id, name, size, sha256, content_type used; its data
- * is already committed with result_commit) of group gid, sent by client_id
+ * is already staged by the ingest) of group gid, sent by client_id
  * (NULL for a signed link).  *created = 1: stored, the group is done;
  * *created = 0: the group already had this very result (same size and
  * sha256), *out is that one and r's data is not needed.  CONFLICT with *err:
@@ -103,6 +103,11 @@ pool_db_rc pool_result_accept(apr_pool_t *p, PGconn *c, const char *pool,
 pool_db_rc pool_result_get(apr_pool_t *p, PGconn *c, const char *pool,
                            apr_int64_t seq, pool_result_t **out,
                            const char **err);
+
+/* The result with this id in pool, published or not (NOTFOUND). */
+pool_db_rc pool_result_find(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *id, pool_result_t **out,
+                            const char **err);
 
 /* {"results": [RESULT...], "next": seq|null} of published results with
  * seq > after. */

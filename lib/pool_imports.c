@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "pool_imports.h"
+#include "pool_ingest.h"
 #include "pool_steps.h"
 #include "pool_fields.h"
 #include "pool_json.h"
@@ -524,59 +525,48 @@ static pool_db_rc finish_failure(pool_step_ctx_t *ctx, claimed_t *cl,
     return rc;
 }
 
-static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
-                                 claimed_t *cl, const char *ctype,
-                                 const char **err)
-{
-    pool_store_t *st = ctx->store;
-    pool_file_fields_t fields;
-    pool_file_t in, *out = NULL;
-    unsigned char sha[32];
-    const char *field, *why, *params[4];
-    const char *name = cl->name ? cl->name : name_from_url(ctx->p, cl->url);
-    PGresult *res;
-    pool_db_rc rc;
-    apr_status_t rv;
-    json_t *fj;
+typedef struct {
+    pool_step_ctx_t *ctx;
+    claimed_t *cl;
+    pool_file_t *in;
+    pool_file_t *out;
+    pool_db_rc refused_rc;      /* the record's outcome when it failed */
+} import_rec;
 
-    /* the stored type: the server's when it is a sane one */
-    if (!ctype || pool_ctype_check(ctype)) {
-        ctype = NULL;
+static void import_refused(void *b, apr_pool_t *p, pool_db_rc rc,
+                           const char *err, pool_problem_t *pr)
+{
+    import_rec *ir = b;
+
+    ir->refused_rc = rc;
+    pool_problem_db(p, pr, rc, err, "file");
+    if (rc == POOL_DB_REFUSED || rc == POOL_DB_CONFLICT) {
+        pr->detail = err;
     }
-    why = pool_fields_check(ctx->p, name, strlen(name), NULL, ctype, &fields,
-                            &field);
-    if (why) {
-        st->ops->spool_abort(f->sp);
-        return finish_failure(ctx, cl, FETCH_FAIL, why, err);
-    }
-    pool_spool_digest(f->sp, sha);
-    memset(&in, 0, sizeof(in));
-    in.id = pool_uuid(ctx->p);
-    in.pool = cl->pool;
-    in.client_id = cl->client_id;
-    in.name = fields.name;
-    in.size = pool_spool_size(f->sp);
-    in.sha256 = pool_hex(ctx->p, sha, 32);
-    in.content_type = fields.content_type;
-    in.ts = cl->ts;
-    rv = st->ops->spool_commit(f->sp, cl->pool, in.id);
-    if (rv != APR_SUCCESS) {
-        st->ops->spool_abort(f->sp);
-        return finish_failure(ctx, cl, FETCH_RETRY,
-                              "cannot move the download into place", err);
-    }
-    rc = pool_db_exec0(ctx->p, ctx->db, "begin", "BEGIN", 0, NULL, err);
+}
+
+/* The file row, the import done and its callback queued: one transaction. */
+static pool_db_rc op_import_record(apr_pool_t *p, PGconn *c, void *b,
+                                   const char **err)
+{
+    import_rec *ir = b;
+    const char *params[4];
+    PGresult *res;
+    json_t *fj;
+    pool_db_rc rc;
+
+    rc = pool_db_exec0(p, c, "begin", "BEGIN", 0, NULL, err);
     if (rc == POOL_DB_OK) {
-        rc = pool_db_file_insert(ctx->p, ctx->db, &in, &out, err);
+        rc = pool_db_file_insert(p, c, ir->in, &ir->out, err);
     }
     if (rc == POOL_DB_OK) {
-        fj = pool_json_file(ctx->p, out);
-        params[0] = cl->id;
-        params[1] = out->id;
-        params[2] = ctx->owner;
-        params[3] = pool_json_dump(ctx->p, fj);
+        fj = pool_json_file(p, ir->out);
+        params[0] = ir->cl->id;
+        params[1] = ir->out->id;
+        params[2] = ir->ctx->owner;
+        params[3] = pool_json_dump(p, fj);
         json_decref(fj);
-        rc = pool_db_exec(ctx->p, ctx->db, "complete import",
+        rc = pool_db_exec(p, c, "complete import",
             "WITH i AS (UPDATE imports SET state = 'done', file_id = $2::uuid,"
             "   locked_until = NULL, lock_owner = NULL, last_error = NULL"
             "   WHERE process_id = $1::uuid AND lock_owner = $3"
@@ -595,27 +585,102 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
     }
     if (rc == POOL_DB_OK) {
         /* in the same transaction: a stored import always has its callback */
-        queue_callback(ctx, cl, 1);
-        rc = pool_db_exec0(ctx->p, ctx->db, "commit", "COMMIT", 0, NULL, err);
+        queue_callback(ir->ctx, ir->cl, 1);
+        rc = pool_db_exec0(p, c, "commit", "COMMIT", 0, NULL, err);
     }
-    if (rc != POOL_DB_OK) {
-        const char *ignored;
-        pool_db_exec0(ctx->p, ctx->db, "rollback", "ROLLBACK", 0, NULL,
-                      &ignored);
-        /* no row: the file must not stay either */
-        st->ops->remove(st, ctx->p, cl->pool, in.id);
-        if (rc == POOL_DB_REFUSED) {
-            return finish_failure(ctx, cl, FETCH_FAIL, *err, err);
+    return rc == POOL_DB_OK ? rc : pool_db_rollback(p, c, rc);
+}
+
+static pool_db_rc op_import_found(apr_pool_t *p, PGconn *c, void *b,
+                                  const char **err)
+{
+    import_rec *ir = b;
+    return pool_db_file_get(p, c, ir->in->pool, ir->in->id, &ir->out, err);
+}
+
+static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
+                                 claimed_t *cl, const char *ctype,
+                                 const char **err)
+{
+    pool_file_fields_t fields;
+    pool_file_t in;
+    pool_db_direct_t direct;
+    pool_ingest_t ing;
+    pool_ingest_item_t *it;
+    pool_problem_t pr;
+    import_rec ir;
+    const char *field, *why;
+    const char *name = cl->name ? cl->name : name_from_url(ctx->p, cl->url);
+
+    /* the stored type: the server's when it is a sane one */
+    if (!ctype || pool_ctype_check(ctype)) {
+        ctype = NULL;
+    }
+    why = pool_fields_check(ctx->p, name, strlen(name), NULL, ctype, &fields,
+                            &field);
+    if (why) {
+        ctx->store->ops->spool_abort(f->sp);
+        return finish_failure(ctx, cl, FETCH_FAIL, why, err);
+    }
+    memset(&ing, 0, sizeof(ing));
+    direct.p = ctx->p;
+    direct.c = ctx->db;
+    ing.store = ctx->store;
+    ing.run = pool_db_run_direct;
+    ing.run_ctx = &direct;
+    ing.items = apr_array_make(ctx->p, 1, sizeof(pool_ingest_item_t *));
+    it = apr_pcalloc(ctx->p, sizeof(*it));
+    it->pool = cl->pool;
+    it->id = pool_uuid(ctx->p);
+    it->sp = f->sp;
+    it->what = "file";
+    f->sp = NULL;
+    APR_ARRAY_PUSH(ing.items, pool_ingest_item_t *) = it;
+    pool_ingest_prepare(ctx->p, &ing, &pr);     /* a spool: cannot fail */
+
+    memset(&in, 0, sizeof(in));
+    in.id = it->id;
+    in.pool = cl->pool;
+    in.client_id = cl->client_id;
+    in.name = fields.name;
+    in.size = it->size;
+    in.sha256 = it->sha256_hex;
+    in.content_type = fields.content_type;
+    in.ts = cl->ts;
+    ir.ctx = ctx;
+    ir.cl = cl;
+    ir.in = &in;
+    ir.out = NULL;
+    ing.record = op_import_record;
+    ing.lookup = op_import_found;
+    ing.baton = &ir;
+    ing.refused = import_refused;
+    ir.refused_rc = POOL_DB_OK;
+    if (!pool_ingest_commit(ctx->p, &ing, &pr)) {
+        if (pr.log) {
+            pool_log(POOL_LOG_WARN, "import %s: %s", cl->id, pr.log);
         }
-        if (rc == POOL_DB_CONFLICT) {
+        switch (ir.refused_rc) {
+        case POOL_DB_OK:        /* not the record: the store, or unknown */
+            if (!pool_db_ok(ctx->db)) {
+                *err = pr.detail;
+                return POOL_DB_UNAVAILABLE;
+            }
+            return finish_failure(ctx, cl, FETCH_RETRY, pr.detail, err);
+        case POOL_DB_REFUSED:
+        case POOL_DB_NOTFOUND:
+            return finish_failure(ctx, cl, FETCH_FAIL, pr.detail, err);
+        case POOL_DB_CONFLICT:
             pool_log(POOL_LOG_WARN, "import %s: %s; dropped this download",
-                     cl->id, *err);
+                     cl->id, pr.detail);
             return POOL_DB_OK;
+        default:
+            *err = pr.log ? pr.log : pr.detail;
+            return ir.refused_rc;
         }
-        return rc;
     }
     pool_log(POOL_LOG_NOTICE, "import %s: stored file %s (%" APR_OFF_T_FMT
-             " bytes)", cl->id, out->id, out->size);
+             " bytes)", cl->id, ir.out->id, ir.out->size);
     return POOL_DB_OK;
 }
 

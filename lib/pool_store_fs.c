@@ -1,5 +1,15 @@
-/* Filesystem store: spool in <root>/.spool, commit by fsync + rename into
- * <root>/<pool>/files/<id[0..1]>/<id> + fsync of the directory. */
+/* Directory store.  Layout (private; docs/storage.md):
+ *   .spool/upXXXXXX         bytes arriving
+ *   .staged/<pool>/<id>     a file staged: durable, in no view, no row yet
+ *   <pool>/files/xx/<id>    a file revealed (its row committed); the
+ *                           read-only /dav Alias shows <pool>/
+ *   .results/<id>           results (outside every view until published
+ *                           to <pool>/results/<name>)
+ *   .uploads/<id>           tus upload data
+ *   .lost+found/            revealed bytes that had no row (poolctl sweep)
+ * Staging is fsync + link(2) + fsync of the directory; revealing is a
+ * rename(2) that needs no sync: until it is durable, reads find the staged
+ * name, and sweep reveals what a crash left staged with a row. */
 #include <string.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -11,28 +21,24 @@
 #include <apr_strings.h>
 #include <apr_file_info.h>
 #include <apr_lib.h>
+#include <apr_portable.h>
 #include <openssl/evp.h>
 
-#include "pool_store.h"
+#include "pool_store_impl.h"
 #include "pool_log.h"
 #include "pool_name.h"
 
 struct pool_spool_t {
-    pool_store_t *store;
-    apr_pool_t *p;
+    pool_spool_head_t h;        /* first: size, limit, digest */
     apr_file_t *fd;
     char *path;
-    apr_off_t size;
-    apr_off_t limit;
-    EVP_MD_CTX *md;
     char *buf;                  /* write buffer, freed after the last write */
     apr_status_t flush_rv;      /* first failed flush of that buffer */
-    int finished;               /* committed or aborted */
-    int digested;
-    unsigned char digest[32];
+    int finished;               /* staged or aborted */
 };
 
 #define SPOOL_DIR ".spool"
+#define STAGED_DIR ".staged"
 #define SPOOL_BUFFER (128 * 1024)
 #define UPLOAD_DIR ".uploads"
 #define RESULT_DIR ".results"
@@ -64,8 +70,8 @@ static const char *fs_local_path(pool_store_t *s, apr_pool_t *p,
 static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
                              long owner_gid, const char **err)
 {
-    static const char *const dirs[] = { SPOOL_DIR, UPLOAD_DIR, RESULT_DIR,
-                                        LOST_DIR };
+    static const char *const dirs[] = { SPOOL_DIR, STAGED_DIR, UPLOAD_DIR,
+                                        RESULT_DIR, LOST_DIR };
     apr_finfo_t fi;
     apr_status_t rv;
     unsigned int i;
@@ -120,6 +126,15 @@ static void spool_unbuffer(pool_spool_t *sp)
     }
 }
 
+/* A full disk or quota is the store being full (507), not an error of ours. */
+static apr_status_t fs_err(apr_status_t rv)
+{
+    if (APR_STATUS_IS_ENOSPC(rv) || rv == APR_FROM_OS_ERROR(EDQUOT)) {
+        return POOL_STORE_FULL;
+    }
+    return rv;
+}
+
 static apr_status_t spool_cleanup(void *data)
 {
     pool_spool_t *sp = data;
@@ -133,11 +148,13 @@ static apr_status_t spool_cleanup(void *data)
         unlink(sp->path);
     }
     spool_unbuffer(sp);
-    if (sp->md) {
-        EVP_MD_CTX_free(sp->md);
-        sp->md = NULL;
-    }
+    pool_spool_head_free(&sp->h);
     return APR_SUCCESS;
+}
+
+static void spool_writes_done(pool_spool_t *sp)
+{
+    spool_unbuffer(sp);
 }
 
 static apr_status_t fs_spool_open(pool_store_t *s, apr_pool_t *p,
@@ -146,31 +163,23 @@ static apr_status_t fs_spool_open(pool_store_t *s, apr_pool_t *p,
     pool_spool_t *sp = apr_pcalloc(p, sizeof(*sp));
     apr_status_t rv;
 
-    sp->store = s;
-    sp->p = p;
-    sp->limit = limit;
-    sp->path = apr_pstrcat(p, s->root, "/" SPOOL_DIR "/upXXXXXX", NULL);
-    sp->md = EVP_MD_CTX_new();
-    if (!sp->md || EVP_DigestInit_ex(sp->md, EVP_sha256(), NULL) != 1) {
-        if (sp->md) {
-            EVP_MD_CTX_free(sp->md);
-        }
-        return APR_ENOMEM;
+    if ((rv = pool_spool_head_init(&sp->h, s, p, limit)) != APR_SUCCESS) {
+        return rv;
     }
+    sp->h.writes_done = spool_writes_done;
+    sp->path = apr_pstrcat(p, s->root, "/" SPOOL_DIR "/upXXXXXX", NULL);
     rv = apr_file_mktemp(&sp->fd, sp->path,
                          APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                          | APR_FOPEN_BINARY | APR_FOPEN_BUFFERED, p);
-    if (rv == APR_SUCCESS) {
-        /* bodies arrive in socket-sized pieces (8000 bytes from httpd's
-         * core input filter): write them in large blocks instead */
-        sp->buf = malloc(SPOOL_BUFFER);
-        if (sp->buf) {
-            apr_file_buffer_set(sp->fd, sp->buf, SPOOL_BUFFER);
-        }
-    }
     if (rv != APR_SUCCESS) {
-        EVP_MD_CTX_free(sp->md);
-        return rv;
+        pool_spool_head_free(&sp->h);
+        return fs_err(rv);
+    }
+    /* bodies arrive in socket-sized pieces (8000 bytes from httpd's core
+     * input filter): write them in large blocks instead */
+    sp->buf = malloc(SPOOL_BUFFER);
+    if (sp->buf) {
+        apr_file_buffer_set(sp->fd, sp->buf, SPOOL_BUFFER);
     }
     apr_pool_cleanup_register(p, sp, spool_cleanup, apr_pool_cleanup_null);
     *out = sp;
@@ -181,19 +190,15 @@ static apr_status_t fs_spool_write(pool_spool_t *sp, const void *buf,
                                    apr_size_t n)
 {
     apr_size_t written;
+    apr_status_t rv;
 
-    if (sp->finished || sp->digested) {
+    if (sp->finished) {
         return APR_EINVAL;
     }
-    if (sp->limit >= 0 && (apr_off_t)n > sp->limit - sp->size) {
-        return POOL_STORE_TOOBIG;
+    if ((rv = pool_spool_head_add(&sp->h, buf, n)) != APR_SUCCESS || !n) {
+        return rv;
     }
-    if (n == 0) {
-        return APR_SUCCESS;
-    }
-    EVP_DigestUpdate(sp->md, buf, n);
-    sp->size += (apr_off_t)n;
-    return apr_file_write_full(sp->fd, buf, n, &written);
+    return fs_err(apr_file_write_full(sp->fd, buf, n, &written));
 }
 
 static apr_status_t sync_dir(const char *dir)
@@ -217,6 +222,7 @@ static apr_status_t sync_dir(const char *dir)
 static apr_status_t commit_to(pool_spool_t *sp, const char *dir,
                               const char *name)
 {
+    apr_pool_t *p = sp->h.p;
     const char *final;
     apr_status_t rv;
 
@@ -226,39 +232,78 @@ static apr_status_t commit_to(pool_spool_t *sp, const char *dir,
     spool_unbuffer(sp);
     if ((rv = sp->flush_rv) != APR_SUCCESS
         || (rv = apr_file_sync(sp->fd)) != APR_SUCCESS) {
-        return rv;
+        return fs_err(rv);
     }
     rv = apr_file_close(sp->fd);
     sp->fd = NULL;
     if (rv != APR_SUCCESS) {
-        return rv;
+        return fs_err(rv);
     }
     apr_file_perms_set(sp->path, APR_FPROT_UREAD | APR_FPROT_UWRITE
                        | APR_FPROT_GREAD);
     rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
                                 | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-                                | APR_FPROT_GEXECUTE, sp->p);
+                                | APR_FPROT_GEXECUTE, p);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
-        return rv;
+        return fs_err(rv);
     }
-    final = apr_pstrcat(sp->p, dir, "/", name, NULL);
+    final = apr_pstrcat(p, dir, "/", name, NULL);
     if (link(sp->path, final) != 0) {
-        return APR_FROM_OS_ERROR(errno);
+        return fs_err(APR_FROM_OS_ERROR(errno));
+    }
+    /* the name must be durable before a row may point at it */
+    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
+        unlink(final);
+        return fs_err(rv);
     }
     unlink(sp->path);
     sp->finished = 1;
-    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
-        pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
-    }
     /* the spool directory is not synced: a spool name that survives a
      * crash is debris, which poolctl sweep removes */
     return APR_SUCCESS;
 }
 
-static apr_status_t fs_spool_commit(pool_spool_t *sp, const char *pool,
-                                    const char *id)
+static const char *staged_dir(pool_store_t *s, apr_pool_t *p,
+                              const char *pool)
 {
-    return commit_to(sp, fs_dir(sp->store, sp->p, pool, id), id);
+    return apr_pstrcat(p, s->root, "/" STAGED_DIR "/", pool, NULL);
+}
+
+static const char *staged_path(pool_store_t *s, apr_pool_t *p,
+                               const char *pool, const char *id)
+{
+    return apr_pstrcat(p, staged_dir(s, p, pool), "/", id, NULL);
+}
+
+static const char *result_path(pool_store_t *s, apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, s->root, "/" RESULT_DIR "/", id, NULL);
+}
+
+/* Names are built from checked idents and ids only. */
+static int name_ok(const char *pool, const char *id)
+{
+    return pool_store_id_ok(id) && (!pool || !pool_ident_check(pool));
+}
+
+static apr_status_t fs_spool_stage(pool_spool_t *sp, const char *pool,
+                                   const char *id)
+{
+    pool_store_t *s = sp->h.store;
+    apr_status_t rv;
+
+    if (!name_ok(pool, id)) {
+        rv = APR_EINVAL;
+    }
+    else {
+        rv = commit_to(sp, pool ? staged_dir(s, sp->h.p, pool)
+                                : apr_pstrcat(sp->h.p, s->root,
+                                              "/" RESULT_DIR, NULL), id);
+    }
+    if (rv != APR_SUCCESS) {
+        spool_cleanup(sp);
+    }
+    return rv;
 }
 
 static void fs_spool_abort(pool_spool_t *sp)
@@ -266,10 +311,177 @@ static void fs_spool_abort(pool_spool_t *sp)
     spool_cleanup(sp);
 }
 
+static apr_status_t fs_reveal(pool_store_t *s, apr_pool_t *p,
+                              const char *pool, const char *id)
+{
+    const char *dir, *final, *staged;
+    apr_status_t rv;
+    struct stat st;
+
+    if (!name_ok(pool, id)) {
+        return APR_EINVAL;
+    }
+    if (!pool) {
+        return APR_SUCCESS;     /* results are shown by result_publish */
+    }
+    dir = fs_dir(s, p, pool, id);
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                | APR_FPROT_GEXECUTE, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        return fs_err(rv);
+    }
+    final = apr_pstrcat(p, dir, "/", id, NULL);
+    staged = staged_path(s, p, pool, id);
+    if (rename(staged, final) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        if (errno == ENOENT && stat(final, &st) == 0) {
+            return APR_SUCCESS; /* revealed already */
+        }
+        return fs_err(rv);
+    }
+    /* rename(2) of a name onto another name of the same file does nothing */
+    unlink(staged);
+    return APR_SUCCESS;
+}
+
 static apr_status_t fs_remove(pool_store_t *s, apr_pool_t *p, const char *pool,
                               const char *id)
 {
-    return apr_file_remove(fs_local_path(s, p, pool, id), p);
+    apr_status_t rv;
+
+    if (!name_ok(pool, id)) {
+        return APR_EINVAL;
+    }
+    if (!pool) {
+        return apr_file_remove(result_path(s, p, id), p);
+    }
+    rv = apr_file_remove(fs_local_path(s, p, pool, id), p);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        rv = apr_file_remove(staged_path(s, p, pool, id), p);
+    }
+    return rv;
+}
+
+/* ------------------------------------------------------------ reading */
+
+typedef struct {
+    apr_file_t *fd;
+} fs_obj;
+
+/* The revealed name first, then the staged one (a reveal not done yet). */
+static apr_status_t open_object(pool_store_t *s, apr_pool_t *p,
+                                const char *pool, const char *id,
+                                apr_int32_t flags, apr_file_t **fd)
+{
+    apr_status_t rv;
+
+    if (!name_ok(pool, id)) {
+        return APR_ENOENT;
+    }
+    if (!pool) {
+        return apr_file_open(fd, result_path(s, p, id), flags, 0, p);
+    }
+    rv = apr_file_open(fd, fs_local_path(s, p, pool, id), flags, 0, p);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        rv = apr_file_open(fd, staged_path(s, p, pool, id), flags, 0, p);
+    }
+    return rv;
+}
+
+static apr_status_t fs_open(pool_store_t *s, apr_pool_t *p, const char *pool,
+                            const char *id, int sendfile,
+                            pool_store_obj_t **out)
+{
+    pool_store_obj_t *o;
+    fs_obj *fo = apr_pcalloc(p, sizeof(*fo));
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    rv = open_object(s, p, pool, id, APR_FOPEN_READ | APR_FOPEN_BINARY
+                     | (sendfile ? APR_FOPEN_SENDFILE_ENABLED : 0), &fo->fd);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_MTIME, fo->fd);
+    if (rv != APR_SUCCESS) {
+        apr_file_close(fo->fd);
+        return rv;
+    }
+    o = apr_pcalloc(p, sizeof(*o));
+    o->store = s;
+    o->size = fi.size;
+    o->mtime = fi.mtime;
+    o->priv = fo;
+    *out = o;
+    return APR_SUCCESS;
+}
+
+static apr_file_t *fs_obj_file(pool_store_obj_t *o)
+{
+    return ((fs_obj *)o->priv)->fd;
+}
+
+static apr_status_t fs_obj_read(pool_store_obj_t *o, apr_off_t offset,
+                                apr_off_t len, pool_store_sink_fn *fn,
+                                void *baton)
+{
+    fs_obj *fo = o->priv;
+    char buf[COPY_BLOCK];
+    apr_os_file_t fd;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (offset < 0 || len < 0 || offset > o->size || len > o->size - offset) {
+        return APR_EINVAL;
+    }
+    apr_os_file_get(&fd, fo->fd);
+    while (len > 0 && rv == APR_SUCCESS) {
+        apr_size_t n = len > COPY_BLOCK ? COPY_BLOCK : (apr_size_t)len;
+        ssize_t got = pread(fd, buf, n, offset);
+
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return got < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+        }
+        rv = fn(baton, buf, (apr_size_t)got);
+        offset += got;
+        len -= got;
+    }
+    return rv;
+}
+
+static void fs_obj_close(pool_store_obj_t *o)
+{
+    fs_obj *fo = o->priv;
+
+    if (fo->fd) {
+        apr_file_close(fo->fd);
+        fo->fd = NULL;
+    }
+}
+
+static apr_status_t fs_stat(pool_store_t *s, apr_pool_t *p, const char *pool,
+                            const char *id, apr_off_t *size)
+{
+    struct stat st;
+
+    if (!name_ok(pool, id)) {
+        return APR_ENOENT;
+    }
+    if (!pool) {
+        if (stat(result_path(s, p, id), &st) != 0) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+    else if (stat(fs_local_path(s, p, pool, id), &st) != 0
+             && (errno != ENOENT
+                 || stat(staged_path(s, p, pool, id), &st) != 0)) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    *size = (apr_off_t)st.st_size;
+    return APR_SUCCESS;
 }
 
 /* ------------------------------------------------ resumable uploads */
@@ -279,27 +491,7 @@ static const char *upload_path(pool_store_t *s, apr_pool_t *p, const char *id)
     return apr_pstrcat(p, s->root, "/" UPLOAD_DIR "/", id, NULL);
 }
 
-/* Ids name files here: only canonical lower-case uuids are accepted. */
-static int id_ok(const char *id)
-{
-    apr_size_t i;
-
-    if (!id || strlen(id) != 36) {
-        return 0;
-    }
-    for (i = 0; i < 36; i++) {
-        char c = id[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') {
-                return 0;
-            }
-        }
-        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
+#define id_ok pool_store_id_ok
 
 static apr_status_t upfile_cleanup(void *data)
 {
@@ -533,7 +725,7 @@ static apr_status_t fs_upload_digest(pool_store_t *s, apr_pool_t *p,
 static apr_status_t spool_block(void *baton, const char *buf, apr_size_t n)
 {
     pool_spool_t *sp = baton;
-    return sp->store->ops->spool_write(sp, buf, n);
+    return sp->h.store->ops->spool_write(sp, buf, n);
 }
 
 static apr_status_t fs_upload_to_spool(pool_store_t *s, apr_pool_t *p,
@@ -551,15 +743,23 @@ static apr_status_t fs_upload_to_spool(pool_store_t *s, apr_pool_t *p,
     return rv;
 }
 
-static apr_status_t fs_upload_commit(pool_store_t *s, apr_pool_t *p,
-                                     const char *id, apr_off_t len,
-                                     const char *pool, const char *file_id)
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev
+           && sa.st_ino == sb.st_ino;
+}
+
+static apr_status_t fs_upload_stage(pool_store_t *s, apr_pool_t *p,
+                                    const char *id, apr_off_t len,
+                                    const char *pool, const char *file_id)
 {
     const char *dir, *final, *src;
     apr_status_t rv;
     int fd;
 
-    if (!id_ok(file_id)) {
+    if (!name_ok(pool, file_id) || !pool) {
         return APR_EINVAL;
     }
     if ((rv = open_exact(s, p, id, len, &fd)) != APR_SUCCESS) {
@@ -575,29 +775,29 @@ static apr_status_t fs_upload_commit(pool_store_t *s, apr_pool_t *p,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    dir = fs_dir(s, p, pool, file_id);
+    src = upload_path(s, p, id);
+    if (same_file(src, fs_local_path(s, p, pool, file_id))) {
+        return APR_SUCCESS;     /* staged and revealed before */
+    }
+    dir = staged_dir(s, p, pool);
     rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
                                 | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
                                 | APR_FPROT_GEXECUTE, p);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
-        return rv;
+        return fs_err(rv);
     }
-    src = upload_path(s, p, id);
     final = apr_pstrcat(p, dir, "/", file_id, NULL);
     /* a second name for the same bytes: nothing is copied, and link(2)
      * never replaces an existing file; the same file there already is a
-     * repeated commit */
+     * repeated stage */
     if (link(src, final) != 0) {
-        struct stat a, b;
-
-        rv = APR_FROM_OS_ERROR(errno);
-        if (errno != EEXIST || stat(src, &a) != 0 || stat(final, &b) != 0
-            || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        rv = fs_err(APR_FROM_OS_ERROR(errno));
+        if (errno != EEXIST || !same_file(src, final)) {
             return rv;
         }
     }
-    if (sync_dir(dir) != APR_SUCCESS) {
-        pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
+    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
+        return fs_err(rv);
     }
     return APR_SUCCESS;
 }
@@ -711,35 +911,6 @@ static apr_status_t fs_spool_sweep(pool_store_t *s, apr_pool_t *p,
 
 /* ------------------------------------------------------------ results */
 
-static const char *result_path(pool_store_t *s, apr_pool_t *p, const char *id)
-{
-    return apr_pstrcat(p, s->root, "/" RESULT_DIR "/", id, NULL);
-}
-
-static apr_status_t fs_result_commit(pool_spool_t *sp, const char *id)
-{
-    if (!id_ok(id)) {
-        return APR_EINVAL;
-    }
-    return commit_to(sp, apr_pstrcat(sp->p, sp->store->root, "/" RESULT_DIR,
-                                     NULL), id);
-}
-
-static const char *fs_result_local_path(pool_store_t *s, apr_pool_t *p,
-                                        const char *id)
-{
-    return id_ok(id) ? result_path(s, p, id) : NULL;
-}
-
-static apr_status_t fs_result_remove(pool_store_t *s, apr_pool_t *p,
-                                     const char *id)
-{
-    if (!id_ok(id)) {
-        return APR_EINVAL;
-    }
-    return apr_file_remove(result_path(s, p, id), p);
-}
-
 /* A published name starts with "result-" (so it is never "." or ".." or
  * hidden) and has no '/'. */
 static int published_name_ok(const char *name)
@@ -792,6 +963,7 @@ typedef struct {
     apr_pool_t *bp;                 /* cleared after every batch */
     apr_array_header_t *batch;
     const char *pool;
+    int staged;                     /* walking .staged/<pool> */
     pool_store_walk_fn *fn;
     void *baton;
 } walk_ctx;
@@ -842,6 +1014,7 @@ static apr_status_t walk_dir(walk_ctx *w, apr_pool_t *p, const char *dir,
         e = apr_array_push(w->batch);
         e->id = apr_pstrdup(w->bp, fi.name);
         e->size = (apr_off_t)st.st_size;
+        e->staged = w->staged;
         if (w->batch->nelts >= POOL_STORE_WALK_BATCH
             && (rv = walk_flush(w)) != APR_SUCCESS) {
             break;
@@ -887,21 +1060,19 @@ static apr_status_t walk_pool(walk_ctx *w, apr_pool_t *p, const char *dir,
     return rv;
 }
 
-static apr_status_t fs_committed_walk(pool_store_t *s, apr_pool_t *p,
-                                      apr_time_t before,
-                                      pool_store_walk_fn *fn, void *baton)
+/* Calls walk_one for every pool directory under dir (a pool name). */
+static apr_status_t each_pool_dir(walk_ctx *w, apr_pool_t *p, const char *dir,
+                                  const char *below, apr_time_t before)
 {
-    walk_ctx w;
     apr_dir_t *d;
     apr_finfo_t fi;
     apr_status_t rv;
     apr_pool_t *pp;
 
-    w.fn = fn;
-    w.baton = baton;
-    apr_pool_create(&w.bp, p);
-    w.batch = apr_array_make(w.bp, 64, sizeof(pool_store_entry_t));
-    rv = apr_dir_open(&d, s->root, p);
+    rv = apr_dir_open(&d, dir, p);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return APR_SUCCESS;
+    }
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -909,17 +1080,42 @@ static apr_status_t fs_committed_walk(pool_store_t *s, apr_pool_t *p,
     while (rv == APR_SUCCESS
            && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
               == APR_SUCCESS) {
+        const char *sub;
+
         apr_pool_clear(pp);
         /* pool directories only: .spool, .results, lost+found... are not */
         if (!fi.name || fi.filetype != APR_DIR || pool_ident_check(fi.name)) {
             continue;
         }
-        w.pool = apr_pstrdup(pp, fi.name);
-        rv = walk_pool(&w, pp, apr_pstrcat(pp, s->root, "/", fi.name,
-                                           "/files", NULL), before);
+        w->pool = apr_pstrdup(pp, fi.name);
+        sub = apr_pstrcat(pp, dir, "/", fi.name, below, NULL);
+        rv = w->staged ? walk_dir(w, pp, sub, before)
+                       : walk_pool(w, pp, sub, before);
     }
     apr_dir_close(d);
     apr_pool_destroy(pp);
+    return rv;
+}
+
+static apr_status_t fs_committed_walk(pool_store_t *s, apr_pool_t *p,
+                                      apr_time_t before,
+                                      pool_store_walk_fn *fn, void *baton)
+{
+    walk_ctx w;
+    apr_status_t rv;
+
+    memset(&w, 0, sizeof(w));
+    w.fn = fn;
+    w.baton = baton;
+    apr_pool_create(&w.bp, p);
+    w.batch = apr_array_make(w.bp, 64, sizeof(pool_store_entry_t));
+    rv = each_pool_dir(&w, p, s->root, "/files", before);
+    if (rv == APR_SUCCESS) {
+        w.staged = 1;
+        rv = each_pool_dir(&w, p, apr_pstrcat(p, s->root, "/" STAGED_DIR,
+                                              NULL), "", before);
+        w.staged = 0;
+    }
     if (rv == APR_SUCCESS) {
         w.pool = NULL;
         rv = walk_dir(&w, p, apr_pstrcat(p, s->root, "/" RESULT_DIR, NULL),
@@ -963,10 +1159,15 @@ static const pool_store_ops_t fs_ops = {
     fs_check,
     fs_spool_open,
     fs_spool_write,
-    fs_spool_commit,
+    fs_spool_stage,
     fs_spool_abort,
-    fs_local_path,
+    fs_reveal,
     fs_remove,
+    fs_open,
+    fs_obj_file,
+    fs_obj_read,
+    fs_obj_close,
+    fs_stat,
     fs_upload_open,
     fs_upload_write,
     fs_upload_truncate,
@@ -975,13 +1176,10 @@ static const pool_store_ops_t fs_ops = {
     fs_upload_close,
     fs_upload_digest,
     fs_upload_to_spool,
-    fs_upload_commit,
+    fs_upload_stage,
     fs_upload_remove,
     fs_upload_list_stale,
     fs_spool_sweep,
-    fs_result_commit,
-    fs_result_local_path,
-    fs_result_remove,
     fs_result_publish,
     fs_committed_walk,
     fs_lost_found
@@ -998,20 +1196,4 @@ pool_store_t *pool_store_fs(apr_pool_t *p, const char *root)
     s->ops = &fs_ops;
     s->root = apr_pstrmemdup(p, root, n);
     return s;
-}
-
-apr_off_t pool_spool_size(const pool_spool_t *sp)
-{
-    return sp->size;
-}
-
-void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32])
-{
-    spool_unbuffer(sp);
-    if (!sp->digested) {
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(sp->md, sp->digest, &len);
-        sp->digested = 1;
-    }
-    memcpy(sha256, sp->digest, 32);
 }

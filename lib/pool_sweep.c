@@ -259,6 +259,39 @@ typedef struct {
     pool_db_rc rc;
 } walk_baton;
 
+/* A staged file (an ingest a crash or a lost database answer interrupted):
+ * with its row it was acknowledged, and is revealed; without one it never
+ * was, and is removed. */
+static void staged_entry(walk_baton *wb, apr_pool_t *p, const char *pool,
+                         const pool_store_entry_t *e, int has_row)
+{
+    apr_status_t rv;
+
+    if (has_row) {
+        rv = wb->st->ops->reveal(wb->st, p, pool, e->id);
+        if (rv == APR_SUCCESS) {
+            wb->rep->revealed++;
+            pool_log(POOL_LOG_NOTICE, "file %s of pool %s was stored but not "
+                     "revealed: revealed", e->id, pool);
+            return;
+        }
+    }
+    else {
+        rv = wb->st->ops->remove(wb->st, p, pool, e->id);
+        if (rv == APR_SUCCESS || APR_STATUS_IS_ENOENT(rv)) {
+            wb->rep->staged++;
+            wb->rep->staged_bytes += e->size;
+            pool_log(POOL_LOG_INFO, "removed staged file %s of pool %s "
+                     "(%" APR_OFF_T_FMT " bytes): never acknowledged, it has "
+                     "no row", e->id, pool, e->size);
+            return;
+        }
+    }
+    pool_log(POOL_LOG_ERR, "staged file %s of pool %s: cannot %s it: %s",
+             e->id, pool, has_row ? "reveal" : "remove", errstr(p, rv));
+    wb->rep->failures++;
+}
+
 static apr_status_t lost_batch(void *baton, apr_pool_t *p, const char *pool,
                                const apr_array_header_t *entries)
 {
@@ -310,6 +343,12 @@ static apr_status_t lost_batch(void *baton, apr_pool_t *p, const char *pool,
         const char *to = NULL;
         apr_status_t rv;
 
+        if (e->staged) {
+            staged_entry(wb, p, pool, e,
+                         apr_hash_get(known, e->id, APR_HASH_KEY_STRING)
+                         != NULL);
+            continue;
+        }
         if (apr_hash_get(known, e->id, APR_HASH_KEY_STRING)) {
             continue;
         }
@@ -364,11 +403,14 @@ static pool_db_rc sweep_lost(apr_pool_t *p, PGconn *c, pool_store_t *st,
 
 /* ------------------------------------ rows without bytes (reported) */
 
-static int present(const char *path)
+/* Anything but a clear "not there" counts as present (never report a
+ * store that did not answer as missing bytes). */
+static int present(pool_store_t *st, apr_pool_t *p, const char *pool,
+                   const char *id)
 {
-    struct stat sb;
+    apr_off_t size;
 
-    return path && (stat(path, &sb) == 0 || errno != ENOENT);
+    return !APR_STATUS_IS_ENOENT(st->ops->stat(st, p, pool, id, &size));
 }
 
 /* Pages through files (kind "file") or results by seq-like key; a row
@@ -418,11 +460,8 @@ static pool_db_rc sweep_missing(apr_pool_t *pp, PGconn *c, pool_store_t *st,
         gone = apr_array_make(p, 8, sizeof(int));
         for (i = 0; i < n; i++) {
             const char *id = PQgetvalue(r, i, 0);
-            const char *path = results
-                ? st->ops->result_local_path(st, p, id)
-                : st->ops->local_path(st, p, PQgetvalue(r, i, 1), id);
 
-            if (!present(path)) {
+            if (!present(st, p, results ? NULL : PQgetvalue(r, i, 1), id)) {
                 APR_ARRAY_PUSH(gone, int) = i;
             }
         }
@@ -459,13 +498,13 @@ static pool_db_rc sweep_missing(apr_pool_t *pp, PGconn *c, pool_store_t *st,
                 int row = APR_ARRAY_IDX(gone, i, int);
                 const char *id = PQgetvalue(r, row, 0);
                 const char *pool = PQgetvalue(r, row, 1);
-                const char *path = results
-                    ? st->ops->result_local_path(st, p, id)
-                    : st->ops->local_path(st, p, pool, id);
+                const char *path = apr_psprintf(p, "%s (%s %s)", st->root,
+                                                results ? "result" : "file",
+                                                id);
 
                 /* gone from the table meanwhile, or back on disk */
                 if (!apr_hash_get(still, id, APR_HASH_KEY_STRING)
-                    || present(path)) {
+                    || present(st, p, results ? NULL : pool, id)) {
                     continue;
                 }
                 rep->missing++;
@@ -536,13 +575,16 @@ pool_db_rc pool_step_sweep(pool_step_ctx_t *ctx, int *done, const char **err)
     if (rc != POOL_DB_OK) {
         return rc;
     }
-    *done = rep.expired + rep.orphans + rep.spool + rep.retained + rep.lost;
+    *done = rep.expired + rep.orphans + rep.spool + rep.retained + rep.lost
+            + rep.staged + rep.revealed;
     if (*done || rep.missing || rep.failures) {
         pool_log(POOL_LOG_NOTICE, "sweep: %d expired uploads, %d orphaned "
-                 "upload data, %d spool files, %d files past retention "
-                 "removed; %d moved to lost+found; %d missing from storage; "
+                 "upload data, %d spool files, %d unacknowledged staged "
+                 "files, %d files past retention removed; %d staged files "
+                 "revealed; %d moved to lost+found; %d missing from storage; "
                  "%d failures", rep.expired, rep.orphans, rep.spool,
-                 rep.retained, rep.lost, rep.missing, rep.failures);
+                 rep.staged, rep.retained, rep.revealed, rep.lost,
+                 rep.missing, rep.failures);
     }
     return POOL_DB_OK;
 }

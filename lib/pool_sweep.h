@@ -48,6 +48,9 @@ typedef struct {
     apr_off_t orphan_bytes;
     int spool;                  /* stale spool files */
     apr_off_t spool_bytes;
+    int staged;                 /* staged files without rows, removed */
+    apr_off_t staged_bytes;
+    int revealed;               /* staged files with rows, revealed */
     int retained;               /* files removed by retention */
     apr_off_t retained_bytes;
     int lost;                   /* files/results without rows, moved aside */

@@ -44,7 +44,12 @@ static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (!sc->conf.storage) {
             continue;
         }
-        sc->store = pool_store_fs(pconf, sc->conf.storage);
+        sc->store = pool_store_create(pconf, sc->conf.storage, NULL, &err);
+        if (!sc->store) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage %s: %s",
+                         sc->conf.storage, err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         /* post_config runs as root before the children drop privileges:
          * the working directories are created here and handed to User */
         if (sc->store->ops->check(sc->store, ptemp,

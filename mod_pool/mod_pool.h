@@ -11,6 +11,7 @@
 #include "pool_keys.h"
 #include "pool_store.h"
 #include "pool_db.h"
+#include "pool_ingest.h"
 
 extern module AP_MODULE_DECLARE_DATA pool_module;
 
@@ -63,16 +64,25 @@ const char *pool_dir_prefix(request_rec *r);
 /* pool_dbpool.c: a small per-child libpq pool on apr_reslist.  A request
  * holds a connection only while it talks to the database. */
 apr_status_t pool_dbpool_create(apr_pool_t *p, server_rec *s, pool_srv_conf *sc);
-typedef pool_db_rc pool_db_op(apr_pool_t *p, PGconn *c, void *baton,
-                              const char **err);
 /* Runs op on a pooled connection; a broken connection is thrown away and
  * the op retried once on a fresh one.  No connection -> POOL_DB_UNAVAILABLE. */
 pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
                        const char **err);
 
+/* pool_db_run for pool_db_runner (ctx: the request_rec). */
+pool_db_rc pool_db_run_ctx(void *r, pool_db_op *op, void *baton,
+                           const char **err);
+/* An ingest (lib/pool_ingest.h) of this request: store, runner, no items. */
+void pool_ingest_init(pool_ingest_t *in, request_rec *r);
+
 /* pool_http.c */
 int pool_problem(request_rec *r, int status, const char *detail,
                  const char *field);
+/* Answers a problem from the core (logs pr->log, sets Retry-After); extra
+ * (a json_t *, taken) adds members. */
+int pool_problem_send(request_rec *r, const pool_problem_t *pr);
+int pool_problem_send_json(request_rec *r, const pool_problem_t *pr,
+                           void *extra);
 int pool_problem_json(request_rec *r, int status, const char *detail,
                       const char *field, void *extra /* json_t *, stolen */);
 int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
@@ -149,12 +159,14 @@ int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st);
  * return value. */
 int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **sp,
                        int *ret);
-/* Serves a stored file at path as httpd's default handler would (Range,
- * conditional GET, HEAD, sendfile/mmap as configured) with ETag "sha256",
- * the content type and a Content-Disposition for name; what names it in
- * logs. */
-int pool_send_file(request_rec *r, const char *path, const char *ctype,
-                   const char *sha256, const char *name, const char *what);
+/* Serves the stored object (pool, id) (pool NULL: a result) as httpd's
+ * default handler would (Range, conditional GET, HEAD, sendfile/mmap as
+ * configured; from a store without local files, streamed with one range
+ * passed to the store) with ETag "sha256", the content type and a
+ * Content-Disposition for name; what ("file", "result") names it. */
+int pool_send_object(request_rec *r, const char *pool, const char *id,
+                     const char *ctype, const char *sha256, const char *name,
+                     const char *what);
 /* Content-Digest (RFC 9530): finds sha-256=:b64: in the dictionary h.
  * 1 with want[] filled, 0 when it has no sha-256 member, -1 malformed. */
 int pool_parse_content_digest(apr_pool_t *p, const char *h,

@@ -51,7 +51,6 @@ typedef struct {
     unsigned char digest[32];
     int have_msha;              /* sha256 of the manifest entry */
     unsigned char msha[32];
-    int committed;
     pool_file_t f;
 } batch_file;
 
@@ -582,17 +581,42 @@ static pool_db_rc op_insert_many(apr_pool_t *p, PGconn *c, void *b,
     return pool_db_file_insert_many(p, c, mb->in, &mb->out, err);
 }
 
+/* After a failed insert: the rows are all there (one transaction) or none. */
+static pool_db_rc op_found_many(apr_pool_t *p, PGconn *c, void *b,
+                                const char **err)
+{
+    many_baton *mb = b;
+    int i;
+
+    mb->out = apr_array_make(p, mb->in->nelts, sizeof(pool_file_t *));
+    for (i = 0; i < mb->in->nelts; i++) {
+        pool_file_t *f = APR_ARRAY_IDX(mb->in, i, pool_file_t *), *row;
+        pool_db_rc rc = pool_db_file_get(p, c, f->pool, f->id, &row, err);
+
+        if (rc != POOL_DB_OK) {
+            return rc;
+        }
+        APR_ARRAY_PUSH(mb->out, pool_file_t *) = row;
+    }
+    return POOL_DB_OK;
+}
+
+static void batch_refused(void *b, apr_pool_t *p, pool_db_rc rc,
+                          const char *err, pool_problem_t *pr)
+{
+    pool_problem_db(p, pr, rc, err, "file");
+    if (rc == POOL_DB_NOTFOUND) {
+        pr->detail = "no such pool";
+    }
+}
+
 static void discard(batch_ctx *bc)
 {
     int i;
 
     for (i = 0; i < bc->files->nelts; i++) {
         batch_file *bf = APR_ARRAY_IDX(bc->files, i, batch_file *);
-        if (bf->committed) {
-            bc->st->ops->remove(bc->st, bc->r->pool, bc->pool, bf->f.id);
-            bf->committed = 0;
-        }
-        else if (bf->sp) {
+        if (bf->sp) {
             bc->st->ops->spool_abort(bf->sp);
         }
         bf->sp = NULL;
@@ -616,42 +640,37 @@ static int answer_refusal(batch_ctx *bc)
 static int store_all(batch_ctx *bc)
 {
     request_rec *r = bc->r;
-    apr_array_header_t *in;
+    pool_ingest_t in;
+    pool_problem_t pr;
     many_baton mb;
-    const char *err;
     json_t *arr, *j;
-    pool_db_rc rc;
     int i;
 
-    in = apr_array_make(r->pool, bc->files->nelts, sizeof(pool_file_t *));
+    pool_ingest_init(&in, r);
+    mb.in = apr_array_make(r->pool, bc->files->nelts, sizeof(pool_file_t *));
+    mb.out = NULL;
     for (i = 0; i < bc->files->nelts; i++) {
         batch_file *bf = APR_ARRAY_IDX(bc->files, i, batch_file *);
-        apr_status_t rv;
+        pool_ingest_item_t *it = apr_pcalloc(r->pool, sizeof(*it));
 
         bf->f.id = pool_uuid(r->pool);
-        rv = bc->st->ops->spool_commit(bf->sp, bc->pool, bf->f.id);
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          "pool: cannot move batch file %d into place", i);
-            discard(bc);
-            return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                                "cannot store the files now; nothing was "
-                                "stored", NULL);
-        }
-        bf->committed = 1;
+        it->pool = bc->pool;
+        it->id = bf->f.id;
+        it->sp = bf->sp;
+        it->what = "file";
+        /* measured and checked as the part ended (errors name the part) */
+        it->size = bf->f.size;
+        it->sha256_hex = bf->f.sha256;
         bf->sp = NULL;
-        APR_ARRAY_PUSH(in, pool_file_t *) = &bf->f;
+        APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
+        APR_ARRAY_PUSH(mb.in, pool_file_t *) = &bf->f;
     }
-    mb.in = in;
-    mb.out = NULL;
-    rc = pool_db_run(r, op_insert_many, &mb, &err);
-    if (rc != POOL_DB_OK) {
-        /* no rows: none of the files may stay visible either */
-        discard(bc);
-        if (rc == POOL_DB_NOTFOUND) {
-            return pool_problem(r, HTTP_NOT_FOUND, "no such pool", NULL);
-        }
-        return pool_db_problem(r, rc, err, "file");
+    in.record = op_insert_many;
+    in.lookup = op_found_many;
+    in.refused = batch_refused;
+    in.baton = &mb;
+    if (!pool_ingest_commit(r->pool, &in, &pr)) {
+        return pool_problem_send(r, &pr);
     }
     arr = json_array();
     for (i = 0; i < mb.out->nelts; i++) {

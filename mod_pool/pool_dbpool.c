@@ -100,3 +100,18 @@ pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
     }
     return rc;
 }
+
+pool_db_rc pool_db_run_ctx(void *r, pool_db_op *op, void *baton,
+                           const char **err)
+{
+    return pool_db_run(r, op, baton, err);
+}
+
+void pool_ingest_init(pool_ingest_t *in, request_rec *r)
+{
+    memset(in, 0, sizeof(*in));
+    in->store = pool_srv(r->server)->store;
+    in->run = pool_db_run_ctx;
+    in->run_ctx = r;
+    in->items = apr_array_make(r->pool, 1, sizeof(pool_ingest_item_t *));
+}

@@ -80,6 +80,22 @@ typedef struct {
     pool_file_t *out;
 } insert_baton;
 
+static pool_db_rc op_file_found(apr_pool_t *p, PGconn *c, void *b,
+                                const char **err)
+{
+    insert_baton *ib = b;
+    return pool_db_file_get(p, c, ib->in->pool, ib->in->id, &ib->out, err);
+}
+
+static void file_refused(void *b, apr_pool_t *p, pool_db_rc rc,
+                         const char *err, pool_problem_t *pr)
+{
+    pool_problem_db(p, pr, rc, err, "file");
+    if (rc == POOL_DB_NOTFOUND) {
+        pr->detail = "no such pool";
+    }
+}
+
 typedef struct {
     const char *pool;
     apr_time_t ts;
@@ -245,13 +261,15 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     const char *name, *why, *ts_s, *digest_h, *err, *field;
     apr_size_t nlen;
     pool_file_fields_t fields;
-    unsigned char want[32], got[32];
+    unsigned char want[32];
     int have_digest = 0, status;
     pool_spool_t *sp;
     pool_file_t f;
     insert_baton ib;
+    pool_ingest_t in;
+    pool_ingest_item_t *it;
+    pool_problem_t pr;
     pool_db_rc rc;
-    apr_status_t rv;
 
     if (!role_may_upload(who->role)) {
         return pool_problem(r, HTTP_FORBIDDEN, apr_psprintf(r->pool,
@@ -309,41 +327,35 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     if (!pool_receive_spool(r, "file", &sp, &status)) {
         return status;
     }
-    pool_spool_digest(sp, got);
-    if (have_digest == 1 && !pool_ct_equal(want, got, 32)) {
-        st->ops->spool_abort(sp);
-        return pool_problem(r, HTTP_BAD_REQUEST,
-                            "Content-Digest sha-256 does not match the body; "
-                            "nothing was stored", NULL);
+    pool_ingest_init(&in, r);
+    it = apr_pcalloc(r->pool, sizeof(*it));
+    it->pool = pool;
+    it->id = pool_uuid(r->pool);
+    it->sp = sp;
+    it->want = have_digest == 1 ? want : NULL;
+    it->what = "file";
+    APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
+    if (!pool_ingest_prepare(r->pool, &in, &pr)) {
+        return pool_problem_send(r, &pr);
     }
 
     memset(&f, 0, sizeof(f));
-    f.id = pool_uuid(r->pool);
+    f.id = it->id;
     f.pool = pool;
     f.client_id = who->client_id;
     f.name = fields.name;
-    f.size = pool_spool_size(sp);
-    f.sha256 = pool_hex(r->pool, got, 32);
+    f.size = it->size;
+    f.sha256 = it->sha256_hex;
     f.content_type = fields.content_type;
     f.ts = fields.ts;
-    rv = st->ops->spool_commit(sp, pool, f.id);
-    if (rv != APR_SUCCESS) {
-        st->ops->spool_abort(sp);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: cannot move the upload into place");
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the file now", NULL);
-    }
     ib.in = &f;
     ib.out = NULL;
-    rc = pool_db_run(r, op_file_insert, &ib, &err);
-    if (rc != POOL_DB_OK) {
-        /* no row: the file must not stay visible either */
-        st->ops->remove(st, r->pool, pool, f.id);
-        if (rc == POOL_DB_NOTFOUND) {
-            return pool_problem(r, HTTP_NOT_FOUND, "no such pool", NULL);
-        }
-        return pool_db_problem(r, rc, err, "file");
+    in.record = op_file_insert;
+    in.lookup = op_file_found;
+    in.refused = file_refused;
+    in.baton = &ib;
+    if (!pool_ingest_commit(r->pool, &in, &pr)) {
+        return pool_problem_send(r, &pr);
     }
     apr_table_setn(r->headers_out, "Location",
                    apr_psprintf(r->pool, "%s/v1/pools/%s/files/%s",
@@ -480,9 +492,9 @@ static const char *content_disposition(apr_pool_t *p, const char *name)
 
 static int download(request_rec *r, const char *pool, const char *id)
 {
-    pool_srv_conf *sc = pool_srv(r->server);
+
     get_baton gb;
-    const char *err, *path;
+    const char *err;
     pool_db_rc rc;
 
     if (r->method_number != M_GET) {
@@ -503,15 +515,156 @@ static int download(request_rec *r, const char *pool, const char *id)
     if (rc != POOL_DB_OK) {
         return pool_db_problem(r, rc, err, "file");
     }
-    path = sc->store->ops->local_path(sc->store, r->pool, pool, id);
-    return pool_send_file(r, path, gb.file->content_type, gb.file->sha256,
-                          gb.file->name, id);
+    return pool_send_object(r, pool, id, gb.file->content_type,
+                            gb.file->sha256, gb.file->name, "file");
 }
 
-int pool_send_file(request_rec *r, const char *path, const char *ctype,
-                   const char *sha256, const char *name, const char *what)
+/* Streaming from a store without local files: one byte range of a GET is
+ * passed to the store (RFC 9110 14.2: several ranges, or a range that does
+ * not parse, are answered with the whole body). */
+typedef struct {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+    apr_off_t sent;
+} stream_baton;
+
+static apr_status_t stream_sink(void *baton, const char *buf, apr_size_t n)
 {
-    apr_finfo_t fi;
+    stream_baton *sb = baton;
+    apr_status_t rv;
+
+    if (sb->r->connection->aborted) {
+        return APR_ECONNABORTED;
+    }
+    apr_brigade_write(sb->bb, NULL, NULL, buf, n);
+    sb->sent += (apr_off_t)n;
+    rv = ap_pass_brigade(sb->r->output_filters, sb->bb);
+    apr_brigade_cleanup(sb->bb);
+    return rv;
+}
+
+/* "bytes=A-B", "bytes=A-", "bytes=-N" against size: 1 with the range,
+ * 0 when there is no single range to honour, -1 when unsatisfiable. */
+static int one_range(const char *h, apr_off_t size, apr_off_t *from,
+                     apr_off_t *len)
+{
+    const char *s, *dash;
+    apr_off_t a = -1, b = -1;
+    char *end;
+
+    if (!h || strncasecmp(h, "bytes=", 6) || strchr(h, ',')) {
+        return 0;
+    }
+    s = h + 6;
+    while (*s == ' ') {
+        s++;
+    }
+    dash = strchr(s, '-');
+    if (!dash) {
+        return 0;
+    }
+    if (dash != s && (apr_strtoff(&a, s, &end, 10) != APR_SUCCESS
+                      || end != dash || a < 0)) {
+        return 0;
+    }
+    if (dash[1] && (apr_strtoff(&b, dash + 1, &end, 10) != APR_SUCCESS
+                    || *end || b < 0)) {
+        return 0;
+    }
+    if (a < 0) {                    /* suffix: the last b bytes */
+        if (b <= 0) {
+            return b == 0 ? -1 : 0;
+        }
+        *from = b >= size ? 0 : size - b;
+        *len = size - *from;
+        return size ? 1 : -1;
+    }
+    if (b >= 0 && b < a) {
+        return 0;
+    }
+    if (a >= size) {
+        return -1;
+    }
+    *from = a;
+    *len = (b < 0 || b >= size ? size - 1 : b) - a + 1;
+    return 1;
+}
+
+static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what)
+{
+    pool_store_t *st = o->store;
+    const char *range = apr_table_get(r->headers_in, "Range");
+    apr_off_t from = 0, len = o->size;
+    stream_baton sb;
+    apr_status_t rv;
+    int ranged = 0;
+
+    if (range && r->method_number == M_GET) {
+        const char *if_range = apr_table_get(r->headers_in, "If-Range");
+        const char *etag = apr_table_get(r->headers_out, "ETag");
+
+        /* If-Range: a strong ETag of ours, or the range is ignored */
+        if (!if_range || (etag && !strcmp(if_range, etag))) {
+            ranged = one_range(range, o->size, &from, &len);
+        }
+    }
+    if (ranged < 0) {
+        st->ops->obj_close(o);
+        apr_table_setn(r->headers_out, "Content-Range", apr_psprintf(r->pool,
+                       "bytes */%" APR_OFF_T_FMT, o->size));
+        return pool_problem(r, HTTP_RANGE_NOT_SATISFIABLE, "the range is "
+                            "outside the file", NULL);
+    }
+    if (ranged > 0) {
+        r->status = HTTP_PARTIAL_CONTENT;
+        apr_table_setn(r->headers_out, "Content-Range", apr_psprintf(r->pool,
+                       "bytes %" APR_OFF_T_FMT "-%" APR_OFF_T_FMT "/%"
+                       APR_OFF_T_FMT, from, from + len - 1, o->size));
+    }
+    ap_set_content_length(r, len);
+    if (r->header_only) {
+        st->ops->obj_close(o);
+        return OK;
+    }
+    sb.r = r;
+    sb.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    sb.sent = 0;
+    rv = st->ops->obj_read(o, from, len, stream_sink, &sb);
+    st->ops->obj_close(o);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, r->connection->aborted ? APLOG_INFO
+                      : APLOG_ERR, rv, r, "pool: sending %s from the store "
+                      "stopped after %" APR_OFF_T_FMT " bytes", what, sb.sent);
+        if (sb.sent == 0 && !r->connection->aborted) {
+            pool_problem_t pr;
+
+            r->status = HTTP_OK;
+            apr_table_unset(r->headers_out, "Content-Range");
+            apr_table_unset(r->headers_out, "Content-Length");
+            pool_problem_store(r->pool, &pr, rv == POOL_STORE_UNAVAILABLE
+                               ? rv : APR_EGENERAL, what, "read it");
+            if (rv != POOL_STORE_UNAVAILABLE) {
+                pr.status = HTTP_INTERNAL_SERVER_ERROR;
+                pr.detail = "the file's data cannot be read now";
+            }
+            return pool_problem_send(r, &pr);
+        }
+        /* the head is out: all that is left is to cut the connection */
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return OK;
+    }
+    APR_BRIGADE_INSERT_TAIL(sb.bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, sb.bb);
+    return OK;
+}
+
+int pool_send_object(request_rec *r, const char *pool, const char *id,
+                     const char *ctype, const char *sha256, const char *name,
+                     const char *what)
+{
+    pool_store_t *st = pool_srv(r->server)->store;
+    pool_store_obj_t *o;
     apr_file_t *fd;
     apr_bucket_brigade *bb;
     apr_bucket *e;
@@ -522,24 +675,26 @@ int pool_send_file(request_rec *r, const char *path, const char *ctype,
     /* as httpd's own default handler: sendfile and mmap as configured
      * (EnableSendfile, EnableMMAP) */
     cd = ap_get_core_module_config(r->per_dir_config);
-    rv = apr_file_open(&fd, path, APR_FOPEN_READ | APR_FOPEN_BINARY
-                       | AP_SENDFILE_ENABLED(cd->enable_sendfile), 0, r->pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_MTIME, fd);
-    }
+    rv = st->ops->open(st, r->pool, pool, id,
+                       cd->enable_sendfile == ENABLE_SENDFILE_ON, &o);
     if (rv != APR_SUCCESS) {
+        pool_problem_t pr;
+
+        if (rv == POOL_STORE_UNAVAILABLE) {
+            pool_problem_store(r->pool, &pr, rv, what, "open it");
+            pr.detail = "the store is unavailable; retry later";
+            return pool_problem_send(r, &pr);
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: %s has a row but no readable data at %s "
-                      "(poolctl sweep reports these)", what, path);
+                      "pool: %s %s has a row but no readable data in %s "
+                      "(poolctl sweep reports these)", what, id, st->root);
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
                             "the file's data is missing", NULL);
     }
-    r->filename = apr_pstrdup(r->pool, path);
-    r->finfo = fi;
     ap_set_content_type(r, ctype);
     apr_table_setn(r->headers_out, "ETag",
                    apr_pstrcat(r->pool, "\"", sha256, "\"", NULL));
-    ap_update_mtime(r, fi.mtime);
+    ap_update_mtime(r, o->mtime);
     ap_set_last_modified(r);
     apr_table_setn(r->headers_out, "Content-Disposition",
                    content_disposition(r->pool, name));
@@ -547,17 +702,21 @@ int pool_send_file(request_rec *r, const char *path, const char *ctype,
     apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
     cond = ap_meets_conditions(r);
     if (cond != OK) {
-        apr_file_close(fd);
+        st->ops->obj_close(o);
         if (cond == HTTP_NOT_MODIFIED) {
             return cond;
         }
         return pool_problem(r, cond, "a precondition of the request "
                             "(If-Match, If-Unmodified-Since) failed", NULL);
     }
-    ap_set_content_length(r, fi.size);
+    fd = st->ops->obj_file(o);
+    if (!fd) {
+        return send_streamed(r, o, what);
+    }
+    ap_set_content_length(r, o->size);
     /* the byterange filter answers Range and If-Range from this brigade */
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    e = apr_brigade_insert_file(bb, fd, 0, fi.size, r->pool);
+    e = apr_brigade_insert_file(bb, fd, 0, o->size, r->pool);
 #if APR_HAS_MMAP
     if (cd->enable_mmap == ENABLE_MMAP_OFF) {
         apr_bucket_file_enable_mmap(e, 0);

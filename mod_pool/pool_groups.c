@@ -165,12 +165,46 @@ static pool_db_rc op_progress(apr_pool_t *p, PGconn *c, void *b,
                                gb->message, &gb->json, err);
 }
 
+typedef struct {
+    group_baton *gb;
+    pool_ingest_item_t *it;
+    pool_db_rc refused_rc;
+} result_rec;
+
 static pool_db_rc op_accept(apr_pool_t *p, PGconn *c, void *b,
                             const char **err)
 {
-    group_baton *gb = b;
-    return pool_result_accept(p, c, gb->pool, gb->gid, gb->client, gb->in,
-                              &gb->out, &gb->created, err);
+    result_rec *rr = b;
+    group_baton *gb = rr->gb;
+    pool_db_rc rc = pool_result_accept(p, c, gb->pool, gb->gid, gb->client,
+                                       gb->in, &gb->out, &gb->created, err);
+
+    /* the group had this result already: from an earlier request (our
+     * bytes are not needed), or from this one (a retried statement) */
+    if (rc == POOL_DB_OK && !gb->created && strcmp(gb->out->id, gb->in->id)) {
+        rr->it->unused = 1;
+    }
+    return rc;
+}
+
+static pool_db_rc op_accepted(apr_pool_t *p, PGconn *c, void *b,
+                              const char **err)
+{
+    result_rec *rr = b;
+    pool_db_rc rc = pool_result_find(p, c, rr->gb->pool, rr->gb->in->id,
+                                     &rr->gb->out, err);
+
+    rr->gb->created = rc == POOL_DB_OK;
+    return rc;
+}
+
+static void result_refused(void *b, apr_pool_t *p, pool_db_rc rc,
+                           const char *err, pool_problem_t *pr)
+{
+    pool_problem_db(p, pr, rc, err, "group");
+    if (rc == POOL_DB_CONFLICT) {
+        pr->detail = err;
+    }
 }
 
 static int group_db_problem(request_rec *r, pool_db_rc rc, const char *err)
@@ -334,17 +368,16 @@ static int progress(request_rec *r, pool_principal *who, const char *pool,
 static int put_result(request_rec *r, pool_principal *who, const char *pool,
                       const char *gid)
 {
-    pool_srv_conf *sc = pool_srv(r->server);
-    pool_store_t *st = sc->store;
     apr_table_t *args = NULL;
     pool_file_fields_t fields;
     pool_result_t in;
     group_baton gb;
+    result_rec rr;
+    pool_ingest_t ing;
+    pool_ingest_item_t *it;
+    pool_problem_t pr;
     pool_spool_t *sp;
-    const char *name, *why, *field, *err;
-    unsigned char got[32];
-    apr_status_t rv;
-    pool_db_rc rc;
+    const char *name, *why, *field;
     int status;
 
     if (!is_role(who, "processor") && !is_role(who, "link")) {
@@ -367,33 +400,32 @@ static int put_result(request_rec *r, pool_principal *who, const char *pool,
     if (!pool_receive_spool(r, "result", &sp, &status)) {
         return status;
     }
-    pool_spool_digest(sp, got);
+    pool_ingest_init(&ing, r);
+    it = apr_pcalloc(r->pool, sizeof(*it));
+    it->id = pool_uuid(r->pool);
+    it->sp = sp;
+    it->what = "result";
+    APR_ARRAY_PUSH(ing.items, pool_ingest_item_t *) = it;
+    pool_ingest_prepare(r->pool, &ing, &pr);    /* a spool: cannot fail */
     memset(&in, 0, sizeof(in));
-    in.id = pool_uuid(r->pool);
+    in.id = it->id;
     in.name = fields.name;
-    in.size = pool_spool_size(sp);
-    in.sha256 = pool_hex(r->pool, got, 32);
+    in.size = it->size;
+    in.sha256 = it->sha256_hex;
     in.content_type = fields.content_type;
-    rv = in.id ? st->ops->result_commit(sp, in.id) : APR_EGENERAL;
-    if (rv != APR_SUCCESS) {
-        st->ops->spool_abort(sp);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: cannot move the result into place");
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the result now", NULL);
-    }
     memset(&gb, 0, sizeof(gb));
     gb.pool = pool;
     gb.gid = gid;
     gb.client = who->client_id;
     gb.in = &in;
-    rc = pool_db_run(r, op_accept, &gb, &err);
-    if (rc != POOL_DB_OK || !gb.created) {
-        /* no row of ours: our copy must not stay */
-        st->ops->result_remove(st, r->pool, in.id);
-    }
-    if (rc != POOL_DB_OK) {
-        return group_db_problem(r, rc, err);
+    rr.gb = &gb;
+    rr.it = it;
+    ing.record = op_accept;
+    ing.lookup = op_accepted;
+    ing.refused = result_refused;
+    ing.baton = &rr;
+    if (!pool_ingest_commit(r->pool, &ing, &pr)) {
+        return pool_problem_send(r, &pr);
     }
     apr_table_setn(r->headers_out, "Location",
                    apr_psprintf(r->pool, "%s/v1/pools/%s/groups/%s",
@@ -538,7 +570,6 @@ static apr_int64_t parse_seq(const char *s)
 int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest)
 {
-    pool_srv_conf *sc = pool_srv(r->server);
     result_baton rb;
     const char *err, *slash, *seg;
     pool_db_rc rc;
@@ -611,9 +642,6 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
     if (rc != POOL_DB_OK) {
         return result_db_problem(r, rc, err, rb.seq);
     }
-    return pool_send_file(r, sc->store->ops->result_local_path(sc->store,
-                                                               r->pool,
-                                                               rb.res->id),
-                          rb.res->content_type, rb.res->sha256, rb.res->name,
-                          rb.res->id);
+    return pool_send_object(r, NULL, rb.res->id, rb.res->content_type,
+                            rb.res->sha256, rb.res->name, "result");
 }

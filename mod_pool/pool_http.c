@@ -86,6 +86,28 @@ int pool_problem(request_rec *r, int status, const char *detail,
     return pool_problem_json(r, status, detail, field, NULL);
 }
 
+int pool_problem_send_json(request_rec *r, const pool_problem_t *pr,
+                           void *extra)
+{
+    if (pr->log) {
+        ap_log_rerror(APLOG_MARK, pr->status >= 500 ? APLOG_ERR : APLOG_INFO,
+                      pr->cause, r, "pool: %s", pr->log);
+    }
+    if (pr->retry_after > 0) {
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, pr->retry_after));
+    }
+    if (pr->status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+    return pool_problem_json(r, pr->status, pr->detail, pr->field, extra);
+}
+
+int pool_problem_send(request_rec *r, const pool_problem_t *pr)
+{
+    return pool_problem_send_json(r, pr, NULL);
+}
+
 int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
                     const char *what)
 {

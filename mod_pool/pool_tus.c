@@ -246,6 +246,7 @@ typedef struct {
     const apr_array_header_t *ids;
     apr_array_header_t *sizes;
     const char *bad_id;
+    pool_db_rc refused_rc;      /* a failed record's outcome */
 } tus_baton;
 
 static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b,
@@ -308,6 +309,23 @@ static pool_db_rc op_complete(apr_pool_t *p, PGconn *c, void *b,
     tus_baton *tb = b;
     return pool_upload_complete(p, c, tb->id, tb->token, tb->f, &tb->file,
                                 err);
+}
+
+/* After a failed completion: is the file there (a lost answer)? */
+static pool_db_rc op_file_found(apr_pool_t *p, PGconn *c, void *b,
+                                const char **err)
+{
+    tus_baton *tb = b;
+    return pool_db_file_get(p, c, tb->pool, tb->f->id, &tb->file, err);
+}
+
+static void completion_refused(void *b, apr_pool_t *p, pool_db_rc rc,
+                               const char *err, pool_problem_t *pr)
+{
+    tus_baton *tb = b;
+
+    tb->refused_rc = rc;
+    pool_problem_db(p, pr, rc, err, "upload");
 }
 
 static pool_db_rc op_delete(apr_pool_t *p, PGconn *c, void *b,
@@ -405,59 +423,59 @@ static int complete_upload(tus_req *t, pool_upload_t *u, const char *token,
                            pool_upload_t **after)
 {
     request_rec *r = t->r;
-    unsigned char sha[32];
+    pool_ingest_t in;
+    pool_ingest_item_t *it;
+    pool_problem_t pr;
     pool_file_t f;
     tus_baton tb;
-    const char *err = NULL;
-    apr_status_t rv;
-    pool_db_rc rc;
 
-    rv = t->st->ops->upload_digest(t->st, r->pool, u->id, u->length, sha);
-    if (rv == APR_SUCCESS) {
-        rv = t->st->ops->upload_commit(t->st, r->pool, u->id, u->length,
-                                       t->pool, u->id);
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: upload %s: cannot make its data a file", u->id);
-        release(t, u, token, u->length, u->length, NULL, &err);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the file now; HEAD or PATCH the "
-                            "upload again later to complete it", NULL);
-    }
+    pool_ingest_init(&in, r);
+    it = apr_pcalloc(r->pool, sizeof(*it));
+    it->pool = t->pool;
+    it->id = u->id;
+    it->upload_id = u->id;
+    it->upload_len = u->length;
+    it->what = "file";
+    APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
     memset(&f, 0, sizeof(f));
     f.id = u->id;
     f.pool = t->pool;
     f.client_id = t->who->client_id;
     f.name = u->name;
     f.size = u->length;
-    f.sha256 = pool_hex(r->pool, sha, 32);
     f.content_type = u->content_type;
     f.ts = u->ts;
     baton_init(&tb, t, u->id, token);
     tb.f = &f;
-    rc = pool_db_run(r, op_complete, &tb, &err);
-    if (rc != POOL_DB_OK) {
-        /* not committed: the file must not stay visible (when the database
-         * went away mid-commit it may have committed: then keep it, and a
-         * retry finds it) */
-        if (rc != POOL_DB_UNAVAILABLE) {
-            t->st->ops->remove(t->st, r->pool, t->pool, u->id);
+    tb.refused_rc = POOL_DB_OK;
+    in.record = op_complete;
+    in.lookup = op_file_found;
+    in.refused = completion_refused;
+    in.baton = &tb;
+    if (pool_ingest_prepare(r->pool, &in, &pr)) {
+        f.sha256 = it->sha256_hex;
+        if (pool_ingest_commit(r->pool, &in, &pr)) {
+            /* the bytes live on under the file's name */
+            t->st->ops->upload_remove(t->st, r->pool, u->id, NULL);
+            u->offset = u->length;
+            u->state = "done";
+            u->file_id = tb.file->id;
+            *after = u;
+            return GO_ON;
         }
-        if (rc == POOL_DB_NOTFOUND) {
-            return pool_problem(r, HTTP_LOCKED, "the upload was taken over "
-                                "by another request", NULL);
-        }
-        release(t, u, token, u->length, u->length, NULL, NULL);
-        return pool_db_problem(r, rc, err, "upload");
     }
-    /* the bytes live on under the file's name */
-    t->st->ops->upload_remove(t->st, r->pool, u->id, NULL);
-    u->offset = u->length;
-    u->state = "done";
-    u->file_id = tb.file->id;
-    *after = u;
-    return GO_ON;
+    if (tb.refused_rc == POOL_DB_NOTFOUND) {
+        return pool_problem(r, HTTP_LOCKED, "the upload was taken over by "
+                            "another request", NULL);
+    }
+    /* the next HEAD or PATCH completes it */
+    release(t, u, token, u->length, u->length, NULL, NULL);
+    if (pr.status == HTTP_INSUFFICIENT_STORAGE
+        || pr.status == HTTP_SERVICE_UNAVAILABLE) {
+        pr.detail = apr_pstrcat(r->pool, pr.detail, "; HEAD or PATCH the "
+                                "upload again later to complete it", NULL);
+    }
+    return pool_problem_send(r, &pr);
 }
 
 /* An upload whose bytes all arrived but that is not a file yet (a
@@ -810,6 +828,54 @@ static int metadata_fields(tus_req *t, const char *h, const char *default_name,
     return GO_ON;
 }
 
+/* The concatenated bytes in sp become upload u's file (one ingest).  1
+ * when stored; 0 when a problem was sent. */
+static int store_final(tus_req *t, pool_spool_t *sp, pool_upload_t *u,
+                       const pool_file_fields_t *fields, tus_baton *tb)
+{
+    request_rec *r = t->r;
+    pool_ingest_t in;
+    pool_ingest_item_t *it;
+    pool_problem_t pr;
+    pool_file_t *f = apr_pcalloc(r->pool, sizeof(*f));
+
+    pool_ingest_init(&in, r);
+    it = apr_pcalloc(r->pool, sizeof(*it));
+    it->pool = t->pool;
+    it->id = u->id;
+    it->sp = sp;
+    it->what = "file";
+    APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
+    pool_ingest_prepare(r->pool, &in, &pr);     /* a spool: cannot fail */
+    f->id = u->id;
+    f->pool = t->pool;
+    f->client_id = t->who->client_id;
+    f->name = fields->name;
+    f->size = it->size;
+    f->sha256 = it->sha256_hex;
+    f->content_type = fields->content_type;
+    f->ts = fields->ts;
+    tb->in = u;
+    tb->f = f;
+    tb->expiry = t->sc->conf.upload_expiry;
+    tb->refused_rc = POOL_DB_OK;
+    in.record = op_create_final;
+    in.lookup = op_file_found;
+    in.refused = completion_refused;
+    in.baton = tb;
+    if (pool_ingest_commit(r->pool, &in, &pr)) {
+        return 1;
+    }
+    if (tb->refused_rc == POOL_DB_CONFLICT) {
+        pool_problem(r, HTTP_CONFLICT, "a partial upload was taken over by "
+                     "another request meanwhile", NULL);
+    }
+    else {
+        pool_problem_send(r, &pr);
+    }
+    return 0;
+}
+
 static int create_final(tus_req *t, const char *concat_h,
                         apr_array_header_t *urls, const char *meta_h)
 {
@@ -820,8 +886,6 @@ static int create_final(tus_req *t, const char *concat_h,
     pool_file_fields_t fields;
     pool_upload_t u;
     pool_spool_t *sp = NULL;
-    pool_file_t f;
-    unsigned char sha[32];
     apr_off_t total = 0;
     tus_baton tb;
     apr_status_t rv = APR_SUCCESS;
@@ -897,19 +961,16 @@ static int create_final(tus_req *t, const char *concat_h,
                                          APR_ARRAY_IDX(tb.sizes, i, apr_off_t),
                                          sp);
     }
-    if (rv == APR_SUCCESS) {
-        pool_spool_digest(sp, sha);
-        rv = t->st->ops->spool_commit(sp, t->pool, id);
-    }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: cannot concatenate partial uploads");
+        pool_problem_t pr;
+
         if (sp) {
             t->st->ops->spool_abort(sp);
         }
         pool_db_run(r, op_unlease, &tb, &err);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the file now", NULL);
+        pool_problem_store(r->pool, &pr, rv, "file",
+                           "concatenate partial uploads");
+        return pool_problem_send(r, &pr);
     }
 
     memset(&u, 0, sizeof(u));
@@ -924,32 +985,11 @@ static int create_final(tus_req *t, const char *concat_h,
     u.parts = concat_h;
     u.state = "done";
     u.file_id = id;
-    memset(&f, 0, sizeof(f));
-    f.id = id;
-    f.pool = t->pool;
-    f.client_id = t->who->client_id;
-    f.name = fields.name;
-    f.size = total;
-    f.sha256 = pool_hex(r->pool, sha, 32);
-    f.content_type = fields.content_type;
-    f.ts = fields.ts;
-    tb.in = &u;
-    tb.f = &f;
-    tb.expiry = t->sc->conf.upload_expiry;
-    rc = pool_db_run(r, op_create_final, &tb, &err);
-    if (rc != POOL_DB_OK) {
+    if (!store_final(t, sp, &u, &fields, &tb)) {
         const char *uerr = NULL;
 
-        if (rc != POOL_DB_UNAVAILABLE) {
-            t->st->ops->remove(t->st, r->pool, t->pool, id);
-        }
         pool_db_run(r, op_unlease, &tb, &uerr);
-        if (rc == POOL_DB_CONFLICT) {
-            return pool_problem(r, HTTP_CONFLICT, "a partial upload was "
-                                "taken over by another request meanwhile",
-                                NULL);
-        }
-        return pool_db_problem(r, rc, err, "upload");
+        return OK;
     }
     for (i = 0; i < ids->nelts; i++) {
         t->st->ops->upload_remove(t->st, r->pool,

@@ -185,6 +185,59 @@ def test_file_without_row_is_moved_to_lost_found(stack, pool, uploader,
         os.unlink(odd)
 
 
+def staged_path(stack, pool, fid):
+    return os.path.join(stack.storage, ".staged", pool, fid)
+
+
+def test_staged_file_without_row_is_invisible_then_removed(stack, pool,
+                                                         uploader,
+                                                         allow_errors):
+    """What a crash between staging and the row leaves (the ingest's
+    unit tests make it happen; here it is laid down by hand): bytes that
+    were never acknowledged.  No path serves them, and sweep removes them."""
+    allow_errors(r"authorization failure for \"/dav/\.staged/")
+    stray = str(uuid.uuid4())
+    path = staged_path(stack, pool, stray)
+    make_dirs(stack, path)
+    with open(path, "wb") as f:
+        f.write(b"never acknowledged")
+    auth = stack.session(basic=(uploader.client_id, uploader.secret))
+    assert uploader.get("/" + stray).status_code == 404
+    for url in ("/dav/.staged/%s/%s" % (pool, stray),
+                "/dav/%s/files/%s/%s" % (pool, stray[:2], stray),
+                "/dav/%s/../.staged/%s/%s" % (pool, pool, stray)):
+        r = auth.get(stack.url(url))
+        assert r.status_code in (401, 403, 404), (url, r.status_code)
+        assert b"never acknowledged" not in r.content
+    # just staged: could be an upload committing its row right now
+    rep, _ = sweep(stack, "--pool", pool)
+    assert rep["staged_files"] == 0 and os.path.exists(path)
+    rep, err = sweep(stack, "--pool", pool, "--min-age", "0")
+    assert rep["staged_files"] == 1 and rep["staged_bytes"] == 18, rep
+    assert not os.path.exists(path)
+    assert rep["lost_found"] == 0
+
+
+def test_staged_file_with_row_is_served_then_revealed(stack, pool, uploader):
+    """A crash after the row committed but before the file was revealed:
+    the file was acknowledged, so it is served from where it is, and sweep
+    reveals it."""
+    fid = uploader.upload_ok("ack.txt", b"acknowledged")["id"]
+    path = file_path(stack, pool, fid)
+    staged = staged_path(stack, pool, fid)
+    make_dirs(stack, staged)
+    os.rename(path, staged)
+    r = uploader.get("/" + fid)
+    assert r.status_code == 200 and r.content == b"acknowledged"
+    r = uploader.get("/" + fid, headers={"Range": "bytes=2-4"})
+    assert r.status_code == 206 and r.content == b"kno"
+    rep, _ = sweep(stack, "--pool", pool, "--min-age", "0")
+    assert rep["revealed_files"] == 1 and rep["staged_files"] == 0, rep
+    assert rep["missing"] == 0 and rep["lost_found"] == 0
+    assert os.path.exists(path) and not os.path.exists(staged)
+    assert uploader.get("/" + fid).content == b"acknowledged"
+
+
 def test_file_in_another_pools_directory_is_lost(stack, client_of):
     """A file's directory names its pool: a row of pool A does not vouch for
     the same id under pool B."""
@@ -218,7 +271,9 @@ def test_row_without_file_is_reported_and_kept(stack, pool, uploader):
         assert [i["id"] for i in mine] == [fid]
         assert mine[0]["name"] == name and mine[0]["size"] == 5
         assert mine[0]["kind"] == "file"
-        assert mine[0]["path"] == file_path(stack, pool, fid)
+        # where it should be: the store and the object (the layout is the
+        # store's own)
+        assert mine[0]["path"].startswith(stack.storage) and fid in mine[0]["path"]
         # the row stays: an operator decides (restore from backup or delete)
         assert sorted(f["id"] for f in stack.list_all(pool)) == sorted([fid, ok])
         # the plain report names it too

@@ -16,5 +16,6 @@ Suite *suite_webhook(void);
 Suite *suite_multipart(void);
 Suite *suite_tus(void);
 Suite *suite_settings(void);
+Suite *suite_ingest(void);
 
 #endif

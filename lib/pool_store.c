@@ -1,0 +1,122 @@
+/* What every store shares: choosing the store PoolStorage names, the
+ * spool's size and digest, whole-object reads. */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include "pool_store_impl.h"
+
+pool_store_t *pool_store_create(apr_pool_t *p, const char *spec,
+                                const char *credentials_file,
+                                const char **err)
+{
+    if (!strncasecmp(spec, "http://", 7) || !strncasecmp(spec, "https://", 8)) {
+        return pool_store_dav(p, spec, credentials_file, err);
+    }
+    if (credentials_file) {
+        *err = "PoolStorageCredentials is only for a WebDAV store (an "
+               "http:// or https:// PoolStorage)";
+        return NULL;
+    }
+    return pool_store_fs(p, spec);
+}
+
+apr_status_t pool_spool_head_init(pool_spool_head_t *h, pool_store_t *s,
+                                  apr_pool_t *p, apr_off_t limit)
+{
+    h->store = s;
+    h->p = p;
+    h->size = 0;
+    h->limit = limit;
+    h->digested = 0;
+    h->md = EVP_MD_CTX_new();
+    if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+        pool_spool_head_free(h);
+        return APR_ENOMEM;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pool_spool_head_add(pool_spool_head_t *h, const void *buf,
+                                 apr_size_t n)
+{
+    if (h->digested || !h->md) {
+        return APR_EINVAL;
+    }
+    if (h->limit >= 0 && (apr_off_t)n > h->limit - h->size) {
+        return POOL_STORE_TOOBIG;
+    }
+    if (n && EVP_DigestUpdate(h->md, buf, n) != 1) {
+        return APR_EGENERAL;
+    }
+    h->size += (apr_off_t)n;
+    return APR_SUCCESS;
+}
+
+void pool_spool_head_free(pool_spool_head_t *h)
+{
+    if (h->md) {
+        EVP_MD_CTX_free(h->md);
+        h->md = NULL;
+    }
+}
+
+apr_off_t pool_spool_size(const pool_spool_t *sp)
+{
+    return ((const pool_spool_head_t *)sp)->size;
+}
+
+void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32])
+{
+    pool_spool_head_t *h = (pool_spool_head_t *)sp;
+
+    if (!h->digested) {
+        unsigned int len = 0;
+
+        if (h->writes_done) {
+            h->writes_done(sp);
+        }
+        if (!h->md || EVP_DigestFinal_ex(h->md, h->digest, &len) != 1) {
+            memset(h->digest, 0, sizeof(h->digest));
+        }
+        h->digested = 1;
+    }
+    memcpy(sha256, h->digest, 32);
+}
+
+int pool_store_id_ok(const char *id)
+{
+    apr_size_t i;
+
+    if (!id || strlen(id) != 36) {
+        return 0;
+    }
+    for (i = 0; i < 36; i++) {
+        char c = id[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return 0;
+            }
+        }
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+apr_status_t pool_store_read_all(pool_store_t *s, apr_pool_t *p,
+                                 const char *pool, const char *id,
+                                 pool_store_sink_fn *fn, void *baton)
+{
+    pool_store_obj_t *o;
+    apr_status_t rv = s->ops->open(s, p, pool, id, 0, &o);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = s->ops->obj_read(o, 0, o->size, fn, baton);
+    s->ops->obj_close(o);
+    return rv;
+}

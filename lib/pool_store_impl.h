@@ -1,0 +1,39 @@
+/* For store implementations only (pool_store_*.c): the part of a spool that
+ * every store shares.  Callers use pool_store.h. */
+#ifndef POOL_STORE_IMPL_H
+#define POOL_STORE_IMPL_H
+
+#include <openssl/evp.h>
+
+#include "pool_store.h"
+
+/* The first member of every store's struct pool_spool_t. */
+typedef struct {
+    pool_store_t *store;
+    apr_pool_t *p;
+    apr_off_t size;
+    apr_off_t limit;            /* < 0: none */
+    EVP_MD_CTX *md;
+    int digested;
+    unsigned char digest[32];
+    /* called once before the digest is taken (the last write was made):
+     * the directory store flushes and frees its write buffer there */
+    void (*writes_done)(pool_spool_t *sp);
+} pool_spool_head_t;
+
+/* Sets up size, limit and the running SHA-256 (APR_ENOMEM). */
+apr_status_t pool_spool_head_init(pool_spool_head_t *h, pool_store_t *s,
+                                  apr_pool_t *p, apr_off_t limit);
+/* Counts and hashes n bytes about to be written; POOL_STORE_TOOBIG past
+ * the limit (nothing counted), APR_EINVAL after the digest was taken. */
+apr_status_t pool_spool_head_add(pool_spool_head_t *h, const void *buf,
+                                 apr_size_t n);
+void pool_spool_head_free(pool_spool_head_t *h);
+
+/* Ids name objects: only canonical lower-case uuids are accepted. */
+int pool_store_id_ok(const char *id);
+
+pool_store_t *pool_store_dav(apr_pool_t *p, const char *url,
+                             const char *credentials_file, const char **err);
+
+#endif
