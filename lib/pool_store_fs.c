@@ -582,7 +582,7 @@ static apr_status_t fs_upload_write(pool_upfile_t *u, const void *buf,
             if (errno == EINTR) {
                 continue;
             }
-            return APR_FROM_OS_ERROR(errno);
+            return fs_err(APR_FROM_OS_ERROR(errno));
         }
         b += w;
         n -= (apr_size_t)w;
@@ -606,7 +606,7 @@ static apr_status_t fs_upload_sync(pool_upfile_t *u)
     if (u->fd < 0) {
         return APR_EINVAL;
     }
-    return fsync(u->fd) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+    return fsync(u->fd) == 0 ? APR_SUCCESS : fs_err(APR_FROM_OS_ERROR(errno));
 }
 
 static apr_status_t read_at(int fd, apr_off_t offset, void *buf, apr_size_t n)

@@ -149,9 +149,6 @@ int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
  * at info). */
 typedef int pool_body_sink(void *baton, const char *data, apr_size_t len);
 int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton);
-/* Streams the request body into the spool sp of st.  OK or an HTTP status
- * (413 when over the spool's limit, 507 when it cannot be written). */
-int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st);
 /* Opens a spool and streams the request body into it (PoolMaxFileSize
  * applies; a Content-Length over it is refused before reading); what
  * ("file", "result") names it in messages.  1 with *sp when the whole body

@@ -489,11 +489,17 @@ static int on_part_data(void *baton, const char *data, apr_size_t len)
                       bc->sc->conf.max_file_size);
     }
     if (rv != APR_SUCCESS) {
+        pool_problem_t pr;
+
+        pool_problem_store(bc->r->pool, &pr, rv, "files", "write a part");
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, bc->r,
                       "pool: cannot write to the spool (batch part %d)",
                       bc->part);
-        return refuse(bc, HTTP_INSUFFICIENT_STORAGE, NULL,
-                      "cannot store the files now; nothing was stored");
+        if (pr.retry_after) {
+            apr_table_setn(bc->r->headers_out, "Retry-After",
+                           apr_itoa(bc->r->pool, pr.retry_after));
+        }
+        return refuse(bc, pr.status, NULL, "%s", pr.detail);
     }
     return 0;
 }

@@ -171,6 +171,7 @@ typedef struct {
     request_rec *r;
     pool_store_t *st;
     pool_spool_t *sp;
+    apr_status_t store_rv;      /* the store's error, when it failed */
 } spool_sink_baton;
 
 static int spool_sink(void *baton, const char *data, apr_size_t len)
@@ -182,21 +183,29 @@ static int spool_sink(void *baton, const char *data, apr_size_t len)
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, sb->r,
-                      "pool: cannot write to the spool");
+        sb->store_rv = rv;
         return HTTP_INSUFFICIENT_STORAGE;
     }
     return OK;
 }
 
-int pool_spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st)
+/* Reads the body into sp.  OK, or a status; *store_rv (may be NULL) gets
+ * the store's error when writing failed. */
+static int spool_body(request_rec *r, pool_spool_t *sp, pool_store_t *st,
+                      apr_status_t *store_rv)
 {
     spool_sink_baton sb;
+    int status;
 
     sb.r = r;
     sb.st = st;
     sb.sp = sp;
-    return pool_read_body(r, spool_sink, &sb);
+    sb.store_rv = APR_SUCCESS;
+    status = pool_read_body(r, spool_sink, &sb);
+    if (store_rv) {
+        *store_rv = sb.store_rv;
+    }
+    return status;
 }
 
 int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **out,
@@ -208,8 +217,9 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **out,
     const char *too_big = apr_psprintf(r->pool, "%s larger than the limit of "
                                        "%" APR_OFF_T_FMT " bytes", what,
                                        sc->conf.max_file_size);
+    pool_problem_t pr;
     pool_spool_t *sp;
-    apr_status_t rv;
+    apr_status_t rv, store_rv;
     int status;
 
     if (cl) {
@@ -224,19 +234,25 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **out,
     }
     rv = st->ops->spool_open(st, r->pool, sc->conf.max_file_size, &sp);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: cannot open a spool file under %s", st->root);
-        *ret = pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            apr_psprintf(r->pool, "cannot store the %s now",
-                                         what), NULL);
+        pool_problem_store(r->pool, &pr, rv, what, apr_psprintf(r->pool,
+                           "open a spool in %s", st->root));
+        *ret = pool_problem_send(r, &pr);
         return 0;
     }
-    status = pool_spool_body(r, sp, st);
+    status = spool_body(r, sp, st, &store_rv);
     if (status != OK) {
         st->ops->spool_abort(sp);
         if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
             r->connection->keepalive = AP_CONN_CLOSE;
             *ret = pool_problem(r, status, too_big, NULL);
+        }
+        else if (store_rv != APR_SUCCESS) {
+            /* the client sent well; the store could not take it */
+            r->connection->keepalive = AP_CONN_CLOSE;
+            pool_problem_store(r->pool, &pr, store_rv, what, apr_psprintf(
+                               r->pool, "write the %s to %s", what,
+                               st->root));
+            *ret = pool_problem_send(r, &pr);
         }
         else if (r->connection->aborted || status == AP_FILTER_ERROR) {
             *ret = status;

@@ -526,6 +526,7 @@ typedef struct {
     pool_tus_hash *hash;        /* Upload-Checksum from the header */
     apr_time_t renewed;
     int lease_lost;
+    apr_status_t store_rv;      /* the store's error, when writing failed */
 } chunk_ctx;
 
 static int chunk_sink(void *baton, const char *data, apr_size_t len)
@@ -564,6 +565,7 @@ static int chunk_sink(void *baton, const char *data, apr_size_t len)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, t->r,
                       "pool: upload %s: cannot write its data", c->u->id);
+        c->store_rv = rv;
         return HTTP_INSUFFICIENT_STORAGE;
     }
     pool_tus_hash_update(c->hash, data, len);
@@ -742,12 +744,14 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         rv = t->st->ops->upload_sync(c.f);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "pool: upload %s: cannot make its data durable", u->id);
+        pool_problem_t pr;
+
         t->st->ops->upload_close(c.f);
         release_unchanged(t, u, token);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the upload's data now", NULL);
+        pool_problem_store(r->pool, &pr, rv, "upload's data", apr_psprintf(
+                           r->pool, "make the data of upload %s durable",
+                           u->id));
+        return pool_problem_send(r, &pr);
     }
 
     if (answer == OK && length >= 0 && new_offset == length
@@ -774,9 +778,17 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         return checksum_mismatch(t, new_offset, detail);
     case HTTP_REQUEST_ENTITY_TOO_LARGE:
         return beyond_length(t, length, 1);
-    case HTTP_INSUFFICIENT_STORAGE:
-        return pool_problem(r, answer, "cannot store the upload's data now",
-                            NULL);
+    case HTTP_INSUFFICIENT_STORAGE: {
+        pool_problem_t pr;
+
+        pool_problem_store(r->pool, &pr, c.store_rv, "upload's data",
+                           "write the upload's data");
+        pr.log = NULL;          /* logged as it happened */
+        pr.detail = apr_pstrcat(r->pool, pr.detail, "; the upload stays at "
+                                "offset ", off_str(r->pool, new_offset),
+                                NULL);
+        return pool_problem_send(r, &pr);
+    }
     default:
         break;
     }
