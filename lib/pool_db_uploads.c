@@ -27,8 +27,9 @@
 #define UPLOAD_COLS \
     "u.id::text, u.upload_length, u.upload_offset, u.metadata, u.name," \
     " u.content_type, " SQL_US("u.ts") ", u.concat, u.parts, u.state," \
-    " u.file_id::text, " SQL_US("u.expires_at") ", u.expires_at <= now()"
-#define UPLOAD_NCOLS 13
+    " u.file_id::text, " SQL_US("u.expires_at") ", u.expires_at <= now()," \
+    " u.sha256_state"
+#define UPLOAD_NCOLS 14
 
 /* The caller's own upload: u joined to its pool and client by name. */
 #define OWNED_BY(idp, poolp, clientp) \
@@ -59,6 +60,7 @@ static pool_upload_t *upload_row(apr_pool_t *p, const PGresult *r, int row)
     u->file_id = col_str(p, r, row, 10);
     u->expires_at = (apr_time_t)col_i64(r, row, 11);
     u->expired = col_bool(r, row, 12);
+    u->sha256_state = col_str(p, r, row, 13);
     return u;
 }
 
@@ -234,9 +236,10 @@ pool_db_rc pool_upload_renew(apr_pool_t *p, PGconn *c, const char *id,
 pool_db_rc pool_upload_release(apr_pool_t *p, PGconn *c, const char *id,
                                const char *lock_token, apr_off_t offset,
                                apr_off_t length, int expiry_s,
+                               const char *sha256_state,
                                pool_upload_t **out, const char **err)
 {
-    const char *params[5];
+    const char *params[6];
     pool_upload_t *u = NULL;
     pool_db_rc rc;
 
@@ -245,8 +248,13 @@ pool_db_rc pool_upload_release(apr_pool_t *p, PGconn *c, const char *id,
     params[2] = i64s(p, offset);
     params[3] = length >= 0 ? i64s(p, length) : NULL;
     params[4] = apr_itoa(p, expiry_s);
+    params[5] = sha256_state;
+    /* a state describes the data up to the offset: kept while the offset
+     * stays, forgotten when it moves without a new one */
     rc = one_upload(p, c, "record upload offset",
         "UPDATE uploads u SET upload_offset = $3::bigint,"
+        "  sha256_state = CASE WHEN $6::text IS NOT NULL THEN $6::text"
+        "    WHEN $3::bigint = u.upload_offset THEN u.sha256_state END,"
         "  upload_length = coalesce(u.upload_length, $4::bigint),"
         "  lock_token = NULL, locked_until = NULL, updated_at = now(),"
         "  expires_at = CASE WHEN $5::int > 0"
@@ -254,7 +262,7 @@ pool_db_rc pool_upload_release(apr_pool_t *p, PGconn *c, const char *id,
         "    ELSE u.expires_at END"
         " WHERE u.id = $1::uuid AND u.lock_token = $2"
         " RETURNING " UPLOAD_COLS,
-        5, params, UPLOAD_NCOLS, &u, NULL, err);
+        6, params, UPLOAD_NCOLS, &u, NULL, err);
     if (rc == POOL_DB_OK && out) {
         *out = u;
     }

@@ -71,6 +71,6 @@ void pool_problem_store(apr_pool_t *p, pool_problem_t *pr, apr_status_t rv,
         pool_problem_set(pr, 507, apr_psprintf(p, "cannot store the %s now; "
                          "nothing was stored", what), NULL);
     }
-    pr->cause = rv;
-    pr->log = apr_psprintf(p, "cannot %s", action);
+    pr->log = apr_psprintf(p, "cannot %s: %s", action,
+                           pool_store_errstr(p, rv));
 }

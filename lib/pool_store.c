@@ -120,3 +120,19 @@ apr_status_t pool_store_read_all(pool_store_t *s, apr_pool_t *p,
     s->ops->obj_close(o);
     return rv;
 }
+
+const char *pool_store_errstr(apr_pool_t *p, apr_status_t rv)
+{
+    char buf[256];
+
+    switch (rv) {
+    case POOL_STORE_TOOBIG:
+        return "larger than the limit";
+    case POOL_STORE_FULL:
+        return "the store is full";
+    case POOL_STORE_UNAVAILABLE:
+        return "the store is unavailable";
+    default:
+        return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+    }
+}

@@ -191,6 +191,9 @@ apr_off_t pool_spool_size(const pool_spool_t *sp);
 /* Finalises the digest (call once, after the last write). */
 void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32]);
 
+/* Text for a store's error (its own codes included). */
+const char *pool_store_errstr(apr_pool_t *p, apr_status_t rv);
+
 /* Reads a whole object into fn (open, obj_read, close). */
 apr_status_t pool_store_read_all(pool_store_t *s, apr_pool_t *p,
                                  const char *pool, const char *id,

@@ -133,6 +133,7 @@ typedef struct {
     const char *file_id;            /* set when done */
     apr_time_t expires_at;
     int expired;                    /* expires_at has passed */
+    const char *sha256_state;       /* SHA-256 up to offset (pool_sha.h) */
     int locked;                     /* another request holds the lease */
     int leased;                     /* this call took the lease */
 } pool_upload_t;
@@ -160,10 +161,13 @@ pool_db_rc pool_upload_renew(apr_pool_t *p, PGconn *c, const char *id,
                              const char **err);
 /* Records the new offset (and a length that was deferred, when length >=
  * 0) and gives the lease back; with expiry_s > 0 the upload expires that
- * long from now.  NOTFOUND when the lease was lost. */
+ * long from now.  sha256_state: the data's SHA-256 state up to offset, or
+ * NULL (the stored one is kept while the offset stays, else forgotten).
+ * NOTFOUND when the lease was lost. */
 pool_db_rc pool_upload_release(apr_pool_t *p, PGconn *c, const char *id,
                                const char *lock_token, apr_off_t offset,
                                apr_off_t length, int expiry_s,
+                               const char *sha256_state,
                                pool_upload_t **out, const char **err);
 /* In one transaction: inserts the file row f (its id chosen by the
  * caller) and marks the leased upload done with that file, lease given

@@ -492,9 +492,9 @@ static int on_part_data(void *baton, const char *data, apr_size_t len)
         pool_problem_t pr;
 
         pool_problem_store(bc->r->pool, &pr, rv, "files", "write a part");
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, bc->r,
-                      "pool: cannot write to the spool (batch part %d)",
-                      bc->part);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, bc->r,
+                      "pool: cannot write batch part %d: %s", bc->part,
+                      pool_store_errstr(bc->r->pool, rv));
         if (pr.retry_after) {
             apr_table_setn(bc->r->headers_out, "Retry-After",
                            apr_itoa(bc->r->pool, pr.retry_after));

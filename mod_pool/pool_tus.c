@@ -22,6 +22,7 @@
 #include <http_core.h>
 
 #include "mod_pool.h"
+#include "pool_sha.h"
 #include "pool_groups.h"
 #include "pool_tus.h"
 #include "pool_util.h"
@@ -247,6 +248,7 @@ typedef struct {
     apr_array_header_t *sizes;
     const char *bad_id;
     pool_db_rc refused_rc;      /* a failed record's outcome */
+    const char *sha256_state;   /* release: the data's state at offset */
 } tus_baton;
 
 static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b,
@@ -300,7 +302,8 @@ static pool_db_rc op_release(apr_pool_t *p, PGconn *c, void *b,
 {
     tus_baton *tb = b;
     return pool_upload_release(p, c, tb->id, tb->token, tb->offset,
-                               tb->length, tb->expiry, &tb->u, err);
+                               tb->length, tb->expiry, tb->sha256_state,
+                               &tb->u, err);
 }
 
 static pool_db_rc op_complete(apr_pool_t *p, PGconn *c, void *b,
@@ -375,14 +378,15 @@ static void baton_init(tus_baton *tb, tus_req *t, const char *id,
  * when progress was made.  *after gets the row.  The rc is returned. */
 static pool_db_rc release(tus_req *t, const pool_upload_t *u,
                           const char *token, apr_off_t offset,
-                          apr_off_t length, pool_upload_t **after,
-                          const char **err)
+                          apr_off_t length, const char *sha256_state,
+                          pool_upload_t **after, const char **err)
 {
     tus_baton tb;
     pool_db_rc rc;
 
     baton_init(&tb, t, u->id, token);
     tb.offset = offset;
+    tb.sha256_state = sha256_state;
     tb.length = length;     /* recorded only where the length is deferred */
     tb.expiry = (offset != u->offset || (u->length < 0 && length >= 0))
                 ? t->sc->conf.upload_expiry : 0;
@@ -404,7 +408,7 @@ static void release_unchanged(tus_req *t, const pool_upload_t *u,
                               const char *token)
 {
     const char *err = NULL;
-    pool_db_rc rc = release(t, u, token, u->offset, -1, NULL, &err);
+    pool_db_rc rc = release(t, u, token, u->offset, -1, NULL, NULL, &err);
 
     if (rc != POOL_DB_OK && rc != POOL_DB_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, t->r,
@@ -426,6 +430,7 @@ static int complete_upload(tus_req *t, pool_upload_t *u, const char *token,
     pool_ingest_t in;
     pool_ingest_item_t *it;
     pool_problem_t pr;
+    pool_sha_run *whole;
     pool_file_t f;
     tus_baton tb;
 
@@ -436,6 +441,11 @@ static int complete_upload(tus_req *t, pool_upload_t *u, const char *token,
     it->upload_id = u->id;
     it->upload_len = u->length;
     it->what = "file";
+    if ((whole = pool_sha_run_load(r->pool, u->sha256_state)) != NULL) {
+        /* hashed as the chunks came: nothing to read again */
+        pool_sha_run_final(whole, it->sha256);
+        it->have_sha256 = 1;
+    }
     APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
     memset(&f, 0, sizeof(f));
     f.id = u->id;
@@ -469,7 +479,7 @@ static int complete_upload(tus_req *t, pool_upload_t *u, const char *token,
                             "another request", NULL);
     }
     /* the next HEAD or PATCH completes it */
-    release(t, u, token, u->length, u->length, NULL, NULL);
+    release(t, u, token, u->length, u->length, u->sha256_state, NULL, NULL);
     if (pr.status == HTTP_INSUFFICIENT_STORAGE
         || pr.status == HTTP_SERVICE_UNAVAILABLE) {
         pr.detail = apr_pstrcat(r->pool, pr.detail, "; HEAD or PATCH the "
@@ -526,6 +536,7 @@ typedef struct {
     pool_tus_hash *hash;        /* Upload-Checksum from the header */
     apr_time_t renewed;
     int lease_lost;
+    pool_sha_run *whole;        /* SHA-256 of the data from 0, or NULL */
     apr_status_t store_rv;      /* the store's error, when writing failed */
 } chunk_ctx;
 
@@ -563,12 +574,16 @@ static int chunk_sink(void *baton, const char *data, apr_size_t len)
     }
     rv = t->st->ops->upload_write(c->f, data, len);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, t->r,
-                      "pool: upload %s: cannot write its data", c->u->id);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, t->r,
+                      "pool: upload %s: cannot write its data: %s", c->u->id,
+                      pool_store_errstr(t->r->pool, rv));
         c->store_rv = rv;
         return HTTP_INSUFFICIENT_STORAGE;
     }
     pool_tus_hash_update(c->hash, data, len);
+    if (c->whole) {
+        pool_sha_run_update(c->whole, data, len);
+    }
     c->written += (apr_off_t)len;
     return OK;
 }
@@ -642,6 +657,10 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
     c.token = token;
     c.limit = (length >= 0 ? length : t->sc->conf.max_file_size) - start;
     c.renewed = apr_time_now();
+    /* hashed as it arrives; a state that is missing (an upload from before
+     * it was kept) leaves the digest to completion */
+    c.whole = start == 0 ? pool_sha_run_new(r->pool)
+                         : pool_sha_run_load(r->pool, u->sha256_state);
     if (cl > c.limit) {
         release_unchanged(t, u, token);
         return beyond_length(t, length, 0);
@@ -759,10 +778,13 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         t->st->ops->upload_close(c.f);
         u->length = length;
         u->offset = new_offset;
+        u->sha256_state = c.whole ? pool_sha_run_save(r->pool, c.whole) : NULL;
         return complete_upload(t, u, token, after);
     }
 
-    rc = release(t, u, token, new_offset, set_length, after, &err);
+    rc = release(t, u, token, new_offset, set_length,
+                 new_offset != start && c.whole
+                 ? pool_sha_run_save(r->pool, c.whole) : NULL, after, &err);
     t->st->ops->upload_close(c.f);
     if (rc == POOL_DB_NOTFOUND) {
         return pool_problem(r, HTTP_LOCKED, "the upload was taken over by "

@@ -1,5 +1,6 @@
 """tus 1.0.0 resumable uploads at /pool/v1/pools/{pool}/uploads."""
 
+import base64
 import datetime
 import email.utils
 import hashlib
@@ -1080,6 +1081,40 @@ def test_resume_on_another_host(stack, uploader, second_host):
     r = patch(uploader.s, there, 80000, data[80000:])
     assert r.status_code == 204, r.text
     assert download(uploader, r.headers["Pool-File-Id"]) == data
+
+
+def sha_state(stack, url):
+    return stack.psql("SELECT coalesce(sha256_state, '-') FROM uploads"
+                      " WHERE id = '%s'" % upload_id(url)).strip()
+
+
+def test_digest_state_follows_the_chunks_across_hosts(stack, uploader,
+                                                      second_host):
+    """The SHA-256 of the data is carried in the database from chunk to
+    chunk, on whichever host they land, so completion does not read the
+    data again; a discarded chunk leaves the state as it was."""
+    data = os.urandom(300001)
+    url, _ = create_ok(uploader.s, stack.base, uploader.pool, len(data))
+    assert sha_state(stack, url) == "-"
+    assert patch(uploader.s, url, 0, data[:100000]).status_code == 204
+    first = sha_state(stack, url)
+    assert first.startswith("s256v1:")
+    there = second_host.base + url[len(stack.base):]
+    # a chunk whose checksum does not match is discarded: state unchanged
+    bad = patch(uploader.s, there, 100000, data[100000:200000], headers={
+        "Upload-Checksum": "sha1 " + base64.b64encode(b"x" * 20).decode()})
+    assert bad.status_code == 460
+    assert sha_state(stack, url) == first
+    assert patch(uploader.s, there, 100000,
+                 data[100000:200000]).status_code == 204
+    assert sha_state(stack, url) not in ("-", first)
+    r = patch(uploader.s, url, 200000, data[200000:])
+    assert r.status_code == 204, r.text
+    fid = r.headers["Pool-File-Id"]
+    got = uploader.s.get(stack.files_url(uploader.pool)).json()["files"]
+    row = [f for f in got if f["id"] == fid][0]
+    assert row["sha256"] == sha(data) and row["size"] == len(data)
+    assert download(uploader, fid) == data
 
 
 def test_upload_expiry_directive(stack, uploader, second_host):

@@ -4,10 +4,12 @@
 #include <string.h>
 
 #include <apr_pools.h>
+#include <apr_strings.h>
 
 #include "unit.h"
 #include "pool_util.h"
 #include "pool_log.h"
+#include "pool_sha.h"
 
 static apr_pool_t *p;
 
@@ -371,6 +373,58 @@ START_TEST(log_callback)
 }
 END_TEST
 
+/* A SHA-256 saved and loaded between chunks gives the one-shot digest;
+ * damaged states are refused, never used. */
+START_TEST(sha_run_saved_between_chunks)
+{
+    char data[100000];
+    unsigned char want[32], got[32];
+    pool_sha_run *h = pool_sha_run_new(p);
+    const char *saved;
+    apr_size_t i, off = 0;
+    static const apr_size_t cuts[] = { 1, 63, 64, 65, 1000, 8000, 30000 };
+
+    for (i = 0; i < sizeof(data); i++) {
+        data[i] = (char)(i * 7 + i / 256);
+    }
+    pool_sha256(data, sizeof(data), want);
+    for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        pool_sha_run_update(h, data + off, cuts[i]);
+        off += cuts[i];
+        saved = pool_sha_run_save(p, h);
+        h = pool_sha_run_load(p, saved);
+        ck_assert_ptr_nonnull(h);
+    }
+    pool_sha_run_update(h, data + off, sizeof(data) - off);
+    pool_sha_run_final(h, got);
+    ck_assert_mem_eq(got, want, 32);
+    /* final does not end the run */
+    pool_sha_run_final(h, got);
+    ck_assert_mem_eq(got, want, 32);
+}
+END_TEST
+
+START_TEST(sha_run_refuses_bad_states)
+{
+    pool_sha_run *h = pool_sha_run_new(p);
+    const char *good = pool_sha_run_save(p, h);
+    char *bad;
+    apr_size_t n = strlen(good);
+
+    ck_assert_ptr_nonnull(pool_sha_run_load(p, good));
+    ck_assert_ptr_null(pool_sha_run_load(p, NULL));
+    ck_assert_ptr_null(pool_sha_run_load(p, ""));
+    ck_assert_ptr_null(pool_sha_run_load(p, "s256v2:1:00"));
+    ck_assert_ptr_null(pool_sha_run_load(p, "s256v1:1:00"));
+    ck_assert_ptr_null(pool_sha_run_load(p, apr_pstrndup(p, good, n - 2)));
+    bad = apr_pstrdup(p, good);
+    bad[n - 1] = 'g';
+    ck_assert_ptr_null(pool_sha_run_load(p, bad));
+    bad = apr_pstrcat(p, good, "00", NULL);
+    ck_assert_ptr_null(pool_sha_run_load(p, bad));
+}
+END_TEST
+
 Suite *suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -400,6 +454,8 @@ Suite *suite_util(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sha256_vectors);
     tcase_add_test(tc, hmac_sha256_rfc4231);
+    tcase_add_test(tc, sha_run_saved_between_chunks);
+    tcase_add_test(tc, sha_run_refuses_bad_states);
     suite_add_tcase(s, tc);
     return s;
 }
