@@ -22,6 +22,9 @@
 #include <apr_file_info.h>
 #include <apr_lib.h>
 #include <apr_portable.h>
+#include <apr_hash.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
 #include <openssl/evp.h>
 
 #include "pool_store_impl.h"
@@ -53,7 +56,11 @@ struct pool_upfile_t {
     apr_pool_t *p;
     int fd;
     char *path;
+    char *buf;                  /* writes are gathered here (UPLOAD_BUFFER) */
+    apr_size_t buffered;
 };
+
+#define UPLOAD_BUFFER (128 * 1024)
 
 static const char *fs_dir(pool_store_t *s, apr_pool_t *p, const char *pool,
                           const char *id)
@@ -216,6 +223,69 @@ static apr_status_t sync_dir(const char *dir)
     return rv;
 }
 
+/* Group commit of directory syncs: an upload's link is durable once a
+ * sync of its directory that started after the link has finished, so
+ * concurrent uploads into one directory share one fsync(2) (the threads of
+ * an httpd child; each process groups its own).  A waiter whose link came
+ * after the running sync started waits for it and starts the next one. */
+typedef struct {
+    apr_uint64_t requested;     /* links made */
+    apr_uint64_t done;          /* links covered by a finished sync */
+    int syncing;
+    apr_status_t rv;            /* of the last sync */
+    apr_thread_cond_t *cond;
+} dir_sync_t;
+
+typedef struct {
+    apr_pool_t *p;              /* entries; used under lock only */
+    apr_thread_mutex_t *lock;
+    apr_hash_t *dirs;           /* path -> dir_sync_t */
+} fs_priv;
+
+static apr_status_t sync_dir_grouped(pool_store_t *s, const char *dir)
+{
+    fs_priv *fp = s->priv;
+    dir_sync_t *ds;
+    apr_uint64_t mine;
+    apr_status_t rv;
+
+    if (!fp || !fp->lock) {
+        return sync_dir(dir);
+    }
+    apr_thread_mutex_lock(fp->lock);
+    ds = apr_hash_get(fp->dirs, dir, APR_HASH_KEY_STRING);
+    if (!ds) {
+        ds = apr_pcalloc(fp->p, sizeof(*ds));
+        if (apr_thread_cond_create(&ds->cond, fp->p) != APR_SUCCESS) {
+            apr_thread_mutex_unlock(fp->lock);
+            return sync_dir(dir);
+        }
+        apr_hash_set(fp->dirs, apr_pstrdup(fp->p, dir), APR_HASH_KEY_STRING,
+                     ds);
+    }
+    mine = ++ds->requested;
+    while (ds->done < mine) {
+        if (!ds->syncing) {
+            apr_uint64_t target = ds->requested;
+
+            ds->syncing = 1;
+            apr_thread_mutex_unlock(fp->lock);
+            rv = sync_dir(dir);
+            apr_thread_mutex_lock(fp->lock);
+            ds->rv = rv;
+            ds->done = target;
+            ds->syncing = 0;
+            apr_thread_cond_broadcast(ds->cond);
+        }
+        else {
+            apr_thread_cond_wait(ds->cond, fp->lock);
+        }
+    }
+    rv = ds->rv;
+    apr_thread_mutex_unlock(fp->lock);
+    return rv;
+}
+
 /* fsync the spool, then link it to dir/name (made when missing) and fsync
  * dir.  link(2) refuses to replace an existing file, unlike rename(2):
  * names are ids, never reused, so an existing target is an error. */
@@ -252,7 +322,7 @@ static apr_status_t commit_to(pool_spool_t *sp, const char *dir,
         return fs_err(APR_FROM_OS_ERROR(errno));
     }
     /* the name must be durable before a row may point at it */
-    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
+    if ((rv = sync_dir_grouped(sp->h.store, dir)) != APR_SUCCESS) {
         unlink(final);
         return fs_err(rv);
     }
@@ -501,7 +571,38 @@ static apr_status_t upfile_cleanup(void *data)
         close(u->fd);           /* releases the flock */
         u->fd = -1;
     }
+    free(u->buf);
+    u->buf = NULL;
+    u->buffered = 0;
     return APR_SUCCESS;
+}
+
+static apr_status_t write_all(int fd, const char *b, apr_size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return fs_err(APR_FROM_OS_ERROR(errno));
+        }
+        b += w;
+        n -= (apr_size_t)w;
+    }
+    return APR_SUCCESS;
+}
+
+/* Writes what is gathered (before a sync, read, truncate or close). */
+static apr_status_t upfile_flush(pool_upfile_t *u)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (u->buffered) {
+        rv = write_all(u->fd, u->buf, u->buffered);
+        u->buffered = 0;
+    }
+    return rv;
 }
 
 static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
@@ -568,25 +669,28 @@ static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+/* Bodies arrive in socket-sized pieces (8000 bytes from httpd's core input
+ * filter): they are gathered and written in large blocks. */
 static apr_status_t fs_upload_write(pool_upfile_t *u, const void *buf,
                                     apr_size_t n)
 {
-    const char *b = buf;
+    apr_status_t rv;
 
     if (u->fd < 0) {
         return APR_EINVAL;
     }
-    while (n > 0) {
-        ssize_t w = write(u->fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return fs_err(APR_FROM_OS_ERROR(errno));
-        }
-        b += w;
-        n -= (apr_size_t)w;
+    if (!u->buf && !(u->buf = malloc(UPLOAD_BUFFER))) {
+        return write_all(u->fd, buf, n);
     }
+    if (u->buffered + n > UPLOAD_BUFFER
+        && (rv = upfile_flush(u)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (n >= UPLOAD_BUFFER) {
+        return write_all(u->fd, buf, n);
+    }
+    memcpy(u->buf + u->buffered, buf, n);
+    u->buffered += n;
     return APR_SUCCESS;
 }
 
@@ -595,6 +699,7 @@ static apr_status_t fs_upload_truncate(pool_upfile_t *u, apr_off_t offset)
     if (u->fd < 0 || offset < 0) {
         return APR_EINVAL;
     }
+    u->buffered = 0;            /* what is cut off need not be written */
     if (ftruncate(u->fd, offset) != 0 || lseek(u->fd, offset, SEEK_SET) < 0) {
         return APR_FROM_OS_ERROR(errno);
     }
@@ -603,8 +708,13 @@ static apr_status_t fs_upload_truncate(pool_upfile_t *u, apr_off_t offset)
 
 static apr_status_t fs_upload_sync(pool_upfile_t *u)
 {
+    apr_status_t rv;
+
     if (u->fd < 0) {
         return APR_EINVAL;
+    }
+    if ((rv = upfile_flush(u)) != APR_SUCCESS) {
+        return rv;
     }
     return fsync(u->fd) == 0 ? APR_SUCCESS : fs_err(APR_FROM_OS_ERROR(errno));
 }
@@ -634,8 +744,13 @@ static apr_status_t read_at(int fd, apr_off_t offset, void *buf, apr_size_t n)
 static apr_status_t fs_upload_read(pool_upfile_t *u, apr_off_t offset,
                                    void *buf, apr_size_t n)
 {
+    apr_status_t rv;
+
     if (u->fd < 0) {
         return APR_EINVAL;
+    }
+    if ((rv = upfile_flush(u)) != APR_SUCCESS) {
+        return rv;
     }
     return read_at(u->fd, offset, buf, n);
 }
@@ -1188,12 +1303,23 @@ static const pool_store_ops_t fs_ops = {
 pool_store_t *pool_store_fs(apr_pool_t *p, const char *root)
 {
     pool_store_t *s = apr_pcalloc(p, sizeof(*s));
+    fs_priv *fp = apr_pcalloc(p, sizeof(*fp));
     apr_size_t n = strlen(root);
 
     while (n > 1 && root[n - 1] == '/') {
         n--;
     }
+
     s->ops = &fs_ops;
     s->root = apr_pstrmemdup(p, root, n);
+    if (apr_pool_create(&fp->p, p) == APR_SUCCESS
+        && apr_thread_mutex_create(&fp->lock, APR_THREAD_MUTEX_DEFAULT, p)
+           == APR_SUCCESS) {
+        fp->dirs = apr_hash_make(fp->p);
+    }
+    else {
+        fp->lock = NULL;        /* each sync on its own */
+    }
+    s->priv = fp;
     return s;
 }

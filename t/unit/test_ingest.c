@@ -14,6 +14,7 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_thread_proc.h>
 
 #include "unit.h"
 #include "pool_db.h"
@@ -546,6 +547,59 @@ START_TEST(abort_discards_spools)
 }
 END_TEST
 
+/* Staging from many threads at once into one directory (their directory
+ * syncs are shared): every object is there, whole. */
+#define STAGERS 16
+
+typedef struct {
+    const char *id;
+    apr_status_t rv;
+} stager;
+
+static void *APR_THREAD_FUNC stage_one(apr_thread_t *th, void *data)
+{
+    stager *sg = data;
+    apr_pool_t *tp;
+    pool_spool_t *sp;
+
+    apr_pool_create(&tp, NULL);
+    sg->rv = fs->ops->spool_open(fs, tp, -1, &sp);
+    if (sg->rv == APR_SUCCESS) {
+        sg->rv = fs->ops->spool_write(sp, sg->id, strlen(sg->id));
+    }
+    if (sg->rv == APR_SUCCESS) {
+        sg->rv = fs->ops->spool_stage(sp, pool_name, sg->id);
+    }
+    apr_pool_destroy(tp);
+    apr_thread_exit(th, APR_SUCCESS);
+    return NULL;
+}
+
+START_TEST(concurrent_stages_are_all_durable)
+{
+    apr_thread_t *th[STAGERS];
+    stager sg[STAGERS];
+    apr_status_t trv;
+    int i;
+
+    for (i = 0; i < STAGERS; i++) {
+        sg[i].id = pool_uuid(p);
+        sg[i].rv = APR_EGENERAL;
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, stage_one, &sg[i],
+                                           p), APR_SUCCESS);
+    }
+    for (i = 0; i < STAGERS; i++) {
+        apr_thread_join(&trv, th[i]);
+    }
+    for (i = 0; i < STAGERS; i++) {
+        ck_assert_int_eq(sg[i].rv, APR_SUCCESS);
+        ck_assert_str_eq(content(sg[i].id), sg[i].id);
+    }
+    ck_assert_int_eq(dir_entries(apr_pstrcat(p, ".staged/", pool_name,
+                                             NULL)), STAGERS);
+}
+END_TEST
+
 START_TEST(no_database_configured)
 {
     ck_assert_msg(getenv("POOL_TEST_DB") != NULL, "POOL_TEST_DB is not set: "
@@ -578,6 +632,7 @@ Suite *suite_ingest(void)
     tcase_add_test(tc, failed_reveal_is_still_a_success);
     tcase_add_test(tc, unused_bytes_are_removed);
     tcase_add_test(tc, abort_discards_spools);
+    tcase_add_test(tc, concurrent_stages_are_all_durable);
     suite_add_tcase(s, tc);
     return s;
 }
