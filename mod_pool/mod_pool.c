@@ -89,11 +89,15 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
             pool_srv_conf *pc = pool_srv(prev);
             if (pc->db && !strcmp(pc->conf.database, sc->conf.database)) {
                 sc->db = pc->db;
+                sc->files = pc->files;
                 break;
             }
         }
         if (!sc->db) {
             pool_dbpool_create(pchild, sv, sc);
+            sc->files = pool_filecache_create(pchild, POOL_FILECACHE_SLOTS,
+                                              apr_time_from_sec(
+                                                  POOL_FILECACHE_TTL));
         }
     }
 }

@@ -12,6 +12,7 @@
 #include "pool_store.h"
 #include "pool_db.h"
 #include "pool_ingest.h"
+#include "pool_filecache.h"
 
 extern module AP_MODULE_DECLARE_DATA pool_module;
 
@@ -44,7 +45,13 @@ typedef struct {
     pool_keyring_t *keys;       /* loaded when PoolKeyFile is read */
     pool_store_t *store;        /* created in post_config */
     pool_dbpool *db;            /* per child, created in child_init */
+    pool_filecache_t *files;    /* file rows for downloads, per child */
 } pool_srv_conf;
+
+/* The file-row cache of each child (lib/pool_filecache.h): rows never
+ * change, so a download skips the database for up to a minute. */
+#define POOL_FILECACHE_SLOTS 4096
+#define POOL_FILECACHE_TTL 60
 
 /* Who is calling: from a Bearer token or HTTP Basic. */
 typedef struct {
@@ -160,10 +167,12 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **sp,
  * default handler would (Range, conditional GET, HEAD, sendfile/mmap as
  * configured; from a store without local files, streamed with one range
  * passed to the store) with ETag "sha256", the content type and a
- * Content-Disposition for name; what ("file", "result") names it. */
+ * Content-Disposition for name; what ("file", "result") names it.  With
+ * missing not NULL, an object the store does not have sets *missing and
+ * returns DECLINED without answering (the caller's row may be stale). */
 int pool_send_object(request_rec *r, const char *pool, const char *id,
                      const char *ctype, const char *sha256, const char *name,
-                     const char *what);
+                     const char *what, int *missing);
 /* Content-Digest (RFC 9530): finds sha-256=:b64: in the dictionary h.
  * 1 with want[] filled, 0 when it has no sha-256 member, -1 malformed. */
 int pool_parse_content_digest(apr_pool_t *p, const char *h,

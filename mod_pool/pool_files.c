@@ -508,10 +508,11 @@ static const char *content_disposition(apr_pool_t *p, const char *name)
 
 static int download(request_rec *r, const char *pool, const char *id)
 {
-
+    pool_filecache_t *fc = pool_srv(r->server)->files;
     get_baton gb;
     const char *err;
     pool_db_rc rc;
+    int cached, missing = 0, status;
 
     if (r->method_number != M_GET) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
@@ -524,15 +525,29 @@ static int download(request_rec *r, const char *pool, const char *id)
     gb.pool = pool;
     gb.id = id;
     gb.file = NULL;
-    rc = pool_db_run(r, op_file_get, &gb, &err);
-    if (rc == POOL_DB_NOTFOUND) {
-        return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
+    cached = pool_filecache_get(fc, r->pool, pool, id, &gb.file);
+    for (;;) {
+        if (!cached) {
+            rc = pool_db_run(r, op_file_get, &gb, &err);
+            if (rc == POOL_DB_NOTFOUND) {
+                pool_filecache_drop(fc, pool, id);
+                return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
+            }
+            if (rc != POOL_DB_OK) {
+                return pool_db_problem(r, rc, err, "file");
+            }
+            pool_filecache_put(fc, gb.file);
+        }
+        status = pool_send_object(r, pool, id, gb.file->content_type,
+                                  gb.file->sha256, gb.file->name, "file",
+                                  cached ? &missing : NULL);
+        if (!missing) {
+            return status;
+        }
+        /* the bytes are gone: is the row (removed by retention)? */
+        pool_filecache_drop(fc, pool, id);
+        cached = missing = 0;
     }
-    if (rc != POOL_DB_OK) {
-        return pool_db_problem(r, rc, err, "file");
-    }
-    return pool_send_object(r, pool, id, gb.file->content_type,
-                            gb.file->sha256, gb.file->name, "file");
 }
 
 /* Streaming from a store without local files: one byte range of a GET is
@@ -677,7 +692,7 @@ static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what)
 
 int pool_send_object(request_rec *r, const char *pool, const char *id,
                      const char *ctype, const char *sha256, const char *name,
-                     const char *what)
+                     const char *what, int *missing)
 {
     pool_store_t *st = pool_srv(r->server)->store;
     pool_store_obj_t *o;
@@ -696,6 +711,10 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
     if (rv != APR_SUCCESS) {
         pool_problem_t pr;
 
+        if (missing && APR_STATUS_IS_ENOENT(rv)) {
+            *missing = 1;
+            return DECLINED;
+        }
         if (rv == POOL_STORE_UNAVAILABLE) {
             pool_problem_store(r->pool, &pr, rv, what, "open it");
             pr.detail = "the store is unavailable; retry later";

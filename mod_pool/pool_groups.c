@@ -643,5 +643,5 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
         return result_db_problem(r, rc, err, rb.seq);
     }
     return pool_send_object(r, NULL, rb.res->id, rb.res->content_type,
-                            rb.res->sha256, rb.res->name, "result");
+                            rb.res->sha256, rb.res->name, "result", NULL);
 }

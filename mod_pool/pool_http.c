@@ -111,28 +111,10 @@ int pool_problem_send(request_rec *r, const pool_problem_t *pr)
 int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
                     const char *what)
 {
-    switch (rc) {
-    case POOL_DB_NOTFOUND:
-        return pool_problem(r, HTTP_NOT_FOUND,
-                            apr_pstrcat(r->pool, "no such ", what, NULL), NULL);
-    case POOL_DB_CONFLICT:
-        return pool_problem(r, HTTP_CONFLICT,
-                            apr_pstrcat(r->pool, what, " already exists", NULL),
-                            NULL);
-    case POOL_DB_REFUSED:
-        return pool_problem(r, HTTP_CONFLICT, err ? err : "refused", NULL);
-    case POOL_DB_UNAVAILABLE:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "database unavailable: %s", err ? err : "?");
-        return pool_problem(r, HTTP_SERVICE_UNAVAILABLE,
-                            "the metadata database is unavailable; retry later",
-                            NULL);
-    default:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "database error: %s",
-                      err ? err : "?");
-        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
-                            "internal database error", NULL);
-    }
+    pool_problem_t pr;
+
+    pool_problem_db(r->pool, &pr, rc, err, what);
+    return pool_problem_send(r, &pr);
 }
 
 int pool_send_json(request_rec *r, int status, void *jsonv)

@@ -59,20 +59,50 @@ def run_agent(api, pool, client_id, secret, cmd, *extra, workdir, timeout=120,
                           stderr=subprocess.PIPE, text=True, timeout=timeout)
 
 
+def _drain(stream, buf):
+    for line in stream:
+        buf.append(line)
+
+
 def start_agent(api, pool, client_id, secret, cmd, *extra, workdir, env=None):
+    """The agent, with its stdout and stderr collected as they come (so a
+    test can wait for what the agent says it did)."""
     args, e = agent_cmd(api, pool, client_id, secret, cmd, extra, workdir, env)
-    return subprocess.Popen(args, env=e, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(args, env=e, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    proc.out_lines, proc.err_lines = [], []
+    proc.readers = [threading.Thread(target=_drain, args=a, daemon=True)
+                    for a in ((proc.stdout, proc.out_lines),
+                              (proc.stderr, proc.err_lines))]
+    for t in proc.readers:
+        t.start()
+    return proc
+
+
+def agent_said(proc, text, timeout=30):
+    """Waits until the agent's stderr holds text (or it exits)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in "".join(proc.err_lines):
+            return True
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    for t in proc.readers:
+        t.join(5)
+    return text in "".join(proc.err_lines)
 
 
 def stop_agent(proc):
     proc.terminate()
     try:
-        out, err = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
-    return proc.returncode, err
+        proc.wait()
+    for t in proc.readers:
+        t.join(10)
+    return proc.returncode, "".join(proc.err_lines)
 
 
 def wait_port(port, proc=None, timeout=10):
@@ -276,10 +306,12 @@ def test_push_round(stack, pool, client_of, tmp_path):
                 break
             time.sleep(0.5)
         assert g["state"] == "done", g
+        # and the agent has read the answer to its upload
+        assert agent_said(agent, "group %s: done" % g["id"]), \
+            "".join(agent.err_lines)
     finally:
         rc, err = stop_agent(agent)
     assert rc == 0, err
-    assert "group %s: done" % g["id"] in err
     stack.poolctl_ok("run", "--once", "publish")
     assert_mean_published(stack, pool, uploaders, MEAN)
 
@@ -602,7 +634,10 @@ def test_fake_token_renewed_after_401(fake, tmp_path):
         time.sleep(0.05)
     with fake.lock:
         fake.tokens.clear()
-    out, err = proc.communicate(timeout=30)
+    proc.wait(timeout=30)
+    for t in proc.readers:
+        t.join(10)
+    err = "".join(proc.err_lines)
     assert proc.returncode == 0, err
     assert fake.results[gid]["body"] == b"1 2\n"
     assert fake.token_requests == 2
@@ -670,13 +705,12 @@ def test_listener_good_webhook_gets_the_group_processed(listening):
     gid = fake.add_group([("v.txt", b"1 2 3\n"), ("w.txt", b"3 4 5\n")])
     r = post_hook(port, secret, envelope(gid))
     assert r.status_code == 202, r.text
-    deadline = time.time() + 20
-    while gid not in fake.results and time.time() < deadline:
-        time.sleep(0.1)
+    # the agent's own word that it is done (it has read the answer to its
+    # result upload), not the fake API's receipt of the result
+    assert agent_said(proc, "group %s: done" % gid), "".join(proc.err_lines)
     assert fake.results[gid]["body"] == b"2 3 4\n"
     rc, err = stop_agent(proc)
     assert rc == 0, err
-    assert "group %s: done" % gid in err
 
 
 def test_listener_refuses_bad_signatures(listening):

@@ -10,6 +10,7 @@
 #include "pool_util.h"
 #include "pool_log.h"
 #include "pool_sha.h"
+#include "pool_filecache.h"
 
 static apr_pool_t *p;
 
@@ -425,6 +426,62 @@ START_TEST(sha_run_refuses_bad_states)
 }
 END_TEST
 
+/* The download row cache: found by (pool, id) only, copies, expiry,
+ * replacement in a slot, drop. */
+START_TEST(filecache_basics)
+{
+    pool_filecache_t *fc = pool_filecache_create(p, 8, apr_time_from_sec(60));
+    pool_filecache_t *stale = pool_filecache_create(p, 8, 0);
+    pool_file_t f, *got = NULL;
+    char name[] = "report.pdf";
+    int i;
+
+    ck_assert_ptr_null(pool_filecache_create(p, 0, 1));
+    memset(&f, 0, sizeof(f));
+    f.id = "0b6f3c5e-8a51-4a8e-9a3e-6c9f7c6d2b10";
+    f.pool = "alpha";
+    f.client_id = "cl_1";
+    f.name = name;
+    f.size = 12345;
+    f.sha256 = "ab";
+    f.content_type = "application/pdf";
+    f.received_at = NULL;
+    f.seq = 7;
+    ck_assert_int_eq(pool_filecache_get(fc, p, "alpha", f.id, &got), 0);
+    pool_filecache_put(fc, &f);
+    name[0] = 'X';              /* the cache holds its own copy */
+    ck_assert_int_eq(pool_filecache_get(fc, p, "alpha", f.id, &got), 1);
+    ck_assert_str_eq(got->name, "report.pdf");
+    ck_assert_int_eq(got->size, 12345);
+    ck_assert_int_eq(got->seq, 7);
+    ck_assert_ptr_null(got->received_at);
+    /* never through another pool */
+    ck_assert_int_eq(pool_filecache_get(fc, p, "beta", f.id, &got), 0);
+    pool_filecache_drop(fc, "beta", f.id);
+    ck_assert_int_eq(pool_filecache_get(fc, p, "alpha", f.id, &got), 1);
+    pool_filecache_drop(fc, "alpha", f.id);
+    ck_assert_int_eq(pool_filecache_get(fc, p, "alpha", f.id, &got), 0);
+    /* expired at once */
+    pool_filecache_put(stale, &f);
+    ck_assert_int_eq(pool_filecache_get(stale, p, "alpha", f.id, &got), 0);
+    /* more rows than slots: each found or replaced, never mixed up */
+    for (i = 0; i < 100; i++) {
+        pool_file_t g = f;
+        g.id = apr_psprintf(p, "%08d-8a51-4a8e-9a3e-6c9f7c6d2b10", i);
+        g.size = i;
+        pool_filecache_put(fc, &g);
+    }
+    for (i = 0; i < 100; i++) {
+        const char *id = apr_psprintf(p, "%08d-8a51-4a8e-9a3e-6c9f7c6d2b10",
+                                      i);
+        if (pool_filecache_get(fc, p, "alpha", id, &got)) {
+            ck_assert_str_eq(got->id, id);
+            ck_assert_int_eq(got->size, i);
+        }
+    }
+}
+END_TEST
+
 Suite *suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -456,6 +513,7 @@ Suite *suite_util(void)
     tcase_add_test(tc, hmac_sha256_rfc4231);
     tcase_add_test(tc, sha_run_saved_between_chunks);
     tcase_add_test(tc, sha_run_refuses_bad_states);
+    tcase_add_test(tc, filecache_basics);
     suite_add_tcase(s, tc);
     return s;
 }
