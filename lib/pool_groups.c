@@ -568,21 +568,7 @@ pool_db_rc pool_result_accept(apr_pool_t *p, PGconn *c, const char *pool,
                    "or SHA-256); a result cannot be replaced";
             return POOL_DB_CONFLICT;
         }
-        params[0] = rid;
-        rc = pool_db_exec(p, c, "result",
-                          "SELECT " RESULT_COLS RESULT_FROM
-                          " WHERE r.id = $1::uuid",
-                          1, params, RESULT_NCOLS, &res, err);
-        if (rc != POOL_DB_OK) {
-            return rc;
-        }
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            return POOL_DB_NOTFOUND;
-        }
-        *out = result_row(p, res, 0);
-        PQclear(res);
-        return POOL_DB_OK;
+        return pool_result_find(p, c, NULL, rid, out, err);
     }
     PQclear(res);
     if (strcmp(state, "triggered") && strcmp(state, "claimed")) {
@@ -682,7 +668,7 @@ pool_db_rc pool_result_find(apr_pool_t *p, PGconn *c, const char *pool,
     params[1] = id;
     rc = pool_db_exec(p, c, "result by id",
         "SELECT " RESULT_COLS RESULT_FROM
-        " WHERE p.name = $1 AND r.id = $2::uuid",
+        " WHERE ($1::text IS NULL OR p.name = $1) AND r.id = $2::uuid",
         2, params, RESULT_NCOLS, &res, err);
     if (rc != POOL_DB_OK) {
         return rc;

@@ -104,7 +104,8 @@ pool_db_rc pool_result_get(apr_pool_t *p, PGconn *c, const char *pool,
                            apr_int64_t seq, pool_result_t **out,
                            const char **err);
 
-/* The result with this id in pool, published or not (NOTFOUND). */
+/* The result with this id in pool (NULL: any), published or not
+ * (NOTFOUND). */
 pool_db_rc pool_result_find(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *id, pool_result_t **out,
                             const char **err);

@@ -629,13 +629,9 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
     ing.run = pool_db_run_direct;
     ing.run_ctx = &direct;
     ing.items = apr_array_make(ctx->p, 1, sizeof(pool_ingest_item_t *));
-    it = apr_pcalloc(ctx->p, sizeof(*it));
-    it->pool = cl->pool;
-    it->id = pool_uuid(ctx->p);
-    it->sp = f->sp;
-    it->what = "file";
+    it = pool_ingest_add(ctx->p, &ing, cl->pool, pool_uuid(ctx->p), f->sp,
+                         "file");
     f->sp = NULL;
-    APR_ARRAY_PUSH(ing.items, pool_ingest_item_t *) = it;
     pool_ingest_prepare(ctx->p, &ing, &pr);     /* a spool: cannot fail */
 
     memset(&in, 0, sizeof(in));

@@ -16,6 +16,20 @@ static const char *errstr(apr_pool_t *p, apr_status_t rv)
     return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
 }
 
+pool_ingest_item_t *pool_ingest_add(apr_pool_t *p, pool_ingest_t *in,
+                                    const char *pool, const char *id,
+                                    pool_spool_t *sp, const char *what)
+{
+    pool_ingest_item_t *it = apr_pcalloc(p, sizeof(*it));
+
+    it->pool = pool;
+    it->id = id;
+    it->sp = sp;
+    it->what = what;
+    APR_ARRAY_PUSH(in->items, pool_ingest_item_t *) = it;
+    return it;
+}
+
 void pool_ingest_abort(pool_ingest_t *in)
 {
     int i;

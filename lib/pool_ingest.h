@@ -67,6 +67,13 @@ typedef struct pool_ingest_t {
     apr_array_header_t *items;  /* pool_ingest_item_t * */
 } pool_ingest_t;
 
+/* Adds an item for the bytes in sp (NULL: set upload_id and upload_len) to
+ * be stored as (pool, id) (pool NULL: a result); what names it in
+ * messages. */
+pool_ingest_item_t *pool_ingest_add(apr_pool_t *p, pool_ingest_t *in,
+                                    const char *pool, const char *id,
+                                    pool_spool_t *sp, const char *what);
+
 /* Fills every item's size and digest (from its spool, or the upload's data
  * when its digest is not known) and checks an announced digest: call it
  * when the rows need them before pool_ingest_commit (which calls it too;

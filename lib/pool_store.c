@@ -6,6 +6,7 @@
 #include <apr_lib.h>
 
 #include "pool_store_impl.h"
+#include "pool_util.h"
 
 pool_store_t *pool_store_create(apr_pool_t *p, const char *spec,
                                 const char *credentials_file,
@@ -83,27 +84,6 @@ void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32])
         h->digested = 1;
     }
     memcpy(sha256, h->digest, 32);
-}
-
-int pool_store_id_ok(const char *id)
-{
-    apr_size_t i;
-
-    if (!id || strlen(id) != 36) {
-        return 0;
-    }
-    for (i = 0; i < 36; i++) {
-        char c = id[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') {
-                return 0;
-            }
-        }
-        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 apr_status_t pool_store_read_all(pool_store_t *s, apr_pool_t *p,

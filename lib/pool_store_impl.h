@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "pool_store.h"
+#include "pool_util.h"
 
 /* The first member of every store's struct pool_spool_t. */
 typedef struct {
@@ -31,7 +32,7 @@ apr_status_t pool_spool_head_add(pool_spool_head_t *h, const void *buf,
 void pool_spool_head_free(pool_spool_head_t *h);
 
 /* Ids name objects: only canonical lower-case uuids are accepted. */
-int pool_store_id_ok(const char *id);
+#define pool_store_id_ok pool_uuid_valid
 
 pool_store_t *pool_store_dav(apr_pool_t *p, const char *url,
                              const char *credentials_file, const char **err);

@@ -657,18 +657,15 @@ static int store_all(batch_ctx *bc)
     mb.out = NULL;
     for (i = 0; i < bc->files->nelts; i++) {
         batch_file *bf = APR_ARRAY_IDX(bc->files, i, batch_file *);
-        pool_ingest_item_t *it = apr_pcalloc(r->pool, sizeof(*it));
+        pool_ingest_item_t *it;
 
         bf->f.id = pool_uuid(r->pool);
-        it->pool = bc->pool;
-        it->id = bf->f.id;
-        it->sp = bf->sp;
-        it->what = "file";
+        it = pool_ingest_add(r->pool, &in, bc->pool, bf->f.id, bf->sp,
+                             "file");
         /* measured and checked as the part ended (errors name the part) */
         it->size = bf->f.size;
         it->sha256_hex = bf->f.sha256;
         bf->sp = NULL;
-        APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
         APR_ARRAY_PUSH(mb.in, pool_file_t *) = &bf->f;
     }
     in.record = op_insert_many;

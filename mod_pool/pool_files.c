@@ -344,13 +344,8 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         return status;
     }
     pool_ingest_init(&in, r);
-    it = apr_pcalloc(r->pool, sizeof(*it));
-    it->pool = pool;
-    it->id = pool_uuid(r->pool);
-    it->sp = sp;
+    it = pool_ingest_add(r->pool, &in, pool, pool_uuid(r->pool), sp, "file");
     it->want = have_digest == 1 ? want : NULL;
-    it->what = "file";
-    APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
     if (!pool_ingest_prepare(r->pool, &in, &pr)) {
         return pool_problem_send(r, &pr);
     }

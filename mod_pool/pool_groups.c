@@ -401,11 +401,8 @@ static int put_result(request_rec *r, pool_principal *who, const char *pool,
         return status;
     }
     pool_ingest_init(&ing, r);
-    it = apr_pcalloc(r->pool, sizeof(*it));
-    it->id = pool_uuid(r->pool);
-    it->sp = sp;
-    it->what = "result";
-    APR_ARRAY_PUSH(ing.items, pool_ingest_item_t *) = it;
+    it = pool_ingest_add(r->pool, &ing, NULL, pool_uuid(r->pool), sp,
+                         "result");
     pool_ingest_prepare(r->pool, &ing, &pr);    /* a spool: cannot fail */
     memset(&in, 0, sizeof(in));
     in.id = it->id;

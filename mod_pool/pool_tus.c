@@ -435,18 +435,14 @@ static int complete_upload(tus_req *t, pool_upload_t *u, const char *token,
     tus_baton tb;
 
     pool_ingest_init(&in, r);
-    it = apr_pcalloc(r->pool, sizeof(*it));
-    it->pool = t->pool;
-    it->id = u->id;
+    it = pool_ingest_add(r->pool, &in, t->pool, u->id, NULL, "file");
     it->upload_id = u->id;
     it->upload_len = u->length;
-    it->what = "file";
     if ((whole = pool_sha_run_load(r->pool, u->sha256_state)) != NULL) {
         /* hashed as the chunks came: nothing to read again */
         pool_sha_run_final(whole, it->sha256);
         it->have_sha256 = 1;
     }
-    APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
     memset(&f, 0, sizeof(f));
     f.id = u->id;
     f.pool = t->pool;
@@ -874,12 +870,7 @@ static int store_final(tus_req *t, pool_spool_t *sp, pool_upload_t *u,
     pool_file_t *f = apr_pcalloc(r->pool, sizeof(*f));
 
     pool_ingest_init(&in, r);
-    it = apr_pcalloc(r->pool, sizeof(*it));
-    it->pool = t->pool;
-    it->id = u->id;
-    it->sp = sp;
-    it->what = "file";
-    APR_ARRAY_PUSH(in.items, pool_ingest_item_t *) = it;
+    it = pool_ingest_add(r->pool, &in, t->pool, u->id, sp, "file");
     pool_ingest_prepare(r->pool, &in, &pr);     /* a spool: cannot fail */
     f->id = u->id;
     f->pool = t->pool;

@@ -168,14 +168,12 @@ static ingest_case *make_case(pool_store_t *s, int n, const char **data,
     ic->rb.in = apr_array_make(p, n, sizeof(pool_file_t *));
     ic->rb.ing = &ic->in;
     for (i = 0; i < n; i++) {
-        pool_ingest_item_t *it = apr_pcalloc(p, sizeof(*it));
+        pool_ingest_item_t *it = pool_ingest_add(p, &ic->in, pool,
+                                                 pool_uuid(p),
+                                                 spool_of(s, data[i]),
+                                                 "file");
         pool_file_t *f = apr_pcalloc(p, sizeof(*f));
 
-        it->pool = pool;
-        it->id = pool_uuid(p);
-        it->sp = spool_of(s, data[i]);
-        it->what = "file";
-        APR_ARRAY_PUSH(ic->in.items, pool_ingest_item_t *) = it;
         f->id = it->id;
         f->pool = pool;
         f->client_id = client_id;
