@@ -26,6 +26,83 @@ static void log_to_httpd(void *baton, int level, const char *msg)
     ap_log_error(APLOG_MARK, lvl, 0, log_server, "%s", msg);
 }
 
+static int remote_store(const char *spec)
+{
+    return !strncasecmp(spec, "http://", 7) || !strncasecmp(spec, "https://", 8);
+}
+
+/* PoolStorage and PoolStorageCredentials are checked here, in check_config,
+ * because httpd runs check_config for `apachectl -t` as well as for a start
+ * while post_config does not run for -t (verified: -t exits right after
+ * check_config and test_config; test_config cannot fail).  A WebDAV store
+ * is probed (OPTIONS must announce DAV class 1, the collection must exist
+ * and take our credentials, its working collections are made): failing
+ * that, -t and the start fail with the reason.  On a restart (graceful or
+ * not) a store that is only unreachable gets a warning instead, so that a
+ * store outage cannot take the web server down with it; requests then get
+ * 503 until it is back. */
+static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    int test = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
+    int restart = ap_state_query(AP_SQ_CONFIG_GEN) > 0;
+    apr_array_header_t *seen = apr_array_make(ptemp, 2, sizeof(const char *));
+    server_rec *sv;
+
+    log_server = s;
+    pool_log_set(log_to_httpd, NULL);
+    /* a start reads the configuration twice: probe the store once, in the
+     * second pass (-t has only the first) */
+    if (!test && ap_state_query(AP_SQ_MAIN_STATE)
+                 == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (sv = s; sv; sv = sv->next) {
+        pool_srv_conf *sc = pool_srv(sv);
+        const char *err = NULL, *key;
+        pool_store_t *st;
+        apr_status_t rv;
+        int i, dup = 0;
+
+        if (!sc->conf.storage) {
+            continue;
+        }
+        key = apr_pstrcat(ptemp, sc->conf.storage, "\n",
+                          sc->conf.storage_credentials
+                          ? sc->conf.storage_credentials : "", NULL);
+        for (i = 0; i < seen->nelts; i++) {
+            dup |= !strcmp(APR_ARRAY_IDX(seen, i, const char *), key);
+        }
+        if (dup) {
+            continue;           /* a virtual host inherited it */
+        }
+        APR_ARRAY_PUSH(seen, const char *) = key;
+        st = pool_store_create(ptemp, sc->conf.storage,
+                               sc->conf.storage_credentials, &err);
+        if (!st) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage %s: %s",
+                         sc->conf.storage, err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!remote_store(sc->conf.storage)) {
+            continue;           /* the directory is checked in post_config */
+        }
+        rv = st->ops->check(st, ptemp, -1, -1, &err);
+        if (rv == APR_SUCCESS) {
+            continue;
+        }
+        if (rv == POOL_STORE_UNAVAILABLE && restart && !test) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "PoolStorage: %s "
+                         "(restarting all the same: uploads and downloads "
+                         "get 503 until the store is back)", err);
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
@@ -44,15 +121,18 @@ static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (!sc->conf.storage) {
             continue;
         }
-        sc->store = pool_store_create(pconf, sc->conf.storage, NULL, &err);
+        sc->store = pool_store_create(pconf, sc->conf.storage,
+                                      sc->conf.storage_credentials, &err);
         if (!sc->store) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage %s: %s",
                          sc->conf.storage, err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         /* post_config runs as root before the children drop privileges:
-         * the working directories are created here and handed to User */
-        if (sc->store->ops->check(sc->store, ptemp,
+         * the working directories are created here and handed to User (a
+         * WebDAV store was probed in check_config) */
+        if (!remote_store(sc->conf.storage)
+            && sc->store->ops->check(sc->store, ptemp,
                                   geteuid() == 0 ? (long)ap_unixd_config.user_id : -1,
                                   geteuid() == 0 ? (long)ap_unixd_config.group_id : -1,
                                   &err) != APR_SUCCESS) {
@@ -251,6 +331,7 @@ static int pool_handler(request_rec *r)
 static void pool_register_hooks(apr_pool_t *p)
 {
     pool_register_auth_providers(p);
+    ap_hook_check_config(pool_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(pool_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pool_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(pool_request_id_hook, NULL, NULL,
