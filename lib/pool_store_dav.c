@@ -2251,6 +2251,7 @@ static apr_status_t dav_upload_read(pool_upfile_t *u, apr_off_t offset,
     mem_sink_ctx m;
     apr_off_t end = offset + (apr_off_t)n;
     apr_status_t rv;
+    apr_pool_t *sp;
     int i;
 
     if (u->closed || offset < 0) {
@@ -2264,6 +2265,8 @@ static apr_status_t dav_upload_read(pool_upfile_t *u, apr_off_t offset,
         return APR_EOF;
     }
     m.buf = buf;
+    /* (called block by block: what a read allocates goes with it) */
+    apr_pool_create(&sp, u->p);
     for (i = 0; i < u->pl.parts->nelts && offset < end; i++) {
         const dav_part *pt = &APR_ARRAY_IDX(u->pl.parts, i, dav_part);
         apr_off_t from, to;
@@ -2273,12 +2276,16 @@ static apr_status_t dav_upload_read(pool_upfile_t *u, apr_off_t offset,
         }
         from = offset - pt->start;
         to = end < pt->start + pt->size ? end - pt->start : pt->size;
-        rv = get_range(u->ds, u->p, part_rel(u->p, u->id, pt->start),
-                       pt->size, from, to - from, mem_sink, &m);
+        rv = get_range(u->ds, sp, part_rel(sp, u->id, pt->start), pt->size,
+                       from, to - from, mem_sink, &m);
         if (rv != APR_SUCCESS) {
-            return rv;
+            break;
         }
         offset = pt->start + to;
+    }
+    apr_pool_destroy(sp);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     return offset == end ? APR_SUCCESS : APR_EOF;
 }

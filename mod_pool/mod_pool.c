@@ -32,30 +32,33 @@ static int remote_store(const char *spec)
 }
 
 /* PoolStorage and PoolStorageCredentials are checked here, in check_config,
- * because httpd runs check_config for `apachectl -t` as well as for a start
+ * because httpd runs check_config for `apachectl -t` as well as for a start,
  * while post_config does not run for -t (verified: -t exits right after
- * check_config and test_config; test_config cannot fail).  A WebDAV store
- * is probed (OPTIONS must announce DAV class 1, the collection must exist
- * and take our credentials, its working collections are made): failing
- * that, -t and the start fail with the reason.  On a restart (graceful or
- * not) a store that is only unreachable gets a warning instead, so that a
- * store outage cannot take the web server down with it; requests then get
- * 503 until it is back. */
+ * check_config and test_config, and test_config cannot fail).  A WebDAV
+ * store is probed: OPTIONS must announce DAV class 1, the collection must
+ * exist and take our credentials, its working collections are made.
+ * Failing that, -t and the start fail with the reason.
+ *
+ * When: -t and a start read the configuration first with generation 0, in
+ * the process started from the shell (a failure goes to its stderr and
+ * exit status); a start then reads it again, detached, with generation 1,
+ * where a failure would be silent (stderr is gone, the error log not yet
+ * open): not probed again there.  Restarts (graceful or not) have
+ * generations from 2 on: probed, but a store that is only unreachable gets
+ * a warning, so that a store outage cannot take the web server down with
+ * it (requests get 503 until the store is back). */
 static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, server_rec *s)
 {
     int test = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
-    int restart = ap_state_query(AP_SQ_CONFIG_GEN) > 0;
+    int gen = ap_state_query(AP_SQ_CONFIG_GEN);
     apr_array_header_t *seen = apr_array_make(ptemp, 2, sizeof(const char *));
     server_rec *sv;
 
     log_server = s;
     pool_log_set(log_to_httpd, NULL);
-    /* a start reads the configuration twice: probe the store once, in the
-     * second pass (-t has only the first) */
-    if (!test && ap_state_query(AP_SQ_MAIN_STATE)
-                 == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
+    if (!test && gen == 1) {
+        return OK;              /* the second reading of a start */
     }
     for (sv = s; sv; sv = sv->next) {
         pool_srv_conf *sc = pool_srv(sv);
@@ -91,7 +94,7 @@ static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (rv == APR_SUCCESS) {
             continue;
         }
-        if (rv == POOL_STORE_UNAVAILABLE && restart && !test) {
+        if (rv == POOL_STORE_UNAVAILABLE && gen > 1 && !test) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "PoolStorage: %s "
                          "(restarting all the same: uploads and downloads "
                          "get 503 until the store is back)", err);

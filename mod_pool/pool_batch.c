@@ -492,6 +492,11 @@ static int on_part_data(void *baton, const char *data, apr_size_t len)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, bc->r,
                       "pool: cannot write to the spool (batch part %d)",
                       bc->part);
+        if (rv == POOL_STORE_UNAVAILABLE) {
+            return refuse(bc, HTTP_SERVICE_UNAVAILABLE, NULL, "the store is "
+                          "unavailable: cannot store the files now; nothing "
+                          "was stored, retry later");
+        }
         return refuse(bc, HTTP_INSUFFICIENT_STORAGE, NULL,
                       "cannot store the files now; nothing was stored");
     }
@@ -633,6 +638,9 @@ static int answer_refusal(batch_ctx *bc)
     if (bc->err_part >= 0) {
         extra = json_object();
         json_object_set_new(extra, "part", json_integer(bc->err_part));
+    }
+    if (bc->status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", "30");
     }
     return pool_problem_json(r, bc->status, bc->detail, bc->field, extra);
 }

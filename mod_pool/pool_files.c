@@ -183,8 +183,10 @@ static int spool_sink(void *baton, const char *data, apr_size_t len)
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, sb->r,
-                      "pool: cannot write to the spool");
-        return HTTP_INSUFFICIENT_STORAGE;
+                      "pool: cannot write to the spool in %s", sb->st->root);
+        /* a WebDAV store that does not answer: 503, try later */
+        return rv == POOL_STORE_UNAVAILABLE ? HTTP_SERVICE_UNAVAILABLE
+                                            : HTTP_INSUFFICIENT_STORAGE;
     }
     return OK;
 }
@@ -240,6 +242,17 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **out,
         }
         else if (r->connection->aborted || status == AP_FILTER_ERROR) {
             *ret = status;
+        }
+        else if (status == HTTP_SERVICE_UNAVAILABLE
+                 || status == HTTP_INSUFFICIENT_STORAGE) {
+            pool_problem_t pr;
+
+            /* (logged by the sink) */
+            pool_problem_store(r->pool, &pr, status == HTTP_SERVICE_UNAVAILABLE
+                               ? POOL_STORE_UNAVAILABLE : APR_EGENERAL, what,
+                               "write the body to the store");
+            pr.log = NULL;
+            *ret = pool_problem_send(r, &pr);
         }
         else {
             *ret = pool_problem(r, status, "the request body was not "

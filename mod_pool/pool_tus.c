@@ -564,7 +564,9 @@ static int chunk_sink(void *baton, const char *data, apr_size_t len)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, t->r,
                       "pool: upload %s: cannot write its data", c->u->id);
-        return HTTP_INSUFFICIENT_STORAGE;
+        /* a WebDAV store that does not answer: 503, try later */
+        return rv == POOL_STORE_UNAVAILABLE ? HTTP_SERVICE_UNAVAILABLE
+                                            : HTTP_INSUFFICIENT_STORAGE;
     }
     pool_tus_hash_update(c->hash, data, len);
     c->written += (apr_off_t)len;
@@ -598,6 +600,21 @@ static int trailer_announced(request_rec *r)
     const char *tr = apr_table_get(r->headers_in, "Trailer");
 
     return tr && ap_strcasestr(tr, "upload-checksum") != NULL;
+}
+
+/* A store failure with the upload's data: 503 with Retry-After when the
+ * store is unavailable (a WebDAV store that does not answer), else 507. */
+static int store_problem(tus_req *t, apr_status_t rv)
+{
+    pool_problem_t pr;
+
+    if (rv != POOL_STORE_UNAVAILABLE) {
+        return pool_problem(t->r, HTTP_INSUFFICIENT_STORAGE,
+                            "cannot store the upload's data now", NULL);
+    }
+    pool_problem_store(t->r->pool, &pr, rv, "upload's data", "store it");
+    pr.log = NULL;              /* logged already */
+    return pool_problem_send(t->r, &pr);
 }
 
 /* 413 for a body that goes beyond the upload's length, or beyond
@@ -662,8 +679,7 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "pool: upload %s: cannot open its data at offset %"
                       APR_OFF_T_FMT, u->id, start);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the upload's data now", NULL);
+        return store_problem(t, rv);
     }
 
     status = pool_read_body(r, chunk_sink, &c);
@@ -716,7 +732,8 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         }
     }
     else if (status == HTTP_REQUEST_ENTITY_TOO_LARGE
-             || status == HTTP_INSUFFICIENT_STORAGE) {
+             || status == HTTP_INSUFFICIENT_STORAGE
+             || status == HTTP_SERVICE_UNAVAILABLE) {
         discard = 1;
         answer = status;
     }
@@ -746,8 +763,7 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
                       "pool: upload %s: cannot make its data durable", u->id);
         t->st->ops->upload_close(c.f);
         release_unchanged(t, u, token);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the upload's data now", NULL);
+        return store_problem(t, rv);
     }
 
     if (answer == OK && length >= 0 && new_offset == length
@@ -777,6 +793,8 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
     case HTTP_INSUFFICIENT_STORAGE:
         return pool_problem(r, answer, "cannot store the upload's data now",
                             NULL);
+    case HTTP_SERVICE_UNAVAILABLE:
+        return store_problem(t, POOL_STORE_UNAVAILABLE);
     default:
         break;
     }

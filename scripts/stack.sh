@@ -12,6 +12,9 @@
 #   POOL_MAX_FILE_SIZE  PoolMaxFileSize for the rendered config (default: the sample's)
 #   POOL_TOKEN_LIFETIME PoolTokenLifetime for the rendered config (default: the sample's)
 #   POOL_OUTBOUND_ALLOW PoolOutboundAllow CIDR list for the rendered config (default: unset)
+#   POOL_STORE_URL      PoolStorage for the rendered config: a WebDAV store's URL
+#                       (default: the directory $POOL_VAR/storage); then
+#   POOL_STORE_CREDENTIALS  its PoolStorageCredentials file
 #   POOL_PG_FAST=1      fsync=off etc. for throw-away test clusters
 #   POOL_CONFIGURE_FLAGS extra ./configure flags (e.g. --enable-sanitizers)
 #   APACHE2             the httpd binary (default /usr/sbin/apache2); scripts/test's
@@ -273,8 +276,13 @@ render_conf() {
     if [ -n "${POOL_OUTBOUND_ALLOW:-}" ]; then
         sed_extra+=(-e "s|^\([[:space:]]*\)#\{0,1\}PoolOutboundAllow[[:space:]].*|\1PoolOutboundAllow \"$POOL_OUTBOUND_ALLOW\"|")
     fi
+    if [ -n "${POOL_STORE_URL:-}" ]; then
+        # the WebDAV store; the /dav Alias below keeps the local directory
+        sed_extra+=(-e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_STORE_URL\n\1PoolStorageCredentials ${POOL_STORE_CREDENTIALS:-}|")
+    else
+        sed_extra+=(-e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_VAR/storage|")
+    fi
     sed -e "s|^\([[:space:]]*\)PoolDatabase[[:space:]].*|\1PoolDatabase \"$(pg_conninfo)\"|" \
-        -e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_VAR/storage|" \
         -e "s|^\([[:space:]]*\)PoolKeyFile[[:space:]].*|\1PoolKeyFile $POOL_VAR/pool-keys|" \
         -e "s|^\([[:space:]]*\)PoolPublicURL[[:space:]].*|\1PoolPublicURL http://127.0.0.1:$POOL_PORT|" \
         -e "s|^\([[:space:]]*\)LoadModule[[:space:]][[:space:]]*pool_module[[:space:]].*|\1LoadModule pool_module $POOL_ROOT/mod_pool/.libs/mod_pool.so|" \

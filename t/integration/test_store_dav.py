@@ -1,0 +1,205 @@
+"""The WebDAV store (PoolStorage http(s)://..., docs/storage.md).
+
+In every pass: `apache2 -t` probes a WebDAV PoolStorage and fails, naming
+the reason, when the URL is not a WebDAV collection, cannot be reached or
+refuses the credentials of PoolStorageCredentials (a real WebDAV server:
+scripts/stack.sh store_server_start).  With POOL_TEST_STORE=dav (the stack
+itself on the WebDAV store): what clients get while the store is down (503
+with Retry-After, nothing stored) and that everything works again once it
+is back."""
+
+import hashlib
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import assert_problem
+
+APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+@pytest.fixture(scope="module")
+def store_server(stack):
+    """(url, credentials file, directory) of a running WebDAV server: the
+    stack's own store with POOL_TEST_STORE=dav, else one for this module."""
+    if stack.dav:
+        yield stack.store_url, os.path.join(stack.store_dir, "credentials"), stack.store_dir
+        return
+    d = os.path.join(stack.var, "store-configtest")
+    stack.sh("store_server_start", d)
+    try:
+        with open(os.path.join(d, "url")) as f:
+            url = f.read().strip()
+        yield url, os.path.join(d, "credentials"), d
+    finally:
+        stack.sh("store_server_stop", d, check=False)
+
+
+def configtest(stack, tmp_path, storage, credentials):
+    """apache2 -t on a copy of the stack's configuration with PoolStorage
+    and PoolStorageCredentials replaced."""
+    text = open(stack.conf).read()
+    text = re.sub(r"^\s*PoolStorageCredentials .*$", "", text, flags=re.M)
+    line = "PoolStorage %s" % storage
+    if credentials:
+        line += "\nPoolStorageCredentials %s" % credentials
+    text, n = re.subn(r"^\s*PoolStorage .*$", line.replace("\\", "\\\\"), text,
+                      flags=re.M)
+    assert n == 1
+    pool_conf = tmp_path / "httpd-pool.conf"
+    pool_conf.write_text(text)
+    main = open(stack.httpd_conf).read().replace(stack.conf, str(pool_conf))
+    main_path = tmp_path / "httpd.conf"
+    main_path.write_text(main)
+    return subprocess.run([APACHE2, "-f", str(main_path), "-t"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120)
+
+
+def test_configtest_accepts_a_webdav_store(stack, store_server, tmp_path):
+    url, creds, _ = store_server
+    p = configtest(stack, tmp_path, url, creds)
+    assert p.returncode == 0, p.stdout
+    assert "Syntax OK" in p.stdout
+
+
+def test_configtest_refuses_what_is_not_webdav(stack, store_server, tmp_path):
+    url, creds, _ = store_server
+    plain = url.replace("/store/", "/plain/")
+    p = configtest(stack, tmp_path, plain, creds)
+    assert p.returncode != 0, p.stdout
+    assert "PoolStorage URL is not a WebDAV collection: %s" % plain in p.stdout, p.stdout
+
+
+def test_configtest_refuses_an_unreachable_store(stack, store_server, tmp_path):
+    _, creds, _ = store_server
+    p = configtest(stack, tmp_path, "http://127.0.0.1:9/store/", creds)
+    assert p.returncode != 0, p.stdout
+    assert "cannot reach the WebDAV store http://127.0.0.1:9/store/" in p.stdout, p.stdout
+
+
+def test_configtest_refuses_bad_credentials(stack, store_server, tmp_path):
+    url, _, _ = store_server
+    wrong = tmp_path / "wrong.pw"
+    wrong.write_text("pool-store:wrong-password\n")
+    p = configtest(stack, tmp_path, url, str(wrong))
+    assert p.returncode != 0, p.stdout
+    assert "PoolStorageCredentials" in p.stdout and "401" in p.stdout, p.stdout
+    p = configtest(stack, tmp_path, url, str(tmp_path / "missing.pw"))
+    assert p.returncode != 0, p.stdout
+    assert re.search(r"PoolStorageCredentials .*missing\.pw: cannot read it", p.stdout), p.stdout
+    malformed = tmp_path / "malformed.pw"
+    malformed.write_text("no colon here\n")
+    p = configtest(stack, tmp_path, url, str(malformed))
+    assert p.returncode != 0, p.stdout
+    assert "user:password" in p.stdout, p.stdout
+
+
+def test_credentials_need_a_webdav_store(stack, store_server, tmp_path):
+    _, creds, _ = store_server
+    p = configtest(stack, tmp_path, stack.storage, creds)
+    assert p.returncode != 0, p.stdout
+    assert "PoolStorageCredentials is only for a WebDAV store" in p.stdout, p.stdout
+
+
+# ---------------------------------------------------------------- the stack on the store
+
+dav_only = pytest.mark.skipif(not os.environ.get("POOL_TEST_STORE") == "dav",
+                              reason="the stack runs on the WebDAV store only "
+                                     "with POOL_TEST_STORE=dav")
+
+
+class StoreDown:
+    """Stops the stack's WebDAV server for the with-block, then starts it
+    again on the same port with the same data."""
+
+    def __init__(self, stack):
+        self.stack = stack
+
+    def __enter__(self):
+        self.stack.sh("store_server_stop", self.stack.store_dir)
+        return self
+
+    def __exit__(self, *exc):
+        with open(os.path.join(self.stack.store_dir, "port")) as f:
+            port = f.read().strip()
+        self.stack.sh("store_server_start", self.stack.store_dir, port)
+        return False
+
+
+@dav_only
+def test_store_down_is_503_with_retry_after(stack, uploader, allow_errors):
+    allow_errors(r"cannot write to the spool", r"WebDAV store",
+                 r"cannot (store|stage|write|open|make)", r"store is unavailable",
+                 r"upload .*: cannot")
+    data = os.urandom(300 * 1000)
+    ok = uploader.upload_ok("kept.bin", data)
+    before = stack.snapshot(uploader.pool)
+    with StoreDown(stack):
+        # small (the PUT to the store starts at the end) and large (it
+        # starts while the body arrives)
+        for size in (1000, 1000 * 1000):
+            r = uploader.upload("x.bin", os.urandom(size))
+            j = assert_problem(r, 503)
+            assert int(r.headers["Retry-After"]) > 0
+            assert "unavailable" in j["detail"]
+        # a download
+        r = uploader.get("/" + ok["id"])
+        assert_problem(r, 503)
+        assert int(r.headers["Retry-After"]) > 0
+        # a tus PATCH
+        r = uploader.s.post(stack.url("/pool/v1/pools/%s/uploads" % uploader.pool),
+                            headers=dict(TUS, **{"Upload-Length": "10"}))
+        if r.status_code == 201:
+            url = stack.base + r.headers["Location"] if r.headers["Location"].startswith("/") \
+                else r.headers["Location"]
+            r = uploader.s.patch(url, data=b"0123456789", headers=dict(
+                TUS, **{"Upload-Offset": "0",
+                        "Content-Type": "application/offset+octet-stream"}))
+        assert_problem(r, 503)
+    # back: everything as before, and it works again
+    assert stack.snapshot(uploader.pool)["ids"] == before["ids"]
+    assert uploader.get("/" + ok["id"]).content == data
+    j = uploader.upload_ok("again.bin", b"again")
+    assert j["sha256"] == hashlib.sha256(b"again").hexdigest()
+    assert stack.spool_entries() == []
+
+
+@dav_only
+def test_files_are_on_the_store(stack, uploader):
+    """The bytes are the store's, by id: another node (here: the store's own
+    server) sees them."""
+    data = os.urandom(5000)
+    j = uploader.upload_ok("seen.bin", data)
+    r = stack.dav_request("GET", "objects/%s/%s/%s" % (uploader.pool, j["id"][:2], j["id"]))
+    assert r.status_code == 200 and r.content == data
+    # and nothing of it under the local directory the sample /dav Alias shows
+    assert not os.path.exists(os.path.join(stack.storage, uploader.pool))
+
+
+@dav_only
+def test_poolctl_sweep_on_the_store(stack, uploader):
+    uploader.upload_ok("a.bin", b"a")
+    p = stack.poolctl("sweep", "--json")
+    assert p.returncode == 0, p.stderr
+    assert stack.spool_entries() == []
+
+
+@dav_only
+def test_many_parallel_uploads(stack, uploader):
+    """Threads of the httpd children share the store's connections."""
+    import concurrent.futures
+    blobs = [os.urandom(100 * 1000 + i) for i in range(24)]
+
+    def put(i):
+        s = stack.session(token=uploader.token)
+        r = stack.upload(s, uploader.pool, "par-%d.bin" % i, blobs[i])
+        assert r.status_code == 201, r.text
+        return r.json()["id"], i
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        done = list(ex.map(put, range(len(blobs))))
+    for fid, i in done:
+        assert uploader.get("/" + fid).content == blobs[i]
