@@ -31,35 +31,32 @@ static int remote_store(const char *spec)
     return !strncasecmp(spec, "http://", 7) || !strncasecmp(spec, "https://", 8);
 }
 
-/* PoolStorage and PoolStorageCredentials are checked here, in check_config,
- * because httpd runs check_config for `apachectl -t` as well as for a start,
- * while post_config does not run for -t (verified: -t exits right after
- * check_config and test_config, and test_config cannot fail).  A WebDAV
- * store is probed: OPTIONS must announce DAV class 1, the collection must
- * exist and take our credentials, its working collections are made.
- * Failing that, -t and the start fail with the reason.
+/* The WebDAV stores of the configuration are probed: OPTIONS must announce
+ * DAV class 1, the collection must exist and take our credentials, and its
+ * working collections are made; the credentials file is read.  A failure
+ * fails `apachectl -t` and the start, with the reason.  unreachable_ok: a
+ * store that is only unreachable gets a warning (restarts: a store outage
+ * must not take the web server down with it; requests get 503 until the
+ * store is back).
  *
- * When: -t and a start read the configuration first with generation 0, in
- * the process started from the shell (a failure goes to its stderr and
- * exit status); a start then reads it again, detached, with generation 1,
- * where a failure would be silent (stderr is gone, the error log not yet
- * open): not probed again there.  Restarts (graceful or not) have
- * generations from 2 on: probed, but a store that is only unreachable gets
- * a warning, so that a store outage cannot take the web server down with
- * it (requests get 503 until the store is back). */
-static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                             apr_pool_t *ptemp, server_rec *s)
+ * When (all verified with Debian's httpd 2.4):
+ *  - `-t` runs check_config, then test_config (which cannot fail) and
+ *    exits: post_config never runs, so -t probes in check_config;
+ *  - `-k stop|graceful|restart` read the configuration and run
+ *    check_config too, then signal the running server and exit before
+ *    post_config: nothing is probed there, or a store outage would stop
+ *    `apachectl stop` from stopping httpd;
+ *  - a start reads the configuration twice: post_config of the first
+ *    reading (generation 0) runs in the process started from the shell,
+ *    before it detaches: probed there; the second reading (generation 1)
+ *    is not probed again;
+ *  - restarts read it with generations from 2 on, in the parent: probed,
+ *    unreachable_ok. */
+static int probe_stores(server_rec *s, apr_pool_t *ptemp, int unreachable_ok)
 {
-    int test = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
-    int gen = ap_state_query(AP_SQ_CONFIG_GEN);
     apr_array_header_t *seen = apr_array_make(ptemp, 2, sizeof(const char *));
     server_rec *sv;
 
-    log_server = s;
-    pool_log_set(log_to_httpd, NULL);
-    if (!test && gen == 1) {
-        return OK;              /* the second reading of a start */
-    }
     for (sv = s; sv; sv = sv->next) {
         pool_srv_conf *sc = pool_srv(sv);
         const char *err = NULL, *key;
@@ -83,38 +80,58 @@ static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         st = pool_store_create(ptemp, sc->conf.storage,
                                sc->conf.storage_credentials, &err);
         if (!st) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage %s: %s",
-                         sc->conf.storage, err);
-            return HTTP_INTERNAL_SERVER_ERROR;
+            err = apr_psprintf(ptemp, "PoolStorage %s: %s", sc->conf.storage,
+                               err);
         }
-        if (!remote_store(sc->conf.storage)) {
-            continue;           /* the directory is checked in post_config */
+        else if (!remote_store(sc->conf.storage)) {
+            continue;           /* the directory is made in post_config */
         }
-        rv = st->ops->check(st, ptemp, -1, -1, &err);
-        if (rv == APR_SUCCESS) {
+        else if ((rv = st->ops->check(st, ptemp, -1, -1, &err))
+                 == APR_SUCCESS) {
             continue;
         }
-        if (rv == POOL_STORE_UNAVAILABLE && gen > 1 && !test) {
+        else if (rv == POOL_STORE_UNAVAILABLE && unreachable_ok) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "PoolStorage: %s "
-                         "(restarting all the same: uploads and downloads "
-                         "get 503 until the store is back)", err);
+                         "(starting all the same: uploads and downloads get "
+                         "503 until the store is back)", err);
             continue;
         }
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage: %s", err);
+        else {
+            err = apr_pstrcat(ptemp, "PoolStorage: ", err, NULL);
+        }
+        /* (-t: on the console; a start: in the error log, which httpd has
+         * opened by post_config, with its "Configuration Failed") */
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
+}
+
+static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    log_server = s;
+    pool_log_set(log_to_httpd, NULL);
+    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST) {
+        return OK;              /* see probe_stores */
+    }
+    return probe_stores(s, ptemp, 0);
 }
 
 static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
+    int gen, rv;
 
     log_server = s;
     pool_log_set(log_to_httpd, NULL);
+    gen = ap_state_query(AP_SQ_CONFIG_GEN);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
+        return probe_stores(s, ptemp, 0);       /* the first reading */
+    }
+    if (gen > 1 && (rv = probe_stores(s, ptemp, 1)) != OK) {
+        return rv;                              /* a restart */
     }
     pool_auth_init(pconf);
     for (sv = s; sv; sv = sv->next) {
@@ -133,7 +150,7 @@ static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
         /* post_config runs as root before the children drop privileges:
          * the working directories are created here and handed to User (a
-         * WebDAV store was probed in check_config) */
+         * WebDAV store was probed: probe_stores) */
         if (!remote_store(sc->conf.storage)
             && sc->store->ops->check(sc->store, ptemp,
                                   geteuid() == 0 ? (long)ap_unixd_config.user_id : -1,

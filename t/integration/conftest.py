@@ -42,11 +42,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK_SH = os.path.join(ROOT, "scripts", "stack.sh")
 POOLCTL = os.path.join(ROOT, "jobs", "poolctl")
 MODULE = os.path.join(ROOT, "mod_pool", ".libs", "mod_pool.so")
-LOG_KEEP_DIR = os.path.join(ROOT, "var", "test-logs")
+LOG_KEEP_DIR = os.path.join(ROOT, "var", "test-logs")  # (+ "-dav": see below)
 
 MAX_FILE_SIZE = 8 * 1024 * 1024  # PoolMaxFileSize of the test stack ("8M")
 STORE = os.environ.get("POOL_TEST_STORE", "fs")  # "fs" or "dav"
 DAV_STORE = STORE == "dav"
+if DAV_STORE:
+    LOG_KEEP_DIR += "-dav"
 
 # tests that look at what only the directory store has (its files, the
 # read-only /dav Alias of the storage tree, file times set by hand)
@@ -529,7 +531,9 @@ def _keep_logs(st):
         os.makedirs(LOG_KEEP_DIR, exist_ok=True)
         for src, name in ((st.error_log, "error_log"),
                           (os.path.join(st.var, "log", "access_log"), "access_log"),
-                          (st.pg_log, "postgresql.log")):
+                          (st.pg_log, "postgresql.log"),
+                          (os.path.join(st.store_dir, "log", "error_log"), "store_error_log"),
+                          (os.path.join(st.store_dir, "log", "access_log"), "store_access_log")):
             if os.path.exists(src):
                 shutil.copyfile(src, os.path.join(LOG_KEEP_DIR, name))
     except OSError:

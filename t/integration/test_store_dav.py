@@ -12,10 +12,12 @@ import hashlib
 import os
 import re
 import subprocess
+import time
+import uuid
 
 import pytest
 
-from conftest import assert_problem
+from conftest import assert_problem, free_port
 
 APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -102,6 +104,124 @@ def test_credentials_need_a_webdav_store(stack, store_server, tmp_path):
     p = configtest(stack, tmp_path, stack.storage, creds)
     assert p.returncode != 0, p.stdout
     assert "PoolStorageCredentials is only for a WebDAV store" in p.stdout, p.stdout
+
+
+class SecondHttpd:
+    """An httpd of its own (port, run/ and log/ directories) on a copy of
+    the stack's configuration with another PoolStorage."""
+
+    def __init__(self, stack, tmp_path, storage, credentials):
+        self.stack = stack
+        self.port = free_port()
+        self.dir = tmp_path
+        self.conf = str(tmp_path / "httpd.conf")
+        self.pid_file = str(tmp_path / "httpd.pid")
+        self.error_log = str(tmp_path / "error_log")
+        pool = open(stack.conf).read()
+        pool = re.sub(r"^\s*PoolStorageCredentials .*$", "", pool, flags=re.M)
+        pool, n = re.subn(r"^\s*PoolStorage .*$", "PoolStorage %s\nPoolStorageCredentials %s"
+                          % (storage, credentials), pool, flags=re.M)
+        assert n == 1
+        pool = re.sub(r"^(\s*)DavLockDB\s.*$", r"\1DavLockDB %s/lockdb" % tmp_path, pool,
+                      flags=re.M)
+        (tmp_path / "httpd-pool.conf").write_text(pool)
+        main = open(stack.httpd_conf).read()
+        var = stack.var
+        for a, b in (("Listen 127.0.0.1:%d" % stack.port, "Listen 127.0.0.1:%d" % self.port),
+                     ("PidFile %s/run/httpd.pid" % var, "PidFile %s" % self.pid_file),
+                     ("DefaultRuntimeDir %s/run" % var, "DefaultRuntimeDir %s" % tmp_path),
+                     ("Mutex file:%s/run default" % var, "Mutex file:%s default" % tmp_path),
+                     ("ErrorLog %s/log/error_log" % var, "ErrorLog %s" % self.error_log),
+                     ("CustomLog %s/log/access_log" % var, "CustomLog %s/access_log" % tmp_path),
+                     ("Include %s" % stack.conf, "Include %s/httpd-pool.conf" % tmp_path)):
+            assert a in main, a
+            main = main.replace(a, b)
+        (tmp_path / "httpd.conf").write_text(main)
+        os.chmod(str(tmp_path), 0o755)
+
+    def ctl(self, what):
+        return subprocess.run([APACHE2, "-f", self.conf, "-k", what], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+
+    def pid(self):
+        try:
+            pid = int(open(self.pid_file).read().strip())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def wait_gone(self, pid):
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return True
+            time.sleep(0.1)
+        return False
+
+
+@pytest.fixture
+def own_store(stack, tmp_path):
+    """A WebDAV server for one test (it may be stopped): (dir, url, creds)."""
+    d = os.path.join(stack.var, "store-" + uuid.uuid4().hex[:8])
+    stack.sh("store_server_start", d)
+    with open(os.path.join(d, "url")) as f:
+        url = f.read().strip()
+    try:
+        yield d, url, os.path.join(d, "credentials")
+    finally:
+        stack.sh("store_server_stop", d, check=False)
+
+
+def test_start_needs_the_store_and_stop_does_not(stack, own_store, tmp_path):
+    """A start fails, saying why, while the store is down; once started, a
+    store outage neither stops a graceful restart (a warning) nor
+    `apache2 -k stop`."""
+    d, url, creds = own_store
+    port = open(os.path.join(d, "port")).read().strip()
+    h = SecondHttpd(stack, tmp_path, url, creds)
+    try:
+        p = h.ctl("start")
+        assert p.returncode == 0, p.stdout + open(h.error_log).read()[-2000:]
+        deadline = time.time() + 15
+        while not h.pid() and time.time() < deadline:
+            time.sleep(0.1)
+        pid = h.pid()
+        assert pid
+        stack.sh("store_server_stop", d)
+        p = h.ctl("graceful")
+        assert p.returncode == 0, p.stdout
+        deadline = time.time() + 15
+        while time.time() < deadline and "starting all the same" not in open(h.error_log).read():
+            time.sleep(0.2)
+        assert "cannot reach the WebDAV store" in open(h.error_log).read()
+        assert h.pid() == pid
+        p = h.ctl("stop")
+        assert p.returncode == 0, p.stdout
+        assert h.wait_gone(pid)
+        # down: a start fails and says why (in the error log, which httpd
+        # has opened by then)
+        p = h.ctl("start")
+        assert p.returncode != 0
+        log = open(h.error_log).read()
+        assert re.search(r"\[pool:emerg\].*PoolStorage: cannot reach the WebDAV store %s"
+                         % re.escape(url), log), log[-2000:]
+        assert not h.pid()
+        # back
+        stack.sh("store_server_start", d, port)
+        p = h.ctl("start")
+        assert p.returncode == 0, p.stdout
+        deadline = time.time() + 15
+        while not h.pid() and time.time() < deadline:
+            time.sleep(0.1)
+        assert h.pid()
+    finally:
+        pid = h.pid()
+        h.ctl("stop")
+        if pid:
+            h.wait_gone(pid)
 
 
 # ---------------------------------------------------------------- the stack on the store
