@@ -311,7 +311,7 @@ def test_poolctl_sweep_on_the_store(stack, uploader):
 def test_many_parallel_uploads(stack, uploader):
     """Threads of the httpd children share the store's connections."""
     import concurrent.futures
-    blobs = [os.urandom(100 * 1000 + i) for i in range(24)]
+    blobs = [os.urandom(100 * 1000 + i) for i in range(16)]
 
     def put(i):
         s = stack.session(token=uploader.token)
