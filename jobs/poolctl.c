@@ -456,7 +456,8 @@ pool_store_t *poolctl_store(poolctl_t *ctl)
         poolctl_err("PoolStorage is not set in %s", ctl->conf_path);
         return NULL;
     }
-    st = pool_store_create(ctl->p, ctl->conf.storage, NULL, &err);
+    st = pool_store_create(ctl->p, ctl->conf.storage,
+                           ctl->conf.storage_credentials, &err);
     if (!st) {
         poolctl_err("PoolStorage %s: %s", ctl->conf.storage, err);
     }

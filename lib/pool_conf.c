@@ -179,10 +179,59 @@ static const char *set_database(apr_pool_t *p, pool_conf_t *c, const char *name,
     return NULL;
 }
 
+/* 1 when v is an http:// or https:// URL: scheme (in lower case), host,
+ * optional port and path; no credentials, query or fragment. */
+static int url_ok(apr_pool_t *p, const char *v)
+{
+    apr_uri_t uri;
+    const char *q;
+
+    /* only characters RFC 3986 allows in a URL */
+    for (q = v; *q; q++) {
+        if (!apr_isalnum(*q) && !strchr("-._~:/?#[]@!$&'()*+,;=%", *q)) {
+            return 0;
+        }
+    }
+    if (apr_uri_parse(p, v, &uri) != APR_SUCCESS
+        || !uri.scheme
+        || (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https"))
+        || !uri.hostname || !*uri.hostname
+        || uri.user || uri.password
+        || uri.query || uri.fragment
+        || strchr(v, '?') || strchr(v, '#')
+        || strchr(v, '@')) {
+        return 0;
+    }
+    /* The scheme must be written in lower case as well. */
+    return !strncmp(v, "http://", 7) || !strncmp(v, "https://", 8);
+}
+
 static const char *set_storage(apr_pool_t *p, pool_conf_t *c, const char *name,
                                const char *v)
 {
+    if (!strncasecmp(v, "http://", 7) || !strncasecmp(v, "https://", 8)) {
+        if (!url_ok(p, v)) {
+            return apr_psprintf(p, "%s: '%s' is not an http:// or https:// "
+                                "URL of a WebDAV collection (scheme, host, "
+                                "optional port and path; credentials go in "
+                                "the file PoolStorageCredentials names)",
+                                name, pool_conf_show(p, v));
+        }
+        c->storage = apr_pstrdup(p, v);
+        return NULL;
+    }
+    if (strstr(v, "://")) {
+        return apr_psprintf(p, "%s: '%s': only http:// and https:// URLs "
+                            "(a WebDAV store) or a directory", name,
+                            pool_conf_show(p, v));
+    }
     return set_path(p, name, v, &c->storage);
+}
+
+static const char *set_storage_credentials(apr_pool_t *p, pool_conf_t *c,
+                                           const char *name, const char *v)
+{
+    return set_path(p, name, v, &c->storage_credentials);
 }
 
 static const char *set_key_file(apr_pool_t *p, pool_conf_t *c, const char *name,
@@ -411,6 +460,7 @@ static const struct {
 } directives[] = {
     { "PoolDatabase", set_database },
     { "PoolStorage", set_storage },
+    { "PoolStorageCredentials", set_storage_credentials },
     { "PoolKeyFile", set_key_file },
     { "PoolPublicURL", set_public_url },
     { "PoolMaxFileSize", set_max_file_size },

@@ -14,7 +14,10 @@
 
 typedef struct {
     const char *database;       /* PoolDatabase: libpq conninfo */
-    const char *storage;        /* PoolStorage: storage root directory */
+    const char *storage;        /* PoolStorage: a directory, or the http(s)
+                                 * URL of a WebDAV collection */
+    const char *storage_credentials; /* PoolStorageCredentials: a file whose
+                                 * first line is user:password */
     const char *key_file;       /* PoolKeyFile */
     const char *public_url;     /* PoolPublicURL, also the token issuer */
     apr_off_t max_file_size;    /* PoolMaxFileSize */

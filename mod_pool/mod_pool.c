@@ -26,15 +26,112 @@ static void log_to_httpd(void *baton, int level, const char *msg)
     ap_log_error(APLOG_MARK, lvl, 0, log_server, "%s", msg);
 }
 
+static int remote_store(const char *spec)
+{
+    return !strncasecmp(spec, "http://", 7) || !strncasecmp(spec, "https://", 8);
+}
+
+/* The WebDAV stores of the configuration are probed: OPTIONS must announce
+ * DAV class 1, the collection must exist and take our credentials, and its
+ * working collections are made; the credentials file is read.  A failure
+ * fails `apachectl -t` and the start, with the reason.  unreachable_ok: a
+ * store that is only unreachable gets a warning (restarts: a store outage
+ * must not take the web server down with it; requests get 503 until the
+ * store is back).
+ *
+ * When (all verified with Debian's httpd 2.4):
+ *  - `-t` runs check_config, then test_config (which cannot fail) and
+ *    exits: post_config never runs, so -t probes in check_config;
+ *  - `-k stop|graceful|restart` read the configuration and run
+ *    check_config too, then signal the running server and exit before
+ *    post_config: nothing is probed there, or a store outage would stop
+ *    `apachectl stop` from stopping httpd;
+ *  - a start reads the configuration twice: post_config of the first
+ *    reading (generation 0) runs in the process started from the shell,
+ *    before it detaches: probed there; the second reading (generation 1)
+ *    is not probed again;
+ *  - restarts read it with generations from 2 on, in the parent: probed,
+ *    unreachable_ok. */
+static int probe_stores(server_rec *s, apr_pool_t *ptemp, int unreachable_ok)
+{
+    apr_array_header_t *seen = apr_array_make(ptemp, 2, sizeof(const char *));
+    server_rec *sv;
+
+    for (sv = s; sv; sv = sv->next) {
+        pool_srv_conf *sc = pool_srv(sv);
+        const char *err = NULL, *key;
+        pool_store_t *st;
+        apr_status_t rv;
+        int i, dup = 0;
+
+        if (!sc->conf.storage) {
+            continue;
+        }
+        key = apr_pstrcat(ptemp, sc->conf.storage, "\n",
+                          sc->conf.storage_credentials
+                          ? sc->conf.storage_credentials : "", NULL);
+        for (i = 0; i < seen->nelts; i++) {
+            dup |= !strcmp(APR_ARRAY_IDX(seen, i, const char *), key);
+        }
+        if (dup) {
+            continue;           /* a virtual host inherited it */
+        }
+        APR_ARRAY_PUSH(seen, const char *) = key;
+        st = pool_store_create(ptemp, sc->conf.storage,
+                               sc->conf.storage_credentials, &err);
+        if (!st) {
+            err = apr_psprintf(ptemp, "PoolStorage %s: %s", sc->conf.storage,
+                               err);
+        }
+        else if (!remote_store(sc->conf.storage)) {
+            continue;           /* the directory is made in post_config */
+        }
+        else if ((rv = st->ops->check(st, ptemp, -1, -1, &err))
+                 == APR_SUCCESS) {
+            continue;
+        }
+        else if (rv == POOL_STORE_UNAVAILABLE && unreachable_ok) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sv, "PoolStorage: %s "
+                         "(starting all the same: uploads and downloads get "
+                         "503 until the store is back)", err);
+            continue;
+        }
+        else {
+            err = apr_pstrcat(ptemp, "PoolStorage: ", err, NULL);
+        }
+        /* (-t: on the console; a start: in the error log, which httpd has
+         * opened by post_config, with its "Configuration Failed") */
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    log_server = s;
+    pool_log_set(log_to_httpd, NULL);
+    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST) {
+        return OK;              /* see probe_stores */
+    }
+    return probe_stores(s, ptemp, 0);
+}
+
 static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *sv;
+    int gen, rv;
 
     log_server = s;
     pool_log_set(log_to_httpd, NULL);
+    gen = ap_state_query(AP_SQ_CONFIG_GEN);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
+        return probe_stores(s, ptemp, 0);       /* the first reading */
+    }
+    if (gen > 1 && (rv = probe_stores(s, ptemp, 1)) != OK) {
+        return rv;                              /* a restart */
     }
     pool_auth_init(pconf);
     for (sv = s; sv; sv = sv->next) {
@@ -44,15 +141,18 @@ static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (!sc->conf.storage) {
             continue;
         }
-        sc->store = pool_store_create(pconf, sc->conf.storage, NULL, &err);
+        sc->store = pool_store_create(pconf, sc->conf.storage,
+                                      sc->conf.storage_credentials, &err);
         if (!sc->store) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, "PoolStorage %s: %s",
                          sc->conf.storage, err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         /* post_config runs as root before the children drop privileges:
-         * the working directories are created here and handed to User */
-        if (sc->store->ops->check(sc->store, ptemp,
+         * the working directories are created here and handed to User (a
+         * WebDAV store was probed: probe_stores) */
+        if (!remote_store(sc->conf.storage)
+            && sc->store->ops->check(sc->store, ptemp,
                                   geteuid() == 0 ? (long)ap_unixd_config.user_id : -1,
                                   geteuid() == 0 ? (long)ap_unixd_config.group_id : -1,
                                   &err) != APR_SUCCESS) {
@@ -255,6 +355,7 @@ static int pool_handler(request_rec *r)
 static void pool_register_hooks(apr_pool_t *p)
 {
     pool_register_auth_providers(p);
+    ap_hook_check_config(pool_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(pool_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pool_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(pool_request_id_hook, NULL, NULL,

@@ -34,6 +34,7 @@ enum {
     POOL_SET_MAX_BATCH_SIZE = 1 << 20,     /* high: clear of the others */
     POOL_SET_UPLOAD_EXPIRY = 1 << 24,      /* tus: high, clear as well */
     POOL_SET_CORS_ORIGINS = 1 << 25,
+    POOL_SET_STORAGE_CREDENTIALS = 1 << 26,
     POOL_SET_IMPORT_TIMEOUT = 1 << 9
 };
 

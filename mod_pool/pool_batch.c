@@ -640,6 +640,9 @@ static int answer_refusal(batch_ctx *bc)
         extra = json_object();
         json_object_set_new(extra, "part", json_integer(bc->err_part));
     }
+    if (bc->status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", "30");
+    }
     return pool_problem_json(r, bc->status, bc->detail, bc->field, extra);
 }
 

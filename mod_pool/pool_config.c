@@ -10,6 +10,7 @@ static const struct {
 } directive_bits[] = {
     { "PoolDatabase", POOL_SET_DATABASE },
     { "PoolStorage", POOL_SET_STORAGE },
+    { "PoolStorageCredentials", POOL_SET_STORAGE_CREDENTIALS },
     { "PoolKeyFile", POOL_SET_KEYFILE },
     { "PoolPublicURL", POOL_SET_PUBLIC_URL },
     { "PoolMaxFileSize", POOL_SET_MAX_FILE_SIZE },
@@ -45,6 +46,7 @@ void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->conf.field = (add->set & (bit)) ? add->conf.field : base->conf.field
     MERGE(POOL_SET_DATABASE, database);
     MERGE(POOL_SET_STORAGE, storage);
+    MERGE(POOL_SET_STORAGE_CREDENTIALS, storage_credentials);
     MERGE(POOL_SET_KEYFILE, key_file);
     MERGE(POOL_SET_PUBLIC_URL, public_url);
     MERGE(POOL_SET_MAX_FILE_SIZE, max_file_size);
@@ -127,7 +129,11 @@ const command_rec pool_cmds[] = {
     AP_INIT_TAKE1("PoolDatabase", set_directive, NULL, RSRC_CONF,
                   "libpq connection string of the metadata database"),
     AP_INIT_TAKE1("PoolStorage", set_directive, NULL, RSRC_CONF,
-                  "root directory of the file storage (also the DAV root)"),
+                  "the store: a directory, or the http(s):// URL of a WebDAV "
+                  "collection shared by several nodes"),
+    AP_INIT_TAKE1("PoolStorageCredentials", set_directive, NULL, RSRC_CONF,
+                  "file whose first line is user:password for a WebDAV "
+                  "PoolStorage (read at start-up, as root)"),
     AP_INIT_TAKE1("PoolKeyFile", set_directive, NULL, RSRC_CONF,
                   "file of token signing keys: '<kid> <base64url key>' lines; the last signs"),
     AP_INIT_TAKE1("PoolPublicURL", set_directive, NULL, RSRC_CONF,

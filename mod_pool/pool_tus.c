@@ -613,6 +613,18 @@ static int trailer_announced(request_rec *r)
     return tr && ap_strcasestr(tr, "upload-checksum") != NULL;
 }
 
+/* A store failure with the upload's data: 503 with Retry-After when the
+ * store is unavailable (a WebDAV store that does not answer), 507 when it
+ * is full or failed (logged already). */
+static int store_problem(tus_req *t, apr_status_t rv)
+{
+    pool_problem_t pr;
+
+    pool_problem_store(t->r->pool, &pr, rv, "upload's data", "store it");
+    pr.log = NULL;
+    return pool_problem_send(t->r, &pr);
+}
+
 /* 413 for a body that goes beyond the upload's length, or beyond
  * PoolMaxFileSize when that is what bounds it. */
 static int beyond_length(tus_req *t, apr_off_t length, int discarded)
@@ -679,8 +691,7 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "pool: upload %s: cannot open its data at offset %"
                       APR_OFF_T_FMT, u->id, start);
-        return pool_problem(r, HTTP_INSUFFICIENT_STORAGE,
-                            "cannot store the upload's data now", NULL);
+        return store_problem(t, rv);
     }
 
     status = pool_read_body(r, chunk_sink, &c);
@@ -733,7 +744,8 @@ static int write_chunk(tus_req *t, pool_upload_t *u, const char *token,
         }
     }
     else if (status == HTTP_REQUEST_ENTITY_TOO_LARGE
-             || status == HTTP_INSUFFICIENT_STORAGE) {
+             || status == HTTP_INSUFFICIENT_STORAGE
+             || status == HTTP_SERVICE_UNAVAILABLE) {
         discard = 1;
         answer = status;
     }

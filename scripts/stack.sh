@@ -12,6 +12,9 @@
 #   POOL_MAX_FILE_SIZE  PoolMaxFileSize for the rendered config (default: the sample's)
 #   POOL_TOKEN_LIFETIME PoolTokenLifetime for the rendered config (default: the sample's)
 #   POOL_OUTBOUND_ALLOW PoolOutboundAllow CIDR list for the rendered config (default: unset)
+#   POOL_STORE_URL      PoolStorage for the rendered config: a WebDAV store's URL
+#                       (default: the directory $POOL_VAR/storage); then
+#   POOL_STORE_CREDENTIALS  its PoolStorageCredentials file
 #   POOL_PG_FAST=1      fsync=off etc. for throw-away test clusters
 #   POOL_CONFIGURE_FLAGS extra ./configure flags (e.g. --enable-sanitizers)
 #   APACHE2             the httpd binary (default /usr/sbin/apache2); scripts/test's
@@ -273,8 +276,13 @@ render_conf() {
     if [ -n "${POOL_OUTBOUND_ALLOW:-}" ]; then
         sed_extra+=(-e "s|^\([[:space:]]*\)#\{0,1\}PoolOutboundAllow[[:space:]].*|\1PoolOutboundAllow \"$POOL_OUTBOUND_ALLOW\"|")
     fi
+    if [ -n "${POOL_STORE_URL:-}" ]; then
+        # the WebDAV store; the /dav Alias below keeps the local directory
+        sed_extra+=(-e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_STORE_URL\n\1PoolStorageCredentials ${POOL_STORE_CREDENTIALS:-}|")
+    else
+        sed_extra+=(-e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_VAR/storage|")
+    fi
     sed -e "s|^\([[:space:]]*\)PoolDatabase[[:space:]].*|\1PoolDatabase \"$(pg_conninfo)\"|" \
-        -e "s|^\([[:space:]]*\)PoolStorage[[:space:]].*|\1PoolStorage $POOL_VAR/storage|" \
         -e "s|^\([[:space:]]*\)PoolKeyFile[[:space:]].*|\1PoolKeyFile $POOL_VAR/pool-keys|" \
         -e "s|^\([[:space:]]*\)PoolPublicURL[[:space:]].*|\1PoolPublicURL http://127.0.0.1:$POOL_PORT|" \
         -e "s|^\([[:space:]]*\)LoadModule[[:space:]][[:space:]]*pool_module[[:space:]].*|\1LoadModule pool_module $POOL_ROOT/mod_pool/.libs/mod_pool.so|" \
@@ -363,6 +371,161 @@ httpd_stop() {
 # Graceful restart: re-reads the configuration (and PoolKeyFile).
 httpd_graceful() {
     "$APACHE2" -f "$POOL_VAR/httpd.conf" -k graceful
+}
+
+# ---------------------------------------------------------------- WebDAV store server
+# A WebDAV server for the WebDAV store (PoolStorage http://...): Debian's
+# apache2 with mod_dav + mod_dav_fs behind HTTP Basic (htpasswd), on a free
+# loopback port, self-contained in DIR (default $POOL_VAR/store):
+#   DIR/httpd.conf  run/ log/ lock/ (its DavLockDB)  htpasswd
+#   DIR/data/       the collection http://127.0.0.1:PORT/store/
+#   DIR/plain/      http://127.0.0.1:PORT/plain/: the same login, no DAV (a
+#                   URL that is not a WebDAV collection, for the tests)
+#   DIR/credentials "user:password" (0600; PoolStorageCredentials)
+#   DIR/url         the store's URL (PoolStorage)   DIR/port
+# and, for failure tests, http://127.0.0.1:PORT/full/ and /down/ answer
+# every request with 507 and 503.  It is the store's own httpd, so it runs
+# STORE_APACHE2 (default /usr/sbin/apache2), never the sanitizer wrapper.
+STORE_APACHE2=${STORE_APACHE2:-/usr/sbin/apache2}
+STORE_USER=pool-store
+
+store_server_pid() {
+    local f=$1/run/httpd.pid pid
+    [ -s "$f" ] || return 1
+    pid=$(cat "$f")
+    kill -0 "$pid" 2>/dev/null || return 1
+    printf '%s\n' "$pid"
+}
+
+# store_server_start [DIR [PORT]]
+store_server_start() {
+    local dir=${1:-$POOL_VAR/store} port=${2:-} moddir pw user_lines i
+    if store_server_pid "$dir" >/dev/null; then
+        return 0
+    fi
+    mkdir -p "$dir/data" "$dir/plain" "$dir/lock" "$dir/run" "$dir/log" "$dir/htdocs"
+    chmod 0755 "$dir"
+    if is_root; then
+        ensure_reachable "$HTTPD_USER" "$dir"
+    fi
+    if [ -z "$port" ]; then
+        port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    fi
+    moddir=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+    if [ ! -s "$dir/credentials" ] || [ ! -s "$dir/htpasswd" ]; then
+        pw=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
+        (umask 077 && printf '%s:%s\n' "$STORE_USER" "$pw" >"$dir/credentials")
+        # apr1 (MD5): bcrypt would cost milliseconds on every request
+        htpasswd -cbm "$dir/htpasswd" "$STORE_USER" "$pw" >/dev/null 2>&1 \
+            || { say "htpasswd failed"; return 1; }
+    fi
+    chmod 0600 "$dir/credentials"
+    chmod 0644 "$dir/htpasswd"
+    if is_root; then
+        user_lines="User $HTTPD_USER
+Group $HTTPD_GROUP"
+        chown -R "$HTTPD_USER:$HTTPD_GROUP" "$dir/data" "$dir/plain" "$dir/lock"
+    else
+        user_lines="# (not root: httpd keeps the current user)"
+    fi
+    cat >"$dir/httpd.conf" <<EOF
+# A WebDAV store server (scripts/stack.sh store_server_start)
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile $dir/run/httpd.pid
+DefaultRuntimeDir $dir/run
+Mutex file:$dir/run default
+LoadModule mpm_event_module $moddir/mod_mpm_event.so
+<IfModule !unixd_module>
+    LoadModule unixd_module $moddir/mod_unixd.so
+</IfModule>
+LoadModule authz_core_module $moddir/mod_authz_core.so
+LoadModule authn_core_module $moddir/mod_authn_core.so
+LoadModule authn_file_module $moddir/mod_authn_file.so
+LoadModule auth_basic_module $moddir/mod_auth_basic.so
+LoadModule authz_user_module $moddir/mod_authz_user.so
+LoadModule alias_module $moddir/mod_alias.so
+<IfModule !log_config_module>
+    LoadModule log_config_module $moddir/mod_log_config.so
+</IfModule>
+LoadModule dav_module $moddir/mod_dav.so
+LoadModule dav_fs_module $moddir/mod_dav_fs.so
+$user_lines
+StartServers 1
+ServerLimit 4
+ThreadsPerChild 50
+MaxRequestWorkers 200
+MaxConnectionsPerChild 0
+# the nodes stream large bodies: a generous gap between two packets
+Timeout 300
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 5
+ErrorLog $dir/log/error_log
+LogLevel warn
+LogFormat "%a %u %t \"%r\" %>s %B %D" store
+CustomLog $dir/log/access_log store
+DocumentRoot $dir/htdocs
+<Directory />
+    Options None
+    AllowOverride None
+    Require all denied
+</Directory>
+DavLockDB $dir/lock/DavLock
+<Location />
+    AuthType Basic
+    AuthName "mod_pool store"
+    AuthBasicProvider file
+    AuthUserFile $dir/htpasswd
+    Require valid-user
+</Location>
+Alias /store $dir/data
+<Directory $dir/data>
+    Dav On
+    Options None
+    AllowOverride None
+    Require valid-user
+    LimitRequestBody 0
+</Directory>
+Alias /plain $dir/plain
+<Directory $dir/plain>
+    Options None
+    AllowOverride None
+    Require valid-user
+</Directory>
+Redirect 507 /full
+Redirect 503 /down
+EOF
+    printf 'http://127.0.0.1:%s/store/\n' "$port" >"$dir/url"
+    printf '%s\n' "$port" >"$dir/port"
+    "$STORE_APACHE2" -f "$dir/httpd.conf" -k start \
+        || { tail -n 20 "$dir/log/error_log" >&2 2>/dev/null; return 1; }
+    for i in $(seq 1 100); do
+        if store_server_pid "$dir" >/dev/null && port_busy "$port"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    say "the WebDAV store server did not come up; tail of $dir/log/error_log:"
+    tail -n 30 "$dir/log/error_log" >&2 2>/dev/null
+    return 1
+}
+
+# store_server_stop [DIR]
+store_server_stop() {
+    local dir=${1:-$POOL_VAR/store} pid i
+    pid=$(store_server_pid "$dir") || { rm -f "$dir/run/httpd.pid"; return 0; }
+    "$STORE_APACHE2" -f "$dir/httpd.conf" -k stop 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 150); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        sleep 0.5
+    fi
+    rm -f "$dir/run/httpd.pid"
 }
 
 migrate() {

@@ -10,6 +10,13 @@ Run with Debian's interpreter after building:  /usr/bin/python3 -m pytest t/inte
 Every test is checked against the httpd error log: new lines at [error] level
 or worse (or sanitizer / crash text) fail the test unless the test declared
 them with the `allow_errors(regex, ...)` fixture.
+
+POOL_TEST_STORE=dav runs the stack with the WebDAV store: a WebDAV server of
+its own (Debian's apache2 with mod_dav_fs, scripts/stack.sh
+store_server_start) in VAR/store, PoolStorage its URL and
+PoolStorageCredentials its password file.  The Stack's storage helpers
+(stored_paths, stored_bytes, spool_entries, result_ids, upload_files, ...)
+then look at the store through that server (PROPFIND, GET, PUT).
 """
 
 import base64
@@ -25,6 +32,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -33,9 +42,18 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK_SH = os.path.join(ROOT, "scripts", "stack.sh")
 POOLCTL = os.path.join(ROOT, "jobs", "poolctl")
 MODULE = os.path.join(ROOT, "mod_pool", ".libs", "mod_pool.so")
-LOG_KEEP_DIR = os.path.join(ROOT, "var", "test-logs")
+LOG_KEEP_DIR = os.path.join(ROOT, "var", "test-logs")  # (+ "-dav": see below)
 
 MAX_FILE_SIZE = 8 * 1024 * 1024  # PoolMaxFileSize of the test stack ("8M")
+STORE = os.environ.get("POOL_TEST_STORE", "fs")  # "fs" or "dav"
+DAV_STORE = STORE == "dav"
+if DAV_STORE:
+    LOG_KEEP_DIR += "-dav"
+
+# tests that look at what only the directory store has (its files, the
+# read-only /dav Alias of the storage tree, file times set by hand)
+fs_store_only = pytest.mark.skipif(
+    DAV_STORE, reason="needs the directory store (POOL_TEST_STORE=dav)")
 HTTP_TIMEOUT = 30
 
 BAD_LOG_RE = re.compile(
@@ -102,6 +120,10 @@ class Stack:
         })
         self._pools = set()
         self._admins = {}
+        self.dav = DAV_STORE
+        self.store_dir = os.path.join(var, "store")
+        self.store_url = None       # the WebDAV store's URL (dav)
+        self.store_auth = None      # (user, password)
 
     # -- shell functions of scripts/stack.sh
     def sh(self, *args, check=True, timeout=180):
@@ -114,10 +136,23 @@ class Stack:
         return p
 
     def up(self):
+        if self.dav:
+            self.sh("store_server_start", self.store_dir)
+            with open(os.path.join(self.store_dir, "url")) as f:
+                self.store_url = f.read().strip()
+            creds = os.path.join(self.store_dir, "credentials")
+            with open(creds) as f:
+                user, pw = f.readline().strip().split(":", 1)
+            self.store_auth = (user, pw)
+            self.env["POOL_STORE_URL"] = self.store_url
+            self.env["POOL_STORE_CREDENTIALS"] = creds
         self.sh("stack_up", timeout=300)
 
     def down(self):
-        return self.sh("stack_down", check=False, timeout=120)
+        p = self.sh("stack_down", check=False, timeout=120)
+        if self.dav:
+            self.sh("store_server_stop", self.store_dir, check=False)
+        return p
 
     def pg_stop(self):
         self.sh("pg_stop")
@@ -244,15 +279,109 @@ class Stack:
                 return out
         raise AssertionError("paging does not end")
 
-    # -- storage
+    # -- storage: the directory store's tree, or the WebDAV store through
+    #    its server
+    def dav_request(self, method, rel, **kw):
+        kw.setdefault("timeout", HTTP_TIMEOUT)
+        return requests.request(method, self.store_url + rel,
+                                auth=self.store_auth, **kw)
+
+    def dav_list(self, rel):
+        """[(name, is_collection, size)] of a collection of the WebDAV
+        store (PROPFIND Depth 1); [] when it does not exist."""
+        r = self.dav_request("PROPFIND", rel, headers={"Depth": "1"})
+        if r.status_code == 404:
+            return []
+        assert r.status_code == 207, (rel, r.status_code, r.text[:300])
+        ns = {"D": "DAV:"}
+        self_path = urlsplit(self.store_url + rel).path.rstrip("/")
+        out = []
+        for resp in ET.fromstring(r.content).findall("D:response", ns):
+            path = unquote(urlsplit(resp.findtext("D:href", "", ns)).path)
+            if path.rstrip("/") == self_path:
+                continue
+            is_coll = resp.find(".//D:resourcetype/D:collection", ns) is not None
+            size = resp.findtext(".//D:getcontentlength", None, ns)
+            out.append((path.rstrip("/").rsplit("/", 1)[-1], is_coll,
+                        int(size) if size else 0))
+        return out
+
     def stored_paths(self, pool):
-        return sorted(glob.glob(os.path.join(self.storage, pool, "files", "*", "*")))
+        if not self.dav:
+            return sorted(glob.glob(os.path.join(self.storage, pool, "files", "*", "*")))
+        out = []
+        for shard, is_coll, _ in self.dav_list("objects/%s/" % pool):
+            if is_coll:
+                out.extend("objects/%s/%s/%s" % (pool, shard, name)
+                           for name, c, _ in self.dav_list("objects/%s/%s/" % (pool, shard))
+                           if not c)
+        return sorted(out)
+
+    def stored_bytes(self, pool, fid):
+        """The stored bytes of file fid of pool."""
+        if not self.dav:
+            with open(os.path.join(self.storage, pool, "files", fid[:2], fid), "rb") as f:
+                return f.read()
+        r = self.dav_request("GET", "objects/%s/%s/%s" % (pool, fid[:2], fid))
+        assert r.status_code == 200, (fid, r.status_code)
+        return r.content
 
     def spool_entries(self):
+        if self.dav:
+            return sorted(n for n, c, _ in self.dav_list("staging/")
+                          if not c and not n.startswith("."))
         try:
             return sorted(os.listdir(self.spool))
         except FileNotFoundError:
             return []
+
+    def storage_top(self):
+        """The names at the top of the store."""
+        if self.dav:
+            return sorted(n for n, _, _ in self.dav_list(""))
+        return sorted(os.listdir(self.storage))
+
+    def result_ids(self):
+        """The ids of the stored results."""
+        if not self.dav:
+            try:
+                return sorted(os.listdir(os.path.join(self.storage, ".results")))
+            except FileNotFoundError:
+                return []
+        out = []
+        for shard, is_coll, _ in self.dav_list("results/"):
+            if is_coll:
+                out.extend(n for n, c, _ in self.dav_list("results/%s/" % shard) if not c)
+        return sorted(out)
+
+    def upload_files(self):
+        """The ids of the tus uploads that have data in the store."""
+        if self.dav:
+            return sorted(n for n, c, _ in self.dav_list("uploads/") if c)
+        try:
+            return sorted(os.listdir(os.path.join(self.storage, ".uploads")))
+        except FileNotFoundError:
+            return []
+
+    def upload_size(self, uid):
+        """Bytes of upload uid's data in the store, None when it has none."""
+        if self.dav:
+            if uid not in self.upload_files():
+                return None
+            return sum(size for _, c, size in self.dav_list("uploads/%s/" % uid) if not c)
+        path = os.path.join(self.storage, ".uploads", uid)
+        return os.path.getsize(path) if os.path.exists(path) else None
+
+    def append_upload_data(self, uid, data):
+        """Bytes written to upload uid's data but never recorded (as a
+        crash between the write and the database leaves them)."""
+        if self.dav:
+            end = self.upload_size(uid) or 0
+            r = self.dav_request("PUT", "uploads/%s/%020d" % (uid, end), data=data)
+            assert r.status_code in (201, 204), r.status_code
+            return
+        with open(os.path.join(self.storage, ".uploads", uid), "ab") as f:
+            f.write(data)
 
     def snapshot(self, pool):
         """What a 'nothing was stored' check compares."""
@@ -402,7 +531,9 @@ def _keep_logs(st):
         os.makedirs(LOG_KEEP_DIR, exist_ok=True)
         for src, name in ((st.error_log, "error_log"),
                           (os.path.join(st.var, "log", "access_log"), "access_log"),
-                          (st.pg_log, "postgresql.log")):
+                          (st.pg_log, "postgresql.log"),
+                          (os.path.join(st.store_dir, "log", "error_log"), "store_error_log"),
+                          (os.path.join(st.store_dir, "log", "access_log"), "store_access_log")):
             if os.path.exists(src):
                 shutil.copyfile(src, os.path.join(LOG_KEEP_DIR, name))
     except OSError:

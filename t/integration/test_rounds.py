@@ -199,7 +199,7 @@ def test_pull_round_end_to_end(stack, pool, client_of):
     # other bytes: 409, nothing replaced
     r3 = proc.s.put(api(stack, pool, "/groups/%s/result" % gid), data=b"9 9 9\n")
     assert_problem(r3, 409)
-    assert len(os.listdir(os.path.join(stack.storage, ".results"))) >= 1
+    assert len(stack.result_ids()) >= 1
 
     # not in the feed before publish
     r = listener.s.get(api(stack, pool, "/results/latest"))
@@ -241,7 +241,10 @@ def test_pull_round_end_to_end(stack, pool, client_of):
     assert only_group(adm)["state"] == "done"
     assert only_group(adm)["result_seq"] == 1
 
-    # the WebDAV view of the pool
+    # the WebDAV view of the pool (the directory store's read-only Alias:
+    # a WebDAV store has no such view until the WebDAV-view issue)
+    if stack.dav:
+        return
     published = os.listdir(os.path.join(stack.storage, pool, "results"))
     assert published == ["result-000001-avg.txt"]
     r = requests.request("PROPFIND", stack.url("/dav/%s/results/" % pool),
@@ -279,10 +282,10 @@ def test_roles_and_views(stack, pool, client_of):
     assert_problem(a.s.get(api(stack, pool, "/results/latest")), 404)
     proc = client_of(pool, "processor")
     # a result for an open group: 409, nothing kept
-    before = os.listdir(os.path.join(stack.storage, ".results"))
+    before = stack.result_ids()
     assert_problem(proc.s.put(api(stack, pool, "/groups/%s/result" % gid),
                               data=b"x"), 409)
-    assert os.listdir(os.path.join(stack.storage, ".results")) == before
+    assert stack.result_ids() == before
     # bad progress bodies
     for body, field in (({"percent": 101}, "percent"),
                         ({"percent": "5"}, "percent"),
@@ -639,7 +642,8 @@ def test_two_runners_trigger_and_publish_exactly_once(stack, pool, client_of):
             " FROM deliveries d JOIN pools p ON p.id = d.pool_id"
             " WHERE p.name = '%s' AND d.event = 'result.published'" % pool
         ).strip() == "%d|%d" % (n, n)
-        assert len(os.listdir(os.path.join(stack.storage, pool, "results"))) == n
+        if not stack.dav:   # published into the directory store's view
+            assert len(os.listdir(os.path.join(stack.storage, pool, "results"))) == n
     finally:
         rcv.close()
         drop_pending(stack, pool)

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import MAX_FILE_SIZE, assert_problem, unique
+from conftest import MAX_FILE_SIZE, assert_problem, fs_store_only, unique
 from tus_helpers import (APACHE2, CORS_ORIGINS, OFFSET_CT, SECOND_EXPIRY, SECOND_MAX,
                          TUS, absolute, create, create_ok, head, metadata,
                          offset_of, patch, second_host, uploads_url)
@@ -32,10 +32,7 @@ def upload_dir(stack):
 
 
 def upload_files(stack):
-    try:
-        return sorted(os.listdir(upload_dir(stack)))
-    except FileNotFoundError:
-        return []
+    return stack.upload_files()
 
 
 def rows(stack, pool):
@@ -299,8 +296,7 @@ def test_deferred_length_body_beyond_max_is_413(stack, uploader, chunked):
     assert headers.get("Tus-Resumable") == "1.0.0"
     assert offset_of(uploader.s, url) == 0
     # what arrived was not kept
-    path = os.path.join(upload_dir(stack), upload_id(url))
-    assert not os.path.exists(path) or os.path.getsize(path) == 0
+    assert not stack.upload_size(upload_id(url))
 
 
 # ---------------------------------------------------------------- protocol errors
@@ -780,6 +776,8 @@ def test_expired_completed_upload_keeps_its_file(stack, uploader):
     assert [f["id"] for f in stack.list_all(uploader.pool)] == [fid]
 
 
+@fs_store_only   # ages files by hand (the unit tests of the WebDAV store
+                 # cover its sweep with a `before` in the future)
 def test_sweep_removes_stale_spool_and_orphaned_upload_data(stack):
     os.makedirs(upload_dir(stack), exist_ok=True)
     old = time.time() - 2 * 3600
@@ -808,6 +806,7 @@ def test_sweep_removes_stale_spool_and_orphaned_upload_data(stack):
                 os.unlink(path)
 
 
+@fs_store_only   # ages the data by hand
 def test_sweep_keeps_old_data_of_live_uploads(stack, uploader):
     url, _ = create_ok(uploader.s, stack.base, uploader.pool, 10)
     assert patch(uploader.s, url, 0, b"abc").status_code == 204
@@ -940,8 +939,7 @@ def test_stale_data_beyond_the_offset_is_cut(stack, uploader):
     write and the database) do not end up in the file."""
     url, _ = create_ok(uploader.s, stack.base, uploader.pool, 6)
     assert patch(uploader.s, url, 0, b"abc").status_code == 204
-    with open(os.path.join(upload_dir(stack), upload_id(url)), "ab") as f:
-        f.write(b"GARBAGE")
+    stack.append_upload_data(upload_id(url), b"GARBAGE")
     r = patch(uploader.s, url, 3, b"def")
     assert r.status_code == 204
     assert download(uploader, r.headers["Pool-File-Id"]) == b"abcdef"
@@ -966,8 +964,7 @@ def test_completion_interrupted_is_finished_by_head(stack, uploader):
     url, _ = create_ok(uploader.s, stack.base, uploader.pool, 6,
                        meta=metadata(filename="late.txt"))
     assert patch(uploader.s, url, 0, b"abc").status_code == 204
-    with open(os.path.join(upload_dir(stack), upload_id(url)), "ab") as f:
-        f.write(b"def")
+    stack.append_upload_data(upload_id(url), b"def")
     stack.psql("UPDATE uploads SET upload_offset = 6 WHERE id = '%s'" % upload_id(url))
     h = head(uploader.s, url)
     assert h.status_code == 200

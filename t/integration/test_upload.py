@@ -22,10 +22,6 @@ def utc(*a):
     return datetime.datetime(*a, tzinfo=datetime.timezone.utc)
 
 
-def stored_path(stack, pool, fid):
-    return os.path.join(stack.storage, pool, "files", fid[:2], fid)
-
-
 def test_upload(stack, uploader):
     data = b"hello pool\n" * 100
     before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -52,9 +48,7 @@ def test_upload(stack, uploader):
     assert loc.endswith("/pool/v1/pools/%s/files/%s" % (uploader.pool, j["id"])), loc
 
     # stored by id, with the same bytes, and the spool is clean
-    path = stored_path(stack, uploader.pool, j["id"])
-    with open(path, "rb") as f:
-        assert f.read() == data
+    assert stack.stored_bytes(uploader.pool, j["id"]) == data
     assert stack.spool_entries() == []
     # and listed
     assert [f["id"] for f in stack.list_all(uploader.pool)] == [j["id"]]
@@ -161,7 +155,7 @@ def test_dot_and_nul_names_are_refused(stack, uploader, raw):
     """httpd itself may resolve dot segments or refuse %00 before the module
     sees the name; whoever answers, nothing is stored and nothing escapes."""
     before = stack.snapshot(uploader.pool)
-    top_before = sorted(os.listdir(stack.storage))
+    top_before = stack.storage_top()
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
     path = "/pool/v1/pools/%s/files/%s" % (uploader.pool, raw)
     conn.request("PUT", path, body=b"data",
@@ -173,7 +167,7 @@ def test_dot_and_nul_names_are_refused(stack, uploader, raw):
     if resp.status == 422:
         assert b'"name"' in body
     stack.assert_nothing_stored(uploader.pool, before)
-    assert sorted(os.listdir(stack.storage)) == top_before
+    assert stack.storage_top() == top_before
 
 
 # ---------------------------------------------------------------- bad ts

@@ -173,6 +173,16 @@ START_TEST(set_good)
     ck_assert_str_eq(c.storage, "/srv/pool");
     ck_assert_ptr_null(pool_conf_set(p, &c, "PoolStorage", "/"));
     ck_assert_str_eq(c.storage, "/");
+    /* a WebDAV store: the URL as written */
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolStorage",
+                                     "https://store.example:8443/pool/"));
+    ck_assert_str_eq(c.storage, "https://store.example:8443/pool/");
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolStorage",
+                                     "http://10.0.0.5/dav"));
+    ck_assert_str_eq(c.storage, "http://10.0.0.5/dav");
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolStorageCredentials",
+                                     "/etc/apache2/pool-store.pw"));
+    ck_assert_str_eq(c.storage_credentials, "/etc/apache2/pool-store.pw");
     ck_assert_ptr_null(pool_conf_set(p, &c, "PoolKeyFile", "/etc/pool/keys"));
     ck_assert_str_eq(c.key_file, "/etc/pool/keys");
     ck_assert_ptr_null(pool_conf_set(p, &c, "PoolPublicURL",
@@ -208,6 +218,12 @@ START_TEST(set_bad)
         { "PoolDatabase", "   ", "PoolDatabase: " },
         { "PoolStorage", "relative/dir", "PoolStorage: " },
         { "PoolStorage", "", "PoolStorage: " },
+        { "PoolStorage", "ftp://store.example/", "PoolStorage: " },
+        { "PoolStorage", "https://u:pw@store.example/", "PoolStorage: " },
+        { "PoolStorage", "https://store.example/?x=1", "PoolStorage: " },
+        { "PoolStorage", "https:///nohost", "PoolStorage: " },
+        { "PoolStorageCredentials", "store.pw", "PoolStorageCredentials: " },
+        { "PoolStorageCredentials", "", "PoolStorageCredentials: " },
         { "PoolKeyFile", "keys.txt", "PoolKeyFile: " },
         { "PoolPublicURL", "pool.example.org", "PoolPublicURL: " },
         { "PoolPublicURL", "ftp://pool.example.org", "PoolPublicURL: " },
@@ -311,6 +327,22 @@ START_TEST(read_quotes_continuation_comments)
     ck_assert_int_eq(c.max_file_size, (apr_off_t)10 << 20);
     ck_assert_int_eq(c.token_lifetime, 600);
     ck_assert_int_eq(c.db_connections, 4);
+}
+END_TEST
+
+START_TEST(read_storage_url_and_credentials)
+{
+    pool_conf_t c;
+    const char *err = NULL;
+    const char *path = write_file("dav.conf",
+        "PoolDatabase dbname=pool\n"
+        "PoolStorage \"https://store.example/pool/\"\n"
+        "PoolStorageCredentials /etc/apache2/pool-store.pw\n");
+
+    pool_conf_defaults(&c);
+    ck_assert_int_eq(pool_conf_read(p, path, &c, &err), APR_SUCCESS);
+    ck_assert_str_eq(c.storage, "https://store.example/pool/");
+    ck_assert_str_eq(c.storage_credentials, "/etc/apache2/pool-store.pw");
 }
 END_TEST
 
@@ -764,6 +796,7 @@ Suite *suite_conf(void)
     tc = tcase_create("read");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, read_quotes_continuation_comments);
+    tcase_add_test(tc, read_storage_url_and_credentials);
     tcase_add_test(tc, read_comment_continues);
     tcase_add_test(tc, read_unknown_ignored);
     tcase_add_test(tc, read_include_relative);

@@ -1,6 +1,8 @@
 /* pool_ingest: the one ingest path against a real PostgreSQL (POOL_TEST_DB,
  * which scripts/test starts) and the directory store in a temporary
- * directory, without httpd.  Every failure point is injected: the store
+ * directory, without httpd; a second case runs the paths that do not look
+ * at the directory layout against the WebDAV store (POOL_TEST_DAV_URL, a
+ * real WebDAV server scripts/test starts too).  Every failure point is injected: the store
  * failing to stage or reveal (a store whose table wraps the real one), the
  * record failing for sure, failing after it committed (an answer lost), and
  * the lookup failing too; then poolctl sweep's reconciliation. */
@@ -320,6 +322,26 @@ static void setup(void)
     client_id = cl->client_id;
 }
 
+/* The same, with the WebDAV store in place of the directory store (the
+ * faulty store wraps it alike). */
+static void setup_dav(void)
+{
+    const char *url = getenv("POOL_TEST_DAV_URL"), *err = NULL;
+
+    setup();
+    fs = pool_store_create(p, url, getenv("POOL_TEST_DAV_CREDENTIALS"),
+                           &err);
+    ck_assert_msg(fs != NULL, "WebDAV store: %s", err ? err : "?");
+    ck_assert_msg(fs->ops->check(fs, p, -1, -1, &err) == APR_SUCCESS,
+                  "WebDAV store: %s", err);
+    faulty_ops = *fs->ops;
+    faulty_ops.spool_stage = faulty_stage;
+    faulty_ops.reveal = faulty_reveal;
+    faulty.ops = &faulty_ops;
+    faulty.root = fs->root;
+    faulty.priv = fs->priv;
+}
+
 static void teardown(void)
 {
     nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -595,6 +617,26 @@ START_TEST(concurrent_stages_are_all_durable)
     }
     ck_assert_int_eq(dir_entries(apr_pstrcat(p, ".staged/", pool_name,
                                              NULL)), STAGERS);
+
+START_TEST(dav_success_is_stored)
+{
+    const char *data[] = { "hello, pool", "and a second file" };
+    ingest_case *ic = make_case(fs, 2, data, pool_name);
+    pool_problem_t pr;
+    pool_ingest_item_t *it;
+
+    ck_assert(prepare_rows(ic));
+    ck_assert_int_eq(pool_ingest_commit(p, &ic->in, &pr), 1);
+    it = APR_ARRAY_IDX(ic->in.items, 0, pool_ingest_item_t *);
+    ck_assert_int_eq(it->size, 11);
+    ck_assert_str_eq(it->sha256_hex, "d4bc8327303b022f6d3249885241d719"
+                     "4431acdaf84d4a32eec5b05503f13a35");
+    ck_assert(has_row(it->id) && has_row(item_id(ic, 1)));
+    ck_assert_str_eq(content(it->id), "hello, pool");
+    ck_assert_str_eq(content(item_id(ic, 1)), "and a second file");
+    ck_assert_int_eq(fs->ops->remove(fs, p, pool_name, it->id), APR_SUCCESS);
+    ck_assert_int_eq(fs->ops->remove(fs, p, pool_name, item_id(ic, 1)),
+                     APR_SUCCESS);
 }
 END_TEST
 
@@ -632,5 +674,19 @@ Suite *suite_ingest(void)
     tcase_add_test(tc, abort_discards_spools);
     tcase_add_test(tc, concurrent_stages_are_all_durable);
     suite_add_tcase(s, tc);
+    if (getenv("POOL_TEST_DAV_URL")) {
+        TCase *dav = tcase_create("ingest_dav");
+
+        tcase_add_checked_fixture(dav, setup_dav, teardown);
+        tcase_set_timeout(dav, 30);
+        tcase_add_test(dav, dav_success_is_stored);
+        tcase_add_test(dav, digest_mismatch_stores_nothing);
+        tcase_add_test(dav, store_full_at_stage_stores_nothing);
+        tcase_add_test(dav, store_unavailable_is_503_with_retry_after);
+        tcase_add_test(dav, refused_record_removes_the_bytes);
+        tcase_add_test(dav, record_failing_before_commit_removes_the_bytes);
+        tcase_add_test(dav, unused_bytes_are_removed);
+        suite_add_tcase(s, dav);
+    }
     return s;
 }
