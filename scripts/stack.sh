@@ -28,6 +28,7 @@
 #   BALANCER_PORT NODE1_PORT NODE2_PORT STORE_PORT
 #                       a cluster's loopback ports (default: free ones, picked
 #                       at each start)
+#   POOL_CLUSTER_DB     the cluster's database (default mod_pool_cluster)
 #   STORE_APACHE2       the httpd binary of the WebDAV store server
 #                       (default /usr/sbin/apache2: plain Apache, never APACHE2)
 #
@@ -36,12 +37,14 @@
 #   storage/ (PoolStorage, DAV root)    dav/ (DavLockDB)
 #   pool-keys  httpd.conf  httpd-pool.conf  run/ (pid, runtime files)  log/
 #   cluster.env (scripts/run-cluster: URLs, ports, store credentials)
-#   cluster/  node1/ node2/ (each: httpd.conf httpd-pool.conf run/ log/ dav/)
+#   cluster/  (its database: mod_pool_cluster, on the same PostgreSQL)
+#             node1/ node2/ (each: httpd.conf httpd-pool.conf run/ log/ dav/)
 #             storage/ (the nodes' PoolStorage with POOL_CLUSTER_STORE=dir)
 #             store/ (the WebDAV store server: httpd.conf data/ lock/ run/ log/
 #                     htpasswd password)  store-credentials (user:password)
 #             haproxy/ (haproxy.cfg haproxy.pid haproxy.log)  jobs/ (poolctl
 #             run loops: pid files and logs)  processor/ (the demo round)
+#             demo-credentials.json
 
 POOL_ROOT=${POOL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 POOL_VAR=${POOL_VAR:-$POOL_ROOT/var}
@@ -502,6 +505,9 @@ EOF
 # run-cluster that was killed.
 CLUSTER_DIR=$POOL_VAR/cluster
 CLUSTER_ENV=$POOL_VAR/cluster.env
+# a database of its own on the private PostgreSQL: run-local's database
+# refers to files in run-local's storage, the cluster's to the cluster's
+CLUSTER_DB_NAME=${POOL_CLUSTER_DB:-mod_pool_cluster}
 CLUSTER_NODES="1 2"
 STORE_APACHE2=${STORE_APACHE2:-/usr/sbin/apache2}
 STORE_USER=pool-store
@@ -817,6 +823,8 @@ cluster_write_env() {
             printf 'CONF%s=%q\n' "$n" "$(node_conf "$n")"
         done
         printf 'CLUSTER_STORE=%q\n' "$CLUSTER_STORE"
+        printf 'CLUSTER_DATABASE=%q\n' "$(pg_conninfo)"
+        printf 'CLUSTER_DB_NAME=%q\n' "$CLUSTER_DB_NAME"
         printf 'BALANCER_PORT=%q\n' "$BALANCER_PORT"
         for n in $CLUSTER_NODES; do
             printf 'NODE%s_PORT=%q\n' "$n" "$(node_port "$n")"
@@ -851,6 +859,7 @@ cluster_up() {
         pg_start
         : >"$CLUSTER_DIR/pg-started"    # cluster_down stops it again
     fi
+    DB_NAME=$CLUSTER_DB_NAME
     pg_createdb
     keys
     cluster_ports

@@ -4,18 +4,20 @@ both nodes running at once.
 
 The module's `cluster` fixture starts the cluster with the same shell
 functions as scripts/run-cluster (`bash scripts/stack.sh cluster_up`, then
-`cluster_down`), in a state directory of its own under the test stack's
-($POOL_TEST_VAR/cluster-stack: its own PostgreSQL, so that the job loops of
-the cluster never touch the pools of the other tests, and scripts/test can
-tear it down should pytest be killed).  It uses the module and poolctl of
-the tree under test (POOL_ROOT, APACHE2: the sanitizer pass's build runs
-the nodes there).  The nodes' storage is POOL_CLUSTER_STORE's (unset: the
+`cluster_down`) in the test stack's state directory ($POOL_TEST_VAR/cluster/,
+cluster.env): on the stack's PostgreSQL server, in a database of its own
+(mod_pool_cluster, as run-cluster beside run-local), so that the job loops
+of the cluster never touch the pools of the other tests; scripts/test tears
+it down too should pytest be killed.  It uses the module and poolctl of the
+tree under test (POOL_ROOT, APACHE2: the sanitizer pass's build runs the
+nodes there).  The nodes' storage is POOL_CLUSTER_STORE's (unset: the
 WebDAV store server when the module knows PoolStorageCredentials, else one
 shared directory).
 
 Every node's error log, and the store server's, is checked after every test
 like the main httpd's."""
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -132,7 +134,7 @@ class Cluster:
                                          "STORE_PORT") if k in self.e]
 
     def psql(self, sql):
-        return self.sh("pg_psql", "mod_pool", "-tAc", sql).stdout
+        return self.sh("pg_psql", self.e["CLUSTER_DB_NAME"], "-tAc", sql).stdout
 
     def poolctl(self, *args, node=1):
         p = subprocess.run([POOLCTL, "-c", self.conf[node]] + [str(a) for a in args],
@@ -233,9 +235,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(stack):
-    c = Cluster(os.path.join(stack.var, "cluster-stack"))
-    os.makedirs(c.var, exist_ok=True)
-    os.chmod(c.var, 0o755)
+    c = Cluster(stack.var)
     try:
         c.up()
     except Exception:
@@ -250,7 +250,7 @@ def cluster(stack):
         c.keep_logs()
         bad = c.new_bad_lines()
         if not os.environ.get("POOL_KEEP_TEST_VAR"):
-            shutil.rmtree(c.var, ignore_errors=True)
+            shutil.rmtree(c.dir, ignore_errors=True)
         assert p.returncode == 0, "cluster_down failed:\n" + p.stderr
         # nothing of it is left listening
         left = [port for port in ports if accepts(port)]
@@ -505,10 +505,17 @@ def test_job_loops_of_both_nodes_trigger_and_publish_once(cluster):
                             " g.attempts = 1" % pool).strip() == str(n)
 
         # the processor returns every result (signed links, via the balancer)
-        put = requests.Session()
-        for gid, m in by_group.items():
-            r = put.put(m["result_url"], data=gid.encode(), timeout=HTTP_TIMEOUT)
-            assert r.status_code == 201, r.text
+        local = threading.local()
+
+        def put_result(item):
+            gid, m = item
+            if not hasattr(local, "s"):
+                local.s = requests.Session()
+            r = local.s.put(m["result_url"], data=gid.encode(), timeout=HTTP_TIMEOUT)
+            return r.status_code, r.text
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            answers = list(ex.map(put_result, by_group.items()))
+        assert [a for a in answers if a[0] != 201] == []
 
         # the loops publish them: n result.published webhooks, seq 1..n
         wait_for(lambda: len(rcv.received(hook_path)) >= n, 180,
