@@ -702,7 +702,7 @@ static apr_status_t simple(dav_store *ds, apr_pool_t *p, const char *method,
     return rv;
 }
 
-static const long mkcol_handled[] = { 405, 409, 0 };
+static const long mkcol_handled[] = { 403, 405, 409, 0 };
 static const long move_handled[] = { 404, 409, 412, 0 };
 static const long copy_handled[] = { 412, 0 };
 
@@ -740,42 +740,55 @@ static apr_status_t del(dav_store *ds, apr_pool_t *p, const char *rel)
     return simple(ds, p, "DELETE", rel, NULL, NULL, 1, NULL, NULL);
 }
 
-/* MKCOL of coll (ending in '/'), and of its missing parents. */
-static apr_status_t mkcol(dav_store *ds, apr_pool_t *p, const char *coll,
-                          int depth)
+/* MKCOL of one collection whose parent exists.  201 made, 405 there
+ * already; mod_dav_fs answers 403 when another node made it a moment
+ * before (mkdir's EEXIST): asked again, it says 405. */
+static apr_status_t mkcol_one(dav_store *ds, apr_pool_t *p, const char *coll)
 {
     long status = 0;
-    apr_status_t rv = simple(ds, p, "MKCOL", coll, NULL, NULL, 1, mkcol_handled,
-                 &status);
+    apr_status_t rv = APR_EGENERAL;
+    int attempt;
 
-    if (status == 405 || status == 201 || rv == APR_SUCCESS) {
-        /* 405: it exists already */
-        known_set(ds, coll, 1);
-        return APR_SUCCESS;
-    }
-    if (status == 409 && depth < 8) {
-        /* a parent is missing */
-        const char *e = coll + strlen(coll) - 1, *parent;
-
-        while (e > coll && e[-1] != '/') {
-            e--;
-        }
-        if (e == coll) {
-            return APR_ENOENT;
-        }
-        parent = apr_pstrmemdup(p, coll, (apr_size_t)(e - coll));
-        if ((rv = mkcol(ds, p, parent, depth + 1)) != APR_SUCCESS) {
-            return rv;
-        }
+    for (attempt = 0; attempt < 2; attempt++) {
         status = 0;
         rv = simple(ds, p, "MKCOL", coll, NULL, NULL, 1, mkcol_handled,
-                 &status);
-        if (status == 405 || rv == APR_SUCCESS) {
+                    &status);
+        if (status == 201 || status == 405
+            || (rv == APR_SUCCESS && status != 403 && status != 409)) {
             known_set(ds, coll, 1);
             return APR_SUCCESS;
         }
+        if (status != 403) {
+            break;
+        }
+    }
+    if (status == 403) {
+        return APR_EACCES;
     }
     return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+}
+
+/* MKCOL of coll (ending in '/') and of its missing parents, from the top
+ * (a missing parent would make the server answer 409, and log it). */
+static apr_status_t mkcol(dav_store *ds, apr_pool_t *p, const char *coll,
+                          int depth)
+{
+    const char *e;
+    apr_status_t rv;
+
+    (void)depth;
+    for (e = strchr(coll, '/'); e; e = strchr(e + 1, '/')) {
+        const char *prefix = apr_pstrmemdup(p, coll,
+                                            (apr_size_t)(e - coll) + 1);
+
+        if (known_has(ds, prefix)) {
+            continue;
+        }
+        if ((rv = mkcol_one(ds, p, prefix)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
 }
 
 /* The collection rel lives in exists (made when this process has not

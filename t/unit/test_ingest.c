@@ -617,6 +617,8 @@ START_TEST(concurrent_stages_are_all_durable)
     }
     ck_assert_int_eq(dir_entries(apr_pstrcat(p, ".staged/", pool_name,
                                              NULL)), STAGERS);
+}
+END_TEST
 
 START_TEST(dav_success_is_stored)
 {
