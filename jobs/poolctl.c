@@ -68,13 +68,21 @@ static const poolctl_cmd_t commands[] = {
       "run [--once | --every SECONDS] [STEP...]\n"
       "                                   run the job steps (default: all, "
       "once);\n"
-      "                                   steps: fetch, deliver" },
+      "                                   steps: group, trigger, expire, "
+      "fetch, publish,\n"
+      "                                   deliver, sweep (sweep only when "
+      "named)" },
     { "deliveries", poolctl_cmd_deliveries,
       "deliveries list [--pool NAME] [--failed] [--limit N] [--json]\n"
       "                                   outbound webhooks, newest first\n"
       "deliveries show ID [--json]        one delivery and its attempts\n"
       "deliveries retry ID                make a pending or failed delivery "
       "due now" },
+    { "results", poolctl_cmd_results,
+      "results retry ID | --all           publish again a result whose "
+      "publication\n"
+      "                                   failed (--all: every such result)"
+      " now" },
     { "sweep", poolctl_cmd_sweep,
       "sweep [--json] [--min-age SECONDS] [--pool NAME]\n"
       "                                   remove expired resumable uploads, "

@@ -105,5 +105,6 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_deliveries(poolctl_t *ctl, int argc,
                            const char *const *argv);
 int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv);
+int poolctl_cmd_results(poolctl_t *ctl, int argc, const char *const *argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include "pool_json.h"
 #include "pool_link.h"
 #include "pool_log.h"
+#include "pool_name.h"
 #include "pool_steps.h"
 #include "pool_ts.h"
 #include "pool_util.h"
@@ -1225,34 +1226,242 @@ pool_db_rc pool_step_expire(pool_step_ctx_t *ctx, int *done, const char **err)
 
 /* ---------------------------------------------------------- step publish */
 
+/* Bytes of a result's name kept in its published name: "result-SEQ-" and
+ * these stay within POOL_NAME_MAX whatever the seq. */
+#define RESULT_NAME_KEEP 200
+/* Bytes of a failure's text kept on the result's row. */
+#define PUBLISH_ERROR_MAX 1000
+/* Results failed for good that one run of the step names in its log. */
+#define PUBLISH_REPORT_MAX 20
+/* the waits between attempts are the deliveries' schedule */
+#if POOL_PUBLISH_MAX_ATTEMPTS > POOL_DELIVERY_MAX_ATTEMPTS
+#error "pool_delivery_backoff has no wait for every publication attempt"
+#endif
+
+const char *pool_result_path_name(apr_pool_t *p, apr_int64_t seq,
+                                  const char *name)
+{
+    size_t n = name ? pool_utf8_prefix(name, RESULT_NAME_KEEP) : 0;
+    const char *out;
+
+    if (n == 0) {
+        return NULL;
+    }
+    /* cut on a character boundary: the database refuses invalid UTF-8 */
+    out = apr_psprintf(p, "result-%06" APR_INT64_T_FMT "-%.*s", seq, (int)n,
+                       name);
+    return pool_name_check(out) ? NULL : out;
+}
+
+/* Publishes result rid (of pool pool_pk, named name) inside the caller's
+ * transaction: the pool's next seq, the row, the process, the webhooks,
+ * then the link into the store's view.  Any error leaves the caller to
+ * roll back (to its savepoint). */
+static pool_db_rc publish_one(pool_step_ctx_t *ctx, const char *rid,
+                              const char *pool_pk, const char *name,
+                              apr_int64_t *seq, const char **pool_name,
+                              int *fanout, const char **err)
+{
+    apr_pool_t *p = ctx->p;
+    PGconn *c = ctx->db;
+    const char *params[3], *path_name, *body;
+    const char *api_path = ctx->linker ? ctx->linker->api_path : "/pool";
+    pool_result_t *r;
+    PGresult *res;
+    pool_db_rc rc;
+    apr_status_t rv;
+    json_t *j;
+
+    /* the pool row's lock orders publications of one pool, and a seq is
+     * taken only by a publication that commits: the feed has no gaps */
+    params[0] = pool_pk;
+    rc = pool_db_exec(p, c, "result seq",
+        "UPDATE pools SET result_seq = result_seq + 1"
+        " WHERE id = $1::bigint RETURNING result_seq, name",
+        1, params, 2, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    *seq = col_i64(res, 0, 0);
+    *pool_name = col_str(p, res, 0, 1);
+    PQclear(res);
+    if (!(path_name = pool_result_path_name(p, *seq, name))) {
+        *err = "the result's name cannot make a valid published name";
+        return POOL_DB_ERROR;
+    }
+    params[0] = rid;
+    params[1] = pool_db_i64(p, *seq);
+    params[2] = path_name;
+    rc = pool_db_exec0(p, c, "publish result",
+        "WITH r AS (UPDATE results SET seq = $2::bigint,"
+        "   path_name = $3, published_at = now(), next_publish_at = NULL,"
+        "   publish_failed_at = NULL"
+        "   WHERE id = $1::uuid RETURNING group_id)"
+        " UPDATE processes pr SET status = 1, percent = 100,"
+        "   updated_at = now(),"
+        "   message = 'published as result ' || $2::bigint,"
+        "   result = jsonb_build_object('result_seq', $2::bigint,"
+        "                               'result_id', $1::text)"
+        " FROM groups g, r WHERE g.id = r.group_id"
+        "   AND pr.id = g.process_id",
+        3, params, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if ((rc = pool_result_get(p, c, *pool_name, *seq, &r, err))
+        != POOL_DB_OK) {
+        return rc;
+    }
+    j = pool_result_json(p, r, api_path);
+    json_object_set_new(j, "pool", json_string(r->pool));
+    body = pool_json_dump(p, j);
+    json_decref(j);
+    if (!body) {
+        *err = "cannot encode the result";
+        return POOL_DB_ERROR;
+    }
+    rc = pool_delivery_enqueue_endpoints(p, c, apr_atoi64(pool_pk),
+                                         "result.published", body, fanout,
+                                         err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    /* last, just before the commit: a failed attempt must not leave the
+     * name in the view (its seq goes to another result) */
+    rv = ctx->store->ops->result_publish(ctx->store, p, rid, *pool_name,
+                                         path_name);
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+        *err = apr_psprintf(p, "cannot link the result into %s/results: %s",
+                            *pool_name, apr_strerror(rv, buf, sizeof(buf)));
+        return POOL_DB_ERROR;
+    }
+    return POOL_DB_OK;
+}
+
+/* Records failed attempt number `attempt` of result rid: due again after
+ * the backoff, or failed for good after the last attempt (*wait = 0).  The
+ * group's process says so, without the error itself (that is for the
+ * operator: on the row and in the log). */
+static pool_db_rc publish_failed(apr_pool_t *p, PGconn *c, const char *rid,
+                                 int attempt, const char *why, int *wait,
+                                 const char **err)
+{
+    const char *params[4];
+    size_t n = why ? pool_utf8_prefix(why, PUBLISH_ERROR_MAX) : 0;
+
+    *wait = attempt < POOL_PUBLISH_MAX_ATTEMPTS
+            ? pool_delivery_backoff(attempt) : 0;
+    params[0] = rid;
+    /* the row must take it whatever bytes the error held */
+    params[1] = n ? apr_pstrmemdup(p, why, n) : "unknown error";
+    params[2] = apr_itoa(p, *wait);
+    params[3] = apr_itoa(p, attempt);
+    return pool_db_exec0(p, c, "record failed publication",
+        "WITH r AS (UPDATE results SET publish_attempts = $4::int,"
+        "   publish_error = $2,"
+        "   next_publish_at = CASE WHEN $3::int > 0"
+        "     THEN now() + make_interval(secs => $3::int) END,"
+        "   publish_failed_at = CASE WHEN $3::int > 0 THEN NULL"
+        "     ELSE now() END"
+        "   WHERE id = $1::uuid RETURNING group_id)"
+        " UPDATE processes pr SET updated_at = now(),"
+        "   status = CASE WHEN $3::int > 0 THEN pr.status ELSE 2 END,"
+        "   message = CASE WHEN $3::int > 0"
+        "     THEN 'result received; publication attempt ' || $4"
+        "          || ' failed, it will be tried again'"
+        "     ELSE 'result received; publication failed after ' || $4"
+        "          || ' attempts' END"
+        " FROM groups g, r WHERE g.id = r.group_id"
+        "   AND pr.id = g.process_id",
+        4, params, err);
+}
+
+/* Names, in the log, the results whose publication failed for good, and
+ * counts those waiting for another attempt: every run, so that none is
+ * forgotten. */
+static pool_db_rc publish_report(apr_pool_t *p, PGconn *c, const char **err)
+{
+    PGresult *res;
+    pool_db_rc rc;
+    apr_int64_t waiting, failed;
+    int i;
+
+    rc = pool_db_exec(p, c, "unpublished results that failed",
+        "SELECT count(*) FILTER (WHERE publish_failed_at IS NULL),"
+        "       count(*) FILTER (WHERE publish_failed_at IS NOT NULL)"
+        " FROM results WHERE seq IS NULL AND publish_attempts > 0",
+        0, NULL, 2, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    waiting = col_i64(res, 0, 0);
+    failed = col_i64(res, 0, 1);
+    PQclear(res);
+    if (waiting) {
+        pool_log(POOL_LOG_NOTICE, "publish: %" APR_INT64_T_FMT " result(s) "
+                 "wait for another attempt after a failed publication",
+                 waiting);
+    }
+    if (!failed) {
+        return POOL_DB_OK;
+    }
+    rc = pool_db_exec(p, c, "results that failed for good",
+        "SELECT r.id::text, p.name, r.group_id::text, r.publish_attempts,"
+        "       r.publish_error"
+        " FROM results r JOIN pools p ON p.id = r.pool_id"
+        " WHERE r.seq IS NULL AND r.publish_failed_at IS NOT NULL"
+        " ORDER BY r.publish_failed_at, r.id LIMIT " APR_STRINGIFY(
+            PUBLISH_REPORT_MAX),
+        0, NULL, 5, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    for (i = 0; i < PQntuples(res); i++) {
+        pool_log(POOL_LOG_WARN, "publish: result %s of pool %s (group %s) "
+                 "failed for good after %" APR_INT64_T_FMT " attempts: %s; "
+                 "once the cause is fixed, 'poolctl results retry %s' "
+                 "publishes it", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                 PQgetvalue(res, i, 2), col_i64(res, i, 3),
+                 PQgetvalue(res, i, 4), PQgetvalue(res, i, 0));
+    }
+    if (failed > PQntuples(res)) {
+        pool_log(POOL_LOG_WARN, "publish: %" APR_INT64_T_FMT " results "
+                 "failed for good in all ('poolctl results retry --all')",
+                 failed);
+    }
+    PQclear(res);
+    return POOL_DB_OK;
+}
+
 pool_db_rc pool_step_publish(pool_step_ctx_t *ctx, int *done,
                              const char **err)
 {
     apr_pool_t *p = ctx->p;
     PGconn *c = ctx->db;
-    const char *params[4], *api_path = ctx->linker ? ctx->linker->api_path
-                                                   : "/pool";
     PGresult *res;
     pool_db_rc rc;
-    apr_status_t rv;
-    int n = 0;
+    int n = 0, failed = 0;
 
     *done = 0;
-    while (n < ctx->budget) {
-        const char *rid, *pool_pk, *name, *body;
-        pool_result_t *r;
-        apr_int64_t seq;
-        json_t *j;
-        int fanout = 0;
+    /* one transaction per result; a result that fails is recorded and
+     * skipped (due again after its backoff), so it never blocks the queue */
+    while (n + failed < ctx->budget) {
+        const char *rid, *pool_pk, *name, *pool_name, *why = NULL;
+        apr_int64_t seq = 0;
+        int attempt, fanout = 0, wait = 0;
 
         if ((rc = begin(p, c, err)) != POOL_DB_OK) {
             return rc;
         }
         rc = pool_db_exec(p, c, "next result to publish",
-            "SELECT r.id::text, r.pool_id, r.name FROM results r"
-            " WHERE r.seq IS NULL ORDER BY r.received_at"
-            " LIMIT 1 FOR UPDATE SKIP LOCKED",
-            0, NULL, 3, &res, err);
+            "SELECT r.id::text, r.pool_id, r.name, r.publish_attempts,"
+            "       (SELECT name FROM pools WHERE id = r.pool_id)"
+            " FROM results r"
+            " WHERE r.seq IS NULL AND r.publish_failed_at IS NULL"
+            "   AND (r.next_publish_at IS NULL OR r.next_publish_at <= now())"
+            " ORDER BY r.received_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            0, NULL, 5, &res, err);
         if (rc != POOL_DB_OK) {
             rollback(p, c);
             return rc;
@@ -1265,67 +1474,29 @@ pool_db_rc pool_step_publish(pool_step_ctx_t *ctx, int *done,
         rid = col_str(p, res, 0, 0);
         pool_pk = col_str(p, res, 0, 1);
         name = col_str(p, res, 0, 2);
+        attempt = (int)col_i64(res, 0, 3) + 1;
+        pool_name = col_str(p, res, 0, 4);
         PQclear(res);
-        /* the pool row's lock orders publications of one pool */
-        params[0] = pool_pk;
-        rc = pool_db_exec(p, c, "result seq",
-            "UPDATE pools SET result_seq = result_seq + 1"
-            " WHERE id = $1::bigint RETURNING result_seq, name",
-            1, params, 2, &res, err);
-        if (rc != POOL_DB_OK) {
-            rollback(p, c);
-            return rc;
-        }
-        seq = col_i64(res, 0, 0);
-        params[1] = col_str(p, res, 0, 1);      /* pool name */
-        PQclear(res);
-        params[0] = rid;
-        params[2] = pool_db_i64(p, seq);
-        params[3] = apr_psprintf(p, "result-%06" APR_INT64_T_FMT "-%.200s",
-                                 seq, name);
-        rv = ctx->store->ops->result_publish(ctx->store, p, rid, params[1],
-                                             params[3]);
-        if (rv != APR_SUCCESS) {
-            char buf[120];
-            rollback(p, c);
-            *err = apr_psprintf(p, "cannot link result %s into %s/results: "
-                                "%s", rid, params[1],
-                                apr_strerror(rv, buf, sizeof(buf)));
-            return POOL_DB_ERROR;
-        }
-        {
-            const char *pp[3];
-
-            pp[0] = rid;
-            pp[1] = params[2];
-            pp[2] = params[3];
-            rc = pool_db_exec0(p, c, "publish result",
-                "WITH r AS (UPDATE results SET seq = $2::bigint,"
-                "   path_name = $3, published_at = now()"
-                "   WHERE id = $1::uuid RETURNING group_id)"
-                " UPDATE processes pr SET status = 1, percent = 100,"
-                "   updated_at = now(),"
-                "   message = 'published as result ' || $2::bigint,"
-                "   result = jsonb_build_object('result_seq', $2::bigint,"
-                "                               'result_id', $1::text)"
-                " FROM groups g, r WHERE g.id = r.group_id"
-                "   AND pr.id = g.process_id",
-                3, pp, err);
-        }
+        /* the row stays locked (ours) while a failure is recorded */
+        rc = pool_db_exec0(p, c, "savepoint", "SAVEPOINT publish_one", 0,
+                           NULL, err);
         if (rc == POOL_DB_OK) {
-            rc = pool_result_get(p, c, params[1], seq, &r, err);
-        }
-        if (rc == POOL_DB_OK) {
-            j = pool_result_json(p, r, api_path);
-            json_object_set_new(j, "pool", json_string(r->pool));
-            body = pool_json_dump(p, j);
-            json_decref(j);
-            rc = body ? pool_delivery_enqueue_endpoints(
-                            p, c, apr_atoi64(pool_pk), "result.published",
-                            body, &fanout, err)
-                      : POOL_DB_ERROR;
-            if (!body) {
-                *err = "cannot encode the result";
+            rc = publish_one(ctx, rid, pool_pk, name, &seq, &pool_name,
+                             &fanout, &why);
+            if (rc == POOL_DB_UNAVAILABLE) {
+                *err = why;
+            }
+            else if (rc != POOL_DB_OK) {
+                /* undoes the seq too, so that others take it */
+                rc = pool_db_exec0(p, c, "rollback to savepoint",
+                                   "ROLLBACK TO SAVEPOINT publish_one", 0,
+                                   NULL, err);
+                if (rc == POOL_DB_OK) {
+                    rc = publish_failed(p, c, rid, attempt, why, &wait, err);
+                }
+                if (rc == POOL_DB_OK) {
+                    seq = 0;
+                }
             }
         }
         if (rc != POOL_DB_OK) {
@@ -1335,10 +1506,98 @@ pool_db_rc pool_step_publish(pool_step_ctx_t *ctx, int *done,
         if ((rc = commit(p, c, err)) != POOL_DB_OK) {
             return rc;
         }
-        pool_log(POOL_LOG_INFO, "publish: result %" APR_INT64_T_FMT
-                 " of pool %s (%d webhooks queued)", seq, params[1], fanout);
-        n++;
+        if (seq) {
+            pool_log(POOL_LOG_INFO, "publish: result %" APR_INT64_T_FMT
+                     " of pool %s (%d webhooks queued)", seq, pool_name,
+                     fanout);
+            n++;
+        }
+        else {
+            /* attempts beyond the last are the ones `results retry` gave */
+            const char *which = attempt <= POOL_PUBLISH_MAX_ATTEMPTS
+                ? apr_psprintf(p, "%d of %d", attempt,
+                               POOL_PUBLISH_MAX_ATTEMPTS)
+                : apr_psprintf(p, "%d (a retry)", attempt);
+
+            if (!why) {
+                why = "unknown error";
+            }
+            if (wait > 0) {
+                pool_log(POOL_LOG_WARN, "publish: result %s of pool %s: "
+                         "attempt %s failed: %s; next attempt in %d s, other "
+                         "results go on", rid, pool_name, which, why, wait);
+            }
+            else {
+                pool_log(POOL_LOG_WARN, "publish: result %s of pool %s: "
+                         "attempt %s failed: %s; no attempt left, it stays "
+                         "unpublished, other results go on", rid, pool_name,
+                         which, why);
+            }
+            failed++;
+        }
     }
     *done = n;
+    return publish_report(p, c, err);
+}
+
+pool_db_rc pool_result_publish_retry(apr_pool_t *p, PGconn *c, const char *id,
+                                     int *n, const char **err)
+{
+    const char *params[1];
+    PGresult *res;
+    pool_db_rc rc;
+
+    *n = 0;
+    if (id && !pool_uuid_valid(id)) {
+        return POOL_DB_NOTFOUND;
+    }
+    params[0] = id;
+#define RETRY_PROCESS \
+    " pr AS (UPDATE processes pr SET status = 0, updated_at = now()," \
+    "   message = 'result received; waiting to be published'" \
+    "   FROM groups g, upd WHERE g.id = upd.group_id" \
+    "     AND pr.id = g.process_id AND pr.status = 2)"
+    if (id) {
+        rc = pool_db_exec(p, c, "retry publication",
+            "WITH old AS (SELECT id, seq FROM results WHERE id = $1::uuid"
+            "   FOR UPDATE),"
+            " upd AS (UPDATE results r SET publish_failed_at = NULL,"
+            "   next_publish_at = NULL"
+            "   FROM old WHERE r.id = old.id AND old.seq IS NULL"
+            "   RETURNING r.group_id),"
+            RETRY_PROCESS
+            " SELECT old.seq IS NOT NULL FROM old",
+            1, params, 1, &res, err);
+    }
+    else {
+        rc = pool_db_exec(p, c, "retry publications",
+            "WITH upd AS (UPDATE results r SET publish_failed_at = NULL,"
+            "   next_publish_at = NULL"
+            "   WHERE r.seq IS NULL AND r.publish_attempts > 0"
+            "   RETURNING r.group_id),"
+            RETRY_PROCESS
+            " SELECT count(*) FROM upd",
+            0, NULL, 1, &res, err);
+    }
+#undef RETRY_PROCESS
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (!id) {
+        *n = (int)col_i64(res, 0, 0);
+        PQclear(res);
+        return POOL_DB_OK;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return POOL_DB_NOTFOUND;
+    }
+    if (col_bool(res, 0, 0)) {
+        PQclear(res);
+        *err = "the result was published already";
+        return POOL_DB_CONFLICT;
+    }
+    PQclear(res);
+    *n = 1;
     return POOL_DB_OK;
 }

@@ -120,6 +120,25 @@ pool_db_rc pool_result_list(apr_pool_t *p, PGconn *c, const char *pool,
 json_t *pool_result_json(apr_pool_t *p, const pool_result_t *r,
                          const char *api_path);
 
+/* Attempts at publishing one result before it is left failed (the publish
+ * step, docs/rounds.md); between them it waits as webhook deliveries do
+ * (pool_delivery_backoff: 30 s, 2 min, ... about a day in all). */
+#define POOL_PUBLISH_MAX_ATTEMPTS 10
+
+/* The name result seq is published under ("result-NNNNNN-NAME", the WebDAV
+ * view): the name cut to at most 200 bytes on a UTF-8 character boundary.
+ * NULL when that is not a valid file name (pool_name_check), which never
+ * happens for a name that pool_name_check accepted. */
+const char *pool_result_path_name(apr_pool_t *p, apr_int64_t seq,
+                                  const char *name);
+
+/* Makes unpublished result id due for publication now, also one whose
+ * attempts ran out (it gets one more); id NULL: every unpublished result
+ * that failed at least once.  *n = results made due.  NOTFOUND: no such
+ * result; CONFLICT: it was published already. */
+pool_db_rc pool_result_publish_retry(apr_pool_t *p, PGconn *c, const char *id,
+                                     int *n, const char **err);
+
 /* Remembers that client_id downloaded result_id. */
 pool_db_rc pool_result_read(apr_pool_t *p, PGconn *c, const char *result_id,
                             const char *client_id, const char **err);

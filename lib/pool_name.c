@@ -54,6 +54,24 @@ static size_t utf8_next(const unsigned char *s, size_t n, unsigned long *cp)
     return len;
 }
 
+size_t pool_utf8_prefix(const char *s, size_t max)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strnlen(s, max), i = 0;
+
+    while (i < n) {
+        unsigned long cp;
+        size_t len = utf8_next(u + i, n - i, &cp);
+
+        /* a sequence cut by max, or invalid: stop before it */
+        if (len == 0) {
+            break;
+        }
+        i += len;
+    }
+    return i;
+}
+
 const char *pool_name_check(const char *name)
 {
     const unsigned char *s = (const unsigned char *)name;

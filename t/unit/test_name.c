@@ -1,7 +1,10 @@
 /* pool_name: file names, identifiers, roles and content types from clients. */
 #include <string.h>
 
+#include <apr_pools.h>
+
 #include "unit.h"
+#include "pool_groups.h"
 #include "pool_name.h"
 
 START_TEST(name_good)
@@ -197,6 +200,115 @@ START_TEST(ctype)
 }
 END_TEST
 
+START_TEST(utf8_prefix)
+{
+    /* 199 ASCII bytes and a 2-byte character: a cut at 200 bytes falls
+     * inside the character, which is left out whole */
+    char s[300];
+    size_t i;
+
+    memset(s, 'a', 199);
+    memcpy(s + 199, "\xc3\xa9", 3);
+    ck_assert_uint_eq(pool_utf8_prefix(s, 200), 199);
+    ck_assert_uint_eq(pool_utf8_prefix(s, 201), 201);
+    ck_assert_uint_eq(pool_utf8_prefix(s, 1000), 201);
+    /* shorter than max: the whole string */
+    ck_assert_uint_eq(pool_utf8_prefix("abc", 200), 3);
+    ck_assert_uint_eq(pool_utf8_prefix("", 200), 0);
+    ck_assert_uint_eq(pool_utf8_prefix("abc", 0), 0);
+    /* 3- and 4-byte characters cut at every byte */
+    ck_assert_uint_eq(pool_utf8_prefix("a\xe6\x97\xa5", 1), 1);
+    ck_assert_uint_eq(pool_utf8_prefix("a\xe6\x97\xa5", 2), 1);
+    ck_assert_uint_eq(pool_utf8_prefix("a\xe6\x97\xa5", 3), 1);
+    ck_assert_uint_eq(pool_utf8_prefix("a\xe6\x97\xa5", 4), 4);
+    ck_assert_uint_eq(pool_utf8_prefix("\xf0\x9f\x98\x80x", 3), 0);
+    ck_assert_uint_eq(pool_utf8_prefix("\xf0\x9f\x98\x80x", 4), 4);
+    ck_assert_uint_eq(pool_utf8_prefix("\xf0\x9f\x98\x80x", 5), 5);
+    /* invalid input: the prefix stops before the first bad byte */
+    ck_assert_uint_eq(pool_utf8_prefix("ab\xff" "cd", 200), 2);
+    ck_assert_uint_eq(pool_utf8_prefix("ab\x80", 200), 2);
+    ck_assert_uint_eq(pool_utf8_prefix("ab\xc0\xaf", 200), 2);
+    ck_assert_uint_eq(pool_utf8_prefix("ab\xed\xa0\x80", 200), 2);
+    ck_assert_uint_eq(pool_utf8_prefix("caf\xc3", 200), 3);
+    /* every cut of a string of mixed widths is valid UTF-8 */
+    {
+        static const char mixed[] = "a\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80"
+                                    "b\xc2\xa0";
+        char buf[sizeof(mixed)];
+
+        for (i = 0; i <= sizeof(mixed) - 1; i++) {
+            size_t n = pool_utf8_prefix(mixed, i);
+
+            ck_assert_uint_le(n, i);
+            ck_assert_uint_gt(n + 4, i);
+            memcpy(buf, mixed, n);
+            buf[n] = '\0';
+            ck_assert_msg(n == 0 || pool_name_check(buf) == NULL,
+                          "cut at %zu gives invalid \"%s\"", i, buf);
+        }
+    }
+}
+END_TEST
+
+START_TEST(result_path_name)
+{
+    apr_pool_t *p;
+    char name[POOL_NAME_MAX + 1];
+    const char *out, *fill[] = { "a", "\xc3\xa9", "\xe6\x97\xa5",
+                                 "\xf0\x9f\x98\x80" };
+    size_t i, k;
+
+    ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+    ck_assert_str_eq(pool_result_path_name(p, 1, "avg.txt"),
+                     "result-000001-avg.txt");
+    ck_assert_str_eq(pool_result_path_name(p, 1234567, "x"),
+                     "result-1234567-x");
+    /* the defect found by outside testing: 199 bytes then a 2-byte
+     * character made a name with half a character */
+    memset(name, 'a', 199);
+    memcpy(name + 199, "\xc3\xa9", 3);
+    ck_assert_ptr_null(pool_name_check(name));
+    out = pool_result_path_name(p, 7, name);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_null(pool_name_check(out));
+    ck_assert_uint_eq(strlen(out), strlen("result-000007-") + 199);
+    /* any name the API accepts (up to 255 bytes, any character width) has
+     * a valid published name, whatever the seq */
+    for (k = 0; k < sizeof(fill) / sizeof(fill[0]); k++) {
+        size_t w = strlen(fill[k]), len;
+
+        for (len = 1; len <= POOL_NAME_MAX; len++) {
+            size_t n = 0;
+
+            for (i = 0; n + w <= len; i++, n += w) {
+                memcpy(name + n, fill[k], w);
+            }
+            if (n == 0) {
+                continue;
+            }
+            name[n] = '\0';
+            ck_assert_ptr_null(pool_name_check(name));
+            out = pool_result_path_name(p, APR_INT64_C(9223372036854775807),
+                                        name);
+            ck_assert_msg(out && pool_name_check(out) == NULL,
+                          "no valid published name for %zu bytes of "
+                          "width %zu", n, w);
+            ck_assert_uint_le(strlen(out), POOL_NAME_MAX);
+            out = pool_result_path_name(p, 1, name);
+            ck_assert_msg(out && pool_name_check(out) == NULL,
+                          "no valid published name for %zu bytes of "
+                          "width %zu", n, w);
+        }
+    }
+    /* never a name that would be refused (it is not published then) */
+    ck_assert_ptr_null(pool_result_path_name(p, 1, ""));
+    ck_assert_ptr_null(pool_result_path_name(p, 1, NULL));
+    ck_assert_ptr_null(pool_result_path_name(p, 1, "\xff"));
+    ck_assert_ptr_null(pool_result_path_name(p, 1, "a/b"));
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *suite_name(void)
 {
     Suite *s = suite_create("name");
@@ -207,6 +319,8 @@ Suite *suite_name(void)
     tcase_add_test(tc, ident);
     tcase_add_test(tc, role);
     tcase_add_test(tc, ctype);
+    tcase_add_test(tc, utf8_prefix);
+    tcase_add_test(tc, result_path_name);
     suite_add_tcase(s, tc);
     return s;
 }
