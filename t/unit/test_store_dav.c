@@ -4,6 +4,7 @@
  * POOL_TEST_DAV_CREDENTIALS (a user:password file).  Every test works in
  * a collection of its own under that URL.  The same server has /plain/ (no
  * DAV), /full/ (507 to everything) and /down/ (503 to everything). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -832,23 +833,39 @@ END_TEST
 
 /* ------------------------------------------------------------ memory */
 
+/* VmRSS in kB, from /proc/self/statm with plain system calls: nothing is
+ * allocated to measure (under ASan every freed block would be held in its
+ * quarantine and counted). */
 static long rss_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
+    char buf[128];
+    long pages = -1, resident = -1;
+    ssize_t n;
+    int fd = open("/proc/self/statm", O_RDONLY);
 
-    if (!f) {
+    if (fd < 0) {
         return -1;
     }
-    while (fgets(line, sizeof(line), f)) {
-        if (!strncmp(line, "VmRSS:", 6)) {
-            kb = strtol(line + 6, NULL, 10);
-        }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
     }
-    fclose(f);
-    return kb;
+    buf[n] = '\0';
+    if (sscanf(buf, "%ld %ld", &pages, &resident) != 2) {
+        return -1;
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
+
+/* The growth allowed: a few MB; with AddressSanitizer, whose quarantine
+ * holds on to freed blocks (libcurl's and libxml2's small allocations per
+ * request), more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_GROWTH_MAX_KB (24 * 1024)
+#else
+#define RSS_GROWTH_MAX_KB (8 * 1024)
+#endif
 
 typedef struct {
     long base, peak;
@@ -861,7 +878,7 @@ static apr_status_t measure_sink(void *baton, const char *buf, apr_size_t n)
     rss_sink *rs = baton;
 
     EVP_DigestUpdate(rs->md, buf, n);
-    if ((rs->n / 65536) != ((rs->n + (apr_off_t)n) / 65536)) {
+    if ((rs->n >> 20) != ((rs->n + (apr_off_t)n) >> 20)) {     /* per MB */
         long kb = rss_kb();
         if (kb > rs->peak) {
             rs->peak = kb;
@@ -922,10 +939,10 @@ START_TEST(streams_200mb_in_bounded_memory)
     fprintf(stderr, "streams_200mb_in_bounded_memory: RSS %ld kB before, "
             "peak %+ld kB while writing, %+ld kB while reading\n", before,
             peak_write - before, rs.peak - rs.base);
-    ck_assert_msg(peak_write - before < 8 * 1024, "RSS grew by %ld kB while "
-                  "writing 200 MB", peak_write - before);
-    ck_assert_msg(rs.peak - rs.base < 8 * 1024, "RSS grew by %ld kB while "
-                  "reading 200 MB", rs.peak - rs.base);
+    ck_assert_msg(peak_write - before < RSS_GROWTH_MAX_KB, "RSS grew by %ld "
+                  "kB while writing 200 MB", peak_write - before);
+    ck_assert_msg(rs.peak - rs.base < RSS_GROWTH_MAX_KB, "RSS grew by %ld kB "
+                  "while reading 200 MB", rs.peak - rs.base);
     ck_assert_int_eq(st->ops->remove(st, p, pool_name, id), APR_SUCCESS);
 }
 END_TEST
