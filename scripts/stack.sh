@@ -755,6 +755,7 @@ cluster_store_mode() {
 # that the httpd User may read (poolctl runs as that user)
 store_start() {
     local d=$CLUSTER_DIR/store
+    [ -n "${STORE_PORT:-}" ] || cluster_load_env
     store_server_start "$d" "$STORE_PORT" || die "the WebDAV store server did not start"
     cp "$d/credentials" "$CLUSTER_DIR/store-credentials.tmp"
     chmod 0600 "$CLUSTER_DIR/store-credentials.tmp"

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import BAD_LOG_RE, LOG_KEEP_DIR, POOLCTL, ROOT, STACK_SH, unique
+from conftest import BAD_LOG_RE, LOG_KEEP_DIR, POOLCTL, ROOT, STACK_SH, assert_problem, unique
 from test_rounds import seed_groups
 from test_webhooks import Receiver
 from tus_helpers import OFFSET_CT, TUS, uploads_url
@@ -635,3 +635,96 @@ def test_node_killed_mid_patch_upload_resumes_on_the_other(cluster):
 
     d = s.get(files_url(n1, pool, "/" + fid), timeout=HTTP_TIMEOUT)
     assert d.status_code == 200 and sha(d.content) == sha(data)
+
+
+def store_get(cluster, rel):
+    auth = (cluster.e["STORE_USER"], cluster.e["STORE_PASSWORD"])
+    return requests.get(cluster.e["STORE_URL"] + rel, auth=auth,
+                        timeout=HTTP_TIMEOUT)
+
+
+def test_bytes_are_on_the_store_server(cluster):
+    """What a node acknowledged is on the store server itself: the object
+    under its id, with the size and bytes sent (looked at with GET and
+    PROPFIND, as an operator would)."""
+    pool, s = cluster.pool_with_uploader()
+    data = os.urandom(1024 * 1024 + 5)
+    r = s.put(files_url(cluster.balancer, pool, "/stored.bin"), data=data,
+              timeout=HTTP_TIMEOUT)
+    assert r.status_code == 201, r.text
+    fid = r.json()["id"]
+    rel = "objects/%s/%s/%s" % (pool, fid[:2], fid)
+    g = store_get(cluster, rel)
+    assert g.status_code == 200 and sha(g.content) == sha(data)
+    auth = (cluster.e["STORE_USER"], cluster.e["STORE_PASSWORD"])
+    p = requests.request("PROPFIND", cluster.e["STORE_URL"] + rel.rsplit("/", 1)[0] + "/",
+                         auth=auth, headers={"Depth": "1"}, timeout=HTTP_TIMEOUT)
+    assert p.status_code == 207
+    assert fid in p.text and ">%d<" % len(data) in p.text
+    # nothing is left in staging once it is acknowledged
+    p = requests.request("PROPFIND", cluster.e["STORE_URL"] + "staging/",
+                         auth=auth, headers={"Depth": "1"}, timeout=HTTP_TIMEOUT)
+    assert p.status_code == 207 and "staging/" in p.text
+
+
+def test_store_down_then_back(cluster):
+    """The store server stops in the middle of the traffic: uploads and
+    downloads get 503 problem+json with Retry-After and nothing is stored
+    half; when the store is back the nodes work again by themselves."""
+    cluster.allowed.append(re.compile(r"WebDAV store|store is unavailable|"
+                                      r"cannot (stage|read|write|open)"))
+    pool, s = cluster.pool_with_uploader()
+    before = os.urandom(200 * 1024)
+    r = s.put(files_url(cluster.balancer, pool, "/before.bin"), data=before,
+              timeout=HTTP_TIMEOUT)
+    assert r.status_code == 201, r.text
+    kept = r.json()["id"]
+
+    started = threading.Event()
+
+    def slow_body():
+        for i in range(200):
+            if i == 5:
+                started.set()
+            yield b"s" * 65536
+            time.sleep(0.02)
+
+    answers = []
+
+    def slow_put():
+        try:
+            answers.append(s.put(files_url(cluster.nodes[1], pool, "/slow.bin"),
+                                 data=slow_body(), timeout=HTTP_TIMEOUT).status_code)
+        except requests.RequestException as e:
+            answers.append(e)       # the server may cut the body short
+
+    t = threading.Thread(target=slow_put)
+    t.start()
+    assert started.wait(30)
+    cluster.sh("store_stop")
+    try:
+        t.join(120)
+        assert answers and answers[0] != 201, answers
+        for n in NODES:
+            r = s.put(files_url(cluster.nodes[n], pool, "/during.bin"),
+                      data=b"while the store is down", timeout=HTTP_TIMEOUT)
+            j = assert_problem(r, 503)
+            assert int(r.headers["Retry-After"]) > 0
+            assert "store" in j["detail"]
+            r = s.get(files_url(cluster.nodes[n], pool, "/" + kept),
+                      timeout=HTTP_TIMEOUT)
+            assert_problem(r, 503)
+            assert int(r.headers["Retry-After"]) > 0
+        listed = s.get(files_url(cluster.balancer, pool), timeout=HTTP_TIMEOUT).json()
+        assert [f["id"] for f in listed["files"]] == [kept]
+    finally:
+        cluster.sh("store_start")
+    # back by itself: no node restarted
+    for n in NODES:
+        r = s.put(files_url(cluster.nodes[n], pool, "/after%d.bin" % n),
+                  data=b"after %d" % n, timeout=HTTP_TIMEOUT)
+        assert r.status_code == 201, (n, r.status_code, r.text)
+        d = s.get(files_url(cluster.nodes[n], pool, "/" + kept), timeout=HTTP_TIMEOUT)
+        assert d.status_code == 200 and d.content == before
+    listed = s.get(files_url(cluster.balancer, pool), timeout=HTTP_TIMEOUT).json()
+    assert len(listed["files"]) == 3
