@@ -116,3 +116,15 @@ const char *pool_store_errstr(apr_pool_t *p, apr_status_t rv)
         return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
     }
 }
+
+apr_status_t pool_store_digest_sink(void *md, const char *buf, apr_size_t n)
+{
+    return EVP_DigestUpdate(md, buf, n) == 1 ? APR_SUCCESS : APR_EGENERAL;
+}
+
+apr_status_t pool_store_spool_sink(void *sp, const char *buf, apr_size_t n)
+{
+    pool_spool_t *s = sp;
+
+    return ((pool_spool_head_t *)s)->store->ops->spool_write(s, buf, n);
+}

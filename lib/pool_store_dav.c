@@ -2352,11 +2352,6 @@ static apr_status_t each_upload_block(dav_store *ds, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-static apr_status_t digest_block(void *baton, const char *buf, apr_size_t n)
-{
-    return EVP_DigestUpdate(baton, buf, n) == 1 ? APR_SUCCESS : APR_EGENERAL;
-}
-
 static apr_status_t dav_upload_digest(pool_store_t *s, apr_pool_t *p,
                                       const char *id, apr_off_t len,
                                       unsigned char sha256[32])
@@ -2369,7 +2364,7 @@ static apr_status_t dav_upload_digest(pool_store_t *s, apr_pool_t *p,
         rv = APR_ENOMEM;
     }
     else {
-        rv = each_upload_block(DS(s), p, id, len, digest_block, md, NULL);
+        rv = each_upload_block(DS(s), p, id, len, pool_store_digest_sink, md, NULL);
     }
     if (rv == APR_SUCCESS && EVP_DigestFinal_ex(md, sha256, &dlen) != 1) {
         rv = APR_EGENERAL;
@@ -2380,18 +2375,11 @@ static apr_status_t dav_upload_digest(pool_store_t *s, apr_pool_t *p,
     return rv;
 }
 
-static apr_status_t spool_block(void *baton, const char *buf, apr_size_t n)
-{
-    pool_spool_t *sp = baton;
-
-    return sp->h.store->ops->spool_write(sp, buf, n);
-}
-
 static apr_status_t dav_upload_to_spool(pool_store_t *s, apr_pool_t *p,
                                         const char *id, apr_off_t len,
                                         pool_spool_t *sp)
 {
-    return each_upload_block(DS(s), p, id, len, spool_block, sp, NULL);
+    return each_upload_block(DS(s), p, id, len, pool_store_spool_sink, sp, NULL);
 }
 
 static apr_status_t dav_upload_stage(pool_store_t *s, apr_pool_t *p,

@@ -803,11 +803,6 @@ static apr_status_t each_block(apr_pool_t *p, int fd, apr_off_t len,
     return rv;
 }
 
-static apr_status_t digest_block(void *baton, const char *buf, apr_size_t n)
-{
-    return EVP_DigestUpdate(baton, buf, n) == 1 ? APR_SUCCESS : APR_EGENERAL;
-}
-
 static apr_status_t fs_upload_digest(pool_store_t *s, apr_pool_t *p,
                                      const char *id, apr_off_t len,
                                      unsigned char sha256[32])
@@ -825,7 +820,7 @@ static apr_status_t fs_upload_digest(pool_store_t *s, apr_pool_t *p,
         rv = APR_ENOMEM;
     }
     else {
-        rv = each_block(p, fd, len, digest_block, md);
+        rv = each_block(p, fd, len, pool_store_digest_sink, md);
     }
     if (rv == APR_SUCCESS && EVP_DigestFinal_ex(md, sha256, &dlen) != 1) {
         rv = APR_EGENERAL;
@@ -835,12 +830,6 @@ static apr_status_t fs_upload_digest(pool_store_t *s, apr_pool_t *p,
     }
     close(fd);
     return rv;
-}
-
-static apr_status_t spool_block(void *baton, const char *buf, apr_size_t n)
-{
-    pool_spool_t *sp = baton;
-    return sp->h.store->ops->spool_write(sp, buf, n);
 }
 
 static apr_status_t fs_upload_to_spool(pool_store_t *s, apr_pool_t *p,
@@ -853,7 +842,7 @@ static apr_status_t fs_upload_to_spool(pool_store_t *s, apr_pool_t *p,
     if ((rv = open_exact(s, p, id, len, &fd)) != APR_SUCCESS) {
         return rv;
     }
-    rv = each_block(p, fd, len, spool_block, sp);
+    rv = each_block(p, fd, len, pool_store_spool_sink, sp);
     close(fd);
     return rv;
 }

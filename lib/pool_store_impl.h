@@ -31,6 +31,11 @@ apr_status_t pool_spool_head_add(pool_spool_head_t *h, const void *buf,
                                  apr_size_t n);
 void pool_spool_head_free(pool_spool_head_t *h);
 
+/* Sinks (pool_store_sink_fn) for reading an upload's data: into a running
+ * SHA-256 (baton: an EVP_MD_CTX), and into a spool (baton: the spool). */
+apr_status_t pool_store_digest_sink(void *md, const char *buf, apr_size_t n);
+apr_status_t pool_store_spool_sink(void *sp, const char *buf, apr_size_t n);
+
 /* Ids name objects: only canonical lower-case uuids are accepted. */
 #define pool_store_id_ok pool_uuid_valid
 

@@ -27,27 +27,14 @@ class CrashHost(SecondHost):
     """A second httpd with a storage tree of its own."""
 
     def __init__(self, stack):
-        super().__init__(stack)
-        var = stack.var
-        self.storage = os.path.join(var, "crash-storage")
-        self.run = os.path.join(var, "run-crash")
-        self.logdir = os.path.join(var, "log-crash")
-        self.error_log = os.path.join(self.logdir, "error_log")
-        self.conf = os.path.join(var, "httpd-crash.conf")
-        self.pool_conf = os.path.join(var, "httpd-pool-crash.conf")
-        self.pid_file = os.path.join(self.run, "httpd.pid")
+        super().__init__(stack, "crash",
+                         os.path.join(stack.var, "crash-storage"))
 
     def render(self):
-        super().render()
         st = os.stat(self.stack.storage)
         os.makedirs(self.storage, exist_ok=True)
         os.chown(self.storage, st.st_uid, st.st_gid)
-        text = open(self.pool_conf).read()
-        text, n = re.subn(r"^(\s*)PoolStorage\s.*$",
-                          r"\1PoolStorage %s" % self.storage, text, flags=re.M)
-        assert n == 1
-        with open(self.pool_conf, "w") as f:
-            f.write(text)
+        super().render()
 
     def kill9(self):
         """SIGKILL to the parent and every child, as a crash would."""

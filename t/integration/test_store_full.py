@@ -23,15 +23,8 @@ class FullHost(SecondHost):
     """A second httpd whose PoolStorage is a 2 MB tmpfs."""
 
     def __init__(self, stack):
-        super().__init__(stack)
-        var = stack.var
-        self.storage = os.path.join(var, "full-storage")
-        self.run = os.path.join(var, "run-full")
-        self.logdir = os.path.join(var, "log-full")
-        self.error_log = os.path.join(self.logdir, "error_log")
-        self.conf = os.path.join(var, "httpd-full.conf")
-        self.pool_conf = os.path.join(var, "httpd-pool-full.conf")
-        self.pid_file = os.path.join(self.run, "httpd.pid")
+        super().__init__(stack, "full",
+                         os.path.join(stack.var, "full-storage"))
 
     def mount(self):
         os.makedirs(self.storage, exist_ok=True)
@@ -43,15 +36,6 @@ class FullHost(SecondHost):
 
     def unmount(self):
         subprocess.run(["umount", self.storage], check=False)
-
-    def render(self):
-        super().render()
-        text = open(self.pool_conf).read()
-        text, n = re.subn(r"^(\s*)PoolStorage\s.*$",
-                          r"\1PoolStorage %s" % self.storage, text, flags=re.M)
-        assert n == 1
-        with open(self.pool_conf, "w") as f:
-            f.write(text)
 
     def files(self):
         """Every regular file in the store (spool, staged, revealed)."""

@@ -92,16 +92,21 @@ def offset_of(session, url):
 
 
 class SecondHost:
-    def __init__(self, stack):
+    """tag names its own directories (another host beside this one); with
+    storage, its PoolStorage is that directory instead of the stack's."""
+
+    def __init__(self, stack, tag=None, storage=None):
         self.stack = stack
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         var = stack.var
-        self.run = os.path.join(var, "run2")
-        self.logdir = os.path.join(var, "log2")
+        self.storage = storage
+        sfx = "-" + tag if tag else "2"
+        self.run = os.path.join(var, "run" + sfx)
+        self.logdir = os.path.join(var, "log" + sfx)
         self.error_log = os.path.join(self.logdir, "error_log")
-        self.conf = os.path.join(var, "httpd2.conf")
-        self.pool_conf = os.path.join(var, "httpd-pool-2.conf")
+        self.conf = os.path.join(var, "httpd%s.conf" % sfx)
+        self.pool_conf = os.path.join(var, "httpd-pool-%s.conf" % (tag or "2"))
         self.pid_file = os.path.join(self.run, "httpd.pid")
 
     def render(self):
@@ -116,6 +121,11 @@ class SecondHost:
                       r"\1DavLockDB %s/dav/lockdb2" % var, pool, flags=re.M)
         pool += "\nPoolCORSOrigins %s\nPoolUploadExpiry %d\n" % (
             " ".join(CORS_ORIGINS), SECOND_EXPIRY)
+        if self.storage:
+            pool, n = re.subn(r"^(\s*)PoolStorage\s.*$",
+                              r"\1PoolStorage %s" % self.storage, pool,
+                              flags=re.M)
+            assert n == 1
         with open(self.pool_conf, "w") as f:
             f.write(pool)
         main = open(self.stack.httpd_conf).read()
