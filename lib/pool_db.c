@@ -1,15 +1,19 @@
 /* Metadata in PostgreSQL through libpq.
  *
- * Every statement goes through PQexecParams with its values as parameters;
- * the single exception is the text of an embedded migration, which has no
- * parameters and may hold several statements (PQexec).  Every PGresult is
+ * Every statement goes through the extended protocol with its values as
+ * parameters (PQexecParams, or PQprepare once and PQexecPrepared on a
+ * connection with a statement cache); the single exception is the text of
+ * an embedded migration, which has no parameters and may hold several
+ * statements (PQexec).  Every PGresult is
  * cleared before returning.  Timestamps travel as microseconds since the
  * epoch (bigint), computed exactly, and are formatted here with
  * pool_ts_format, so the session time zone never matters. */
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <libpq-events.h>
 
 #include "pool_db.h"
 #include "pool_groups.h"
@@ -75,6 +79,139 @@ static int sqlstate_unavailable(const char *st)
                   || !strcmp(st, "57P02") || !strcmp(st, "57P03"));
 }
 
+/* ---- statement cache
+ *
+ * Parsing and planning cost PostgreSQL more CPU than running the short
+ * statements of a request (about 40% of its time during small uploads), so
+ * long-lived connections (httpd's) prepare each statement text once and
+ * then execute it by name.  The cache hangs on the PGconn as libpq instance
+ * data (PQregisterEventProc) and goes with it.  Names are never reused on a
+ * connection; texts beyond STMT_CACHE_MAX (statements built with varying
+ * text) run unprepared. */
+#define STMT_CACHE_MAX 256
+
+typedef struct {
+    apr_pool_t *p;
+    apr_hash_t *names;          /* statement text -> name */
+    unsigned count;             /* names handed out (never reused) */
+} stmt_cache;
+
+static int stmt_event(PGEventId id, void *info, void *pass)
+{
+    stmt_cache *sc;
+
+    (void)pass;
+    if (id == PGEVT_REGISTER) {
+        PGconn *c = ((PGEventRegister *)info)->conn;
+        apr_pool_t *p;
+
+        if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+            return 0;
+        }
+        sc = apr_pcalloc(p, sizeof(*sc));
+        sc->p = p;
+        sc->names = apr_hash_make(p);
+        return PQsetInstanceData(c, stmt_event, sc);
+    }
+    if (id == PGEVT_CONNRESET) {
+        /* a reset connection is a new session: nothing is prepared */
+        sc = PQinstanceData(((PGEventConnReset *)info)->conn, stmt_event);
+        if (sc) {
+            apr_hash_clear(sc->names);
+        }
+    }
+    else if (id == PGEVT_CONNDESTROY) {
+        sc = PQinstanceData(((PGEventConnDestroy *)info)->conn, stmt_event);
+        if (sc) {
+            apr_pool_destroy(sc->p);
+        }
+    }
+    return 1;
+}
+
+int pool_db_cache_statements(PGconn *c)
+{
+    return c && PQregisterEventProc(c, stmt_event, "mod_pool statements",
+                                    NULL);
+}
+
+/* The name of sql's prepared statement, preparing it first; NULL when the
+ * connection has no cache, the cache is full, or preparing failed (*fail
+ * then holds the failed result, to be reported as the statement's). */
+static const char *stmt_prepared(PGconn *c, const char *sql, int nparams,
+                                 PGresult **fail)
+{
+    stmt_cache *sc = PQinstanceData(c, stmt_event);
+    const char *name;
+    PGresult *r;
+
+    *fail = NULL;
+    if (!sc) {
+        return NULL;
+    }
+    if ((name = apr_hash_get(sc->names, sql, APR_HASH_KEY_STRING))) {
+        return name;
+    }
+    if (apr_hash_count(sc->names) >= STMT_CACHE_MAX) {
+        return NULL;
+    }
+    name = apr_psprintf(sc->p, "pool_%u", ++sc->count);
+    r = PQprepare(c, name, sql, nparams, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *fail = r;
+        return NULL;
+    }
+    PQclear(r);
+    apr_hash_set(sc->names, apr_pstrdup(sc->p, sql), APR_HASH_KEY_STRING,
+                 name);
+    return name;
+}
+
+/* Forgets sql's statement (after the server refused to run it). */
+static void stmt_forget(PGconn *c, const char *sql)
+{
+    stmt_cache *sc = PQinstanceData(c, stmt_event);
+
+    if (sc) {
+        apr_hash_set(sc->names, sql, APR_HASH_KEY_STRING, NULL);
+    }
+}
+
+/* A prepared statement the server no longer has (DISCARD ALL, a pooler
+ * between us), or whose plan cannot follow a changed table. */
+static int stmt_stale(const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    return st && (!strcmp(st, "26000") || !strcmp(st, "0A000"));
+}
+
+/* Executes sql: prepared when the connection caches statements.  A stale
+ * statement is forgotten and, outside a transaction (where nothing was
+ * aborted by the failure), sent again unprepared. */
+static PGresult *stmt_exec(PGconn *c, const char *sql, int nparams,
+                           const char *const *params)
+{
+    PGresult *r, *fail;
+    const char *name = stmt_prepared(c, sql, nparams, &fail);
+
+    if (fail) {
+        return fail;
+    }
+    if (!name) {
+        return PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+    r = PQexecPrepared(c, name, nparams, params, NULL, NULL, 0);
+    if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && stmt_stale(r)) {
+        stmt_forget(c, sql);
+        if (PQtransactionStatus(c) == PQTRANS_IDLE) {
+            PQclear(r);
+            r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+        }
+    }
+    return r;
+}
+
 /* Runs one parameterised statement.  On success *res holds the result (the
  * caller clears it); otherwise the result is cleared, *res is NULL, *err
  * names `what`, and *constraint (if asked) the violated constraint. */
@@ -97,7 +234,7 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
         set_err(err, apr_pstrcat(p, what, ": no database connection", NULL));
         return POOL_DB_UNAVAILABLE;
     }
-    r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    r = stmt_exec(c, sql, nparams, params);
     if (!r) {
         set_err(err, apr_pstrcat(p, what, ": ",
                                  one_line(p, PQerrorMessage(c)), NULL));

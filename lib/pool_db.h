@@ -116,6 +116,10 @@ const char *pool_db_array(apr_pool_t *p, const char *const *vals, int n);
 PGconn *pool_db_connect(apr_pool_t *p, const char *conninfo, const char **err);
 /* 1 when the connection looks usable. */
 int pool_db_ok(PGconn *c);
+/* Prepares each statement text once on c and runs it by name from then on
+ * (for connections that live long, such as httpd's); 0 when it could not
+ * be set up (statements then run unprepared). */
+int pool_db_cache_statements(PGconn *c);
 
 /* Applies the embedded sql/ migrations not yet applied, each in its own
  * transaction, under an advisory lock.  *applied = number applied now. */

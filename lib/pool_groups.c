@@ -783,6 +783,9 @@ pool_db_rc pool_result_receipts(apr_pool_t *p, PGconn *c, const char *pool,
 
 /* ------------------------------------------------------------ late files */
 
+/* Two statements: nearly every upload goes to a pool that accepts late
+ * files, and the policy alone is a cheap lookup; the window query (costly
+ * to plan) runs only for pools that refuse them. */
 pool_db_rc pool_late_check(apr_pool_t *p, PGconn *c, const char *pool,
                            apr_time_t ts, const char **err)
 {
@@ -791,11 +794,24 @@ pool_db_rc pool_late_check(apr_pool_t *p, PGconn *c, const char *pool,
     pool_db_rc rc;
 
     params[0] = pool;
+    rc = pool_db_exec(p, c, "late policy",
+        "SELECT p.id FROM pools p WHERE p.name = $1"
+        " AND p.settings ? 'window' AND " S_LATE_REJECT,
+        1, params, 1, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return POOL_DB_OK;
+    }
+    params[0] = apr_pstrdup(p, PQgetvalue(res, 0, 0));
+    PQclear(res);
     params[1] = pool_db_i64(p, ts);
     rc = pool_db_exec(p, c, "late check",
         "WITH t AS (SELECT " FROM_US("$2") " AS ts),"
         " s AS (SELECT p.id, " S_WINDOW " AS w, " S_OFFSET " AS o, "
-        S_LATENESS " AS l FROM pools p WHERE p.name = $1"
+        S_LATENESS " AS l FROM pools p WHERE p.id = $1::bigint"
         "   AND p.settings ? 'window' AND " S_LATE_REJECT "),"
         " win AS (SELECT coalesce(g.window_start, a.ws) AS ws,"
         "   coalesce(g.window_end, a.ws + make_interval(secs => s.w)) AS we,"

@@ -25,6 +25,12 @@ static apr_status_t conn_construct(void **resource, void *params,
                      err ? err : "unknown error");
         return APR_EGENERAL;
     }
+    /* a child's connections live long: prepare each statement once */
+    if (!pool_db_cache_statements(c)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, db->s,
+                     "database statements will not be prepared (libpq "
+                     "refused the event procedure)");
+    }
     *resource = c;
     return APR_SUCCESS;
 }

@@ -1,8 +1,10 @@
-"""A full store: PoolStorage on a small tmpfs, served by a second httpd
-that shares the stack's database and keys.  Every way bytes enter answers
-507 with a detail that says the store is full, stores nothing (no row, no
-file, nothing staged, an empty spool), and the next upload that fits works
-without a restart."""
+"""A full store, on both kinds of PoolStorage: a directory on a small
+tmpfs, and a WebDAV server (scripts/stack.sh store_server_start: Apache
+with mod_dav_fs) whose data directory is such a tmpfs; each used by a
+second httpd that shares the stack's database and keys.  Every way bytes
+enter answers 507 with a detail that says the store is full, stores nothing
+(no row, no file, nothing staged, an empty spool), and the next upload that
+fits works without a restart."""
 
 import hashlib
 import os
@@ -19,6 +21,23 @@ SIZE = 2 * 1024 * 1024      # the tmpfs
 BIG = 3 * 1024 * 1024       # more than it holds
 
 
+def mount_tmpfs(path, like):
+    """A SIZE tmpfs on path, owned as like is."""
+    os.makedirs(path, exist_ok=True)
+    st = os.stat(like)
+    subprocess.run(["mount", "-t", "tmpfs", "-o",
+                    "size=%d,mode=0750,uid=%d,gid=%d" % (SIZE, st.st_uid,
+                                                        st.st_gid),
+                    "tmpfs", path], check=True)
+
+
+def regular_files(top):
+    out = []
+    for d, _, names in os.walk(top):
+        out.extend(os.path.join(d, n) for n in names)
+    return sorted(out)
+
+
 class FullHost(SecondHost):
     """A second httpd whose PoolStorage is a 2 MB tmpfs."""
 
@@ -27,30 +46,53 @@ class FullHost(SecondHost):
                          os.path.join(stack.var, "full-storage"))
 
     def mount(self):
-        os.makedirs(self.storage, exist_ok=True)
-        st = os.stat(self.stack.storage)
-        subprocess.run(["mount", "-t", "tmpfs", "-o",
-                        "size=%d,mode=0750,uid=%d,gid=%d" % (SIZE, st.st_uid,
-                                                            st.st_gid),
-                        "tmpfs", self.storage], check=True)
+        mount_tmpfs(self.storage, self.stack.storage)
 
     def unmount(self):
         subprocess.run(["umount", self.storage], check=False)
 
     def files(self):
         """Every regular file in the store (spool, staged, revealed)."""
-        out = []
-        for d, _, names in os.walk(self.storage):
-            out.extend(os.path.join(d, n) for n in names)
-        return sorted(out)
+        return regular_files(self.storage)
+
+    def debris(self):
+        return [f for f in self.files()
+                if "/.spool/" in f or "/.staged/" in f]
 
 
-EXPECTED = re.compile(r"the store is full")
+class FullDavHost(SecondHost):
+    """A second httpd on a WebDAV store whose disk is a 2 MB tmpfs."""
+
+    def __init__(self, stack):
+        self.store = os.path.join(stack.var, "store-full")
+        super().__init__(stack, "fulldav", None,
+                         os.path.join(self.store, "credentials"))
+
+    def mount(self):
+        mount_tmpfs(os.path.join(self.store, "data"), self.stack.var)
+        self.stack.sh("store_server_start", self.store)
+        with open(os.path.join(self.store, "url")) as f:
+            self.storage = f.read().strip()
+
+    def unmount(self):
+        self.stack.sh("store_server_stop", self.store, check=False)
+        subprocess.run(["umount", os.path.join(self.store, "data")],
+                       check=False)
+
+    def files(self):
+        """Every regular file on the store server's disk."""
+        return regular_files(os.path.join(self.store, "data"))
+
+    def debris(self):
+        return [f for f in self.files() if "/staging/" in f]
 
 
-@pytest.fixture(scope="module")
-def full(stack):
-    h = FullHost(stack)
+EXPECTED = re.compile(r"the store is full|HTTP 507")
+
+
+@pytest.fixture(scope="module", params=["dir", "dav"])
+def full(stack, request):
+    h = FullHost(stack) if request.param == "dir" else FullDavHost(stack)
     h.mount()
     try:
         h.start()
@@ -103,8 +145,7 @@ def test_batch_larger_than_the_store(stack, full, pool, uploader):
     r = s.post(url(full, pool, "files"), files=files)
     assert_full(r)
     assert listing(s, full, pool) == before
-    assert [f for f in full.files() if "/.spool/" in f or "/.staged/" in f] \
-        == []
+    assert full.debris() == []
 
 
 def test_tus_patch_larger_than_the_store(stack, full, pool, uploader):

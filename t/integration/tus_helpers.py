@@ -93,10 +93,12 @@ def offset_of(session, url):
 
 class SecondHost:
     """tag names its own directories (another host beside this one); with
-    storage, its PoolStorage is that directory instead of the stack's."""
+    storage, its PoolStorage is that directory (or WebDAV URL, with the
+    PoolStorageCredentials file credentials) instead of the stack's."""
 
-    def __init__(self, stack, tag=None, storage=None):
+    def __init__(self, stack, tag=None, storage=None, credentials=None):
         self.stack = stack
+        self.credentials = credentials
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         var = stack.var
@@ -122,9 +124,13 @@ class SecondHost:
         pool += "\nPoolCORSOrigins %s\nPoolUploadExpiry %d\n" % (
             " ".join(CORS_ORIGINS), SECOND_EXPIRY)
         if self.storage:
+            pool = re.sub(r"^\s*PoolStorageCredentials\s.*$", "", pool,
+                          flags=re.M)
+            line = "PoolStorage %s" % self.storage
+            if self.credentials:
+                line += "\nPoolStorageCredentials %s" % self.credentials
             pool, n = re.subn(r"^(\s*)PoolStorage\s.*$",
-                              r"\1PoolStorage %s" % self.storage, pool,
-                              flags=re.M)
+                              lambda m: m.group(1) + line, pool, flags=re.M)
             assert n == 1
         with open(self.pool_conf, "w") as f:
             f.write(pool)

@@ -17,6 +17,7 @@ Suite *suite_multipart(void);
 Suite *suite_tus(void);
 Suite *suite_settings(void);
 Suite *suite_ingest(void);
+Suite *suite_db(void);
 Suite *suite_store_dav(void);
 
 #endif

@@ -26,6 +26,7 @@ int main(void)
     srunner_add_suite(sr, suite_multipart());
     srunner_add_suite(sr, suite_tus());
     srunner_add_suite(sr, suite_settings());
+    srunner_add_suite(sr, suite_db());
     srunner_add_suite(sr, suite_ingest());
     srunner_add_suite(sr, suite_store_dav());
     srunner_run_all(sr, CK_NORMAL);
