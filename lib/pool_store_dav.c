@@ -87,6 +87,8 @@
 #define LOST_RESULTS    ".results"
 
 #define PUT_BUFFER      (128 * 1024)    /* bytes gathered before curl sends */
+#define GET_BUFFER      (128 * 1024)    /* bytes curl receives per callback:
+                                         * fewer, larger writes downstream */
 #define CONNECT_TIMEOUT 10L             /* seconds */
 #define LOW_SPEED_TIME  60L             /* below 1 byte/s this long: dead */
 #define SHORT_TIMEOUT   120L            /* requests that move no body */
@@ -535,6 +537,9 @@ static void req_exec(dav_req *rq)
     }
     else if (strcmp(rq->method, "GET")) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    }
+    else {
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)GET_BUFFER);
     }
     if (rq->body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,

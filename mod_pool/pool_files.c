@@ -562,7 +562,10 @@ static apr_status_t stream_sink(void *baton, const char *buf, apr_size_t n)
     if (sb->r->connection->aborted) {
         return APR_ECONNABORTED;
     }
-    apr_brigade_write(sb->bb, NULL, NULL, buf, n);
+    /* transient: the core output filter copies only what it cannot send
+     * at once */
+    APR_BRIGADE_INSERT_TAIL(sb->bb, apr_bucket_transient_create(buf, n,
+                            sb->r->connection->bucket_alloc));
     sb->sent += (apr_off_t)n;
     rv = ap_pass_brigade(sb->r->output_filters, sb->bb);
     apr_brigade_cleanup(sb->bb);
