@@ -100,6 +100,12 @@ int pool_send_json(request_rec *r, int status, void *json /* json_t *, stolen */
  * decoded length (a decoded NUL is kept, so callers can refuse it). */
 char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
                       apr_size_t *len);
+/* The query string as a table (*args; empty when there is none): each
+ * parameter at most once, keys and values percent-decoded, '+' read as a
+ * space as HTML forms send it.  A repeated parameter (400), a bad escape or
+ * a NUL in a key or value (422) is answered with a problem naming the
+ * parameter: then the result is not OK and the caller returns OK. */
+int pool_query(request_rec *r, apr_table_t **args);
 /* Reads a small request body (form posts) up to limit bytes. */
 int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
                          apr_size_t *len);

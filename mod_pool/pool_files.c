@@ -297,7 +297,9 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
                             "the file name has a malformed %-escape", "name");
     }
-    ap_args_to_table(r, &args);
+    if (pool_query(r, &args) != OK) {
+        return OK;          /* refused, answered */
+    }
     ts_s = apr_table_get(args, "ts");
     if (ts_s) {
         /* an unescaped '+' in a query string arrives as a space */
@@ -405,7 +407,9 @@ static int list(request_rec *r, const char *pool)
     memset(&lb, 0, sizeof(lb));
     lb.pool = pool;
     lb.limit = LIST_DEFAULT;
-    ap_args_to_table(r, &args);
+    if (pool_query(r, &args) != OK) {
+        return OK;          /* refused, answered */
+    }
     if ((v = apr_table_get(args, "limit")) != NULL) {
         if (pool_parse_int(v, 1, LIST_MAX, &n) != 0) {
             return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,

@@ -226,7 +226,9 @@ static int list_groups(request_rec *r, pool_principal *who, const char *pool)
     pool_db_rc rc;
 
     memset(&gb, 0, sizeof(gb));
-    ap_args_to_table(r, &args);
+    if (pool_query(r, &args) != OK) {
+        return OK;          /* refused, answered */
+    }
     if (paging(r, args, &gb.after, &gb.limit)) {
         return OK;
     }
@@ -386,7 +388,9 @@ static int put_result(request_rec *r, pool_principal *who, const char *pool,
     if (!pool_uuid_valid(gid)) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such group", NULL);
     }
-    ap_args_to_table(r, &args);
+    if (pool_query(r, &args) != OK) {
+        return OK;          /* refused, answered */
+    }
     name = apr_table_get(args, "name");
     why = pool_fields_check(r->pool, name ? name : "result",
                             strlen(name ? name : "result"), NULL,
@@ -584,7 +588,9 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
     if (!rest || !*rest) {
         apr_table_t *args = NULL;
 
-        ap_args_to_table(r, &args);
+        if (pool_query(r, &args) != OK) {
+            return OK;          /* refused, answered */
+        }
         if (paging(r, args, &rb.after, &rb.limit)) {
             return OK;
         }

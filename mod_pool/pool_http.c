@@ -173,6 +173,88 @@ char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
     return out;
 }
 
+/* One key or value of a query string, decoded ('+' first, so that "%2B"
+ * stays a plus); NULL on a bad escape or a decoded NUL. */
+static char *query_piece(apr_pool_t *p, const char *s, apr_size_t n)
+{
+    char *raw = apr_pstrmemdup(p, s, n), *c, *out;
+    apr_size_t len;
+
+    for (c = raw; *c; c++) {
+        if (*c == '+') {
+            *c = ' ';
+        }
+    }
+    out = pool_pct_decode(p, raw, n, &len);
+    return out && !memchr(out, '\0', len) ? out : NULL;
+}
+
+/* A parameter name fit to be quoted back in a problem (printable ASCII,
+ * short), or NULL. */
+static const char *key_shown(const char *key)
+{
+    const char *c;
+
+    if (strlen(key) > 64) {
+        return NULL;
+    }
+    for (c = key; *c; c++) {
+        if (*c < 0x20 || *c > 0x7e) {
+            return NULL;
+        }
+    }
+    return key;
+}
+
+int pool_query(request_rec *r, apr_table_t **args)
+{
+    const char *q = r->args ? r->args : "";
+
+    *args = apr_table_make(r->pool, 4);
+    while (*q) {
+        apr_size_t n = strcspn(q, "&"), kn;
+        const char *eq = memchr(q, '=', n);
+        char *key, *val;
+
+        kn = eq ? (apr_size_t)(eq - q) : n;
+        if (n > 0) {
+            key = query_piece(r->pool, q, kn);
+            if (!key) {
+                pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "a query "
+                             "parameter's name has a malformed %-escape or "
+                             "a NUL", NULL);
+                return DONE;
+            }
+            val = eq ? query_piece(r->pool, eq + 1, n - kn - 1)
+                     : apr_pstrdup(r->pool, "");
+            if (!val) {
+                const char *k = key_shown(key);
+
+                pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
+                             r->pool, "the query parameter %s%s%s has a "
+                             "malformed %%-escape or a NUL", k ? "'" : "",
+                             k ? k : "", k ? "'" : ""), k);
+                return DONE;
+            }
+            if (apr_table_get(*args, key)) {
+                const char *k = key_shown(key);
+
+                pool_problem(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool,
+                             "the query parameter %s%s%s is given more than "
+                             "once", k ? "'" : "", k ? k : "", k ? "'" : ""),
+                             k);
+                return DONE;
+            }
+            apr_table_setn(*args, key, val);
+        }
+        q += n;
+        if (*q == '&') {
+            q++;
+        }
+    }
+    return OK;
+}
+
 int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
                          apr_size_t *len)
 {

@@ -132,6 +132,25 @@ def dav_results(stack, c):
 
 # ---------------------------------------------------------------- tests
 
+@pytest.mark.parametrize("query, status", [
+    ("name=a%00b", 422),
+    ("name=%00", 422),
+    ("name=a&name=b", 400),
+])
+def test_result_name_with_nul_or_twice_is_refused(stack, pool, client_of, query, status):
+    """?name=a%00b was stored as "a" (issue 11): now the name is refused
+    whole, and the group still takes a good result."""
+    proc, (gid,) = triggered_groups(stack, pool, client_of)
+    r = proc.s.put(api(stack, pool, "/groups/%s/result" % gid) + "?" + query,
+                   data=b"result\n", headers={"Content-Type": "text/plain"})
+    assert_problem(r, status, "name")
+    assert stack.psql("SELECT count(*) FROM results WHERE group_id = '%s'"
+                      % gid).strip() == "0"
+    put_result_ok(proc, gid, "good.txt")
+    publish(stack)
+    assert [(x["seq"], x["name"]) for x in feed(proc)] == [(1, "good.txt")]
+
+
 @pytest.mark.parametrize("name", [
     "a" * 199 + "\u00e9",           # the defect: a cut at 200 bytes splits é
     "\u00e9" * 127 + "a",           # 255 bytes of 2-byte characters

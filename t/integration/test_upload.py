@@ -193,6 +193,57 @@ def test_bad_ts_is_422(stack, uploader, ts):
     stack.assert_nothing_stored(uploader.pool, before)
 
 
+# ---------------------------------------------------------------- query hygiene
+# Query parameters are read whole or refused (issue 11): a NUL or a bad
+# escape in a value is not cut off, a parameter given twice is not half
+# taken; the answer names the parameter and nothing is stored.
+
+@pytest.mark.parametrize("query, status, field", [
+    ("ts=1795256100%00x", 422, "ts"),
+    ("ts=%00", 422, "ts"),
+    ("ts=17952561%zz", 422, "ts"),
+    ("ts=1795256100&ts=1795256200", 400, "ts"),
+    ("ts=1795256100&ts=1795256100", 400, "ts"),
+    ("a%00b=1&ts=1795256100", 422, None),
+    ("x=1&x=2", 400, "x"),
+])
+def test_bad_query_is_refused_naming_the_parameter(stack, uploader, query, status, field):
+    before = stack.snapshot(uploader.pool)
+    r = uploader.s.put(stack.files_url(uploader.pool, "/q.bin") + "?" + query,
+                       data=b"data")
+    j = assert_problem(r, status, field=field)
+    if field is None:
+        assert "field" not in j, j
+    stack.assert_nothing_stored(uploader.pool, before)
+
+
+def test_plus_in_query_is_a_space_and_escaped_plus_a_plus(stack, uploader):
+    """'+' in a query is a space (forms); ts puts it back as the offset sign,
+    and %2B is a plus as written."""
+    for raw in ("2026-11-21T10:15:00+01:00", "2026-11-21T10:15:00%2B01:00"):
+        r = uploader.s.put(stack.files_url(uploader.pool, "/p.bin") + "?ts=" + raw,
+                           data=b"p")
+        assert r.status_code == 201, (raw, r.status_code, r.text)
+        assert parse_ts(r.json()["ts"]) == utc(2026, 11, 21, 9, 15)
+
+
+@pytest.mark.parametrize("query, status, field", [
+    ("limit=1&limit=2", 400, "limit"),
+    ("limit=1%00", 422, "limit"),
+    ("after=%G0", 422, "after"),
+])
+def test_bad_query_on_listing(stack, uploader, query, status, field):
+    uploader.upload_ok("l.bin", b"l")
+    r = uploader.s.get(stack.files_url(uploader.pool) + "?" + query)
+    assert_problem(r, status, field=field)
+
+
+def test_empty_pieces_of_a_query_are_ignored(stack, uploader):
+    r = uploader.s.put(stack.files_url(uploader.pool, "/e.bin")
+                       + "?&&ts=1795256100&", data=b"e")
+    assert r.status_code == 201, (r.status_code, r.text)
+
+
 # ---------------------------------------------------------------- Content-Digest
 
 def content_digest(data):
