@@ -75,6 +75,7 @@ char *pool_jwt_sign(apr_pool_t *p, const pool_key_t *key,
     ok = set_str(pl, "iss", c->iss)
          && set_str(pl, "aud", c->aud)
          && set_str(pl, "sub", c->sub)
+         && set_str(pl, "client_id", c->sub)    /* RFC 9068 2.2 */
          && set_str(pl, "pool", c->pool)
          && set_str(pl, "role", c->role)
          && set_str(pl, "jti", c->jti)
@@ -147,7 +148,7 @@ pool_jwt_status_t pool_jwt_verify(apr_pool_t *p, const pool_keyring_t *kr,
     apr_ssize_t hdr_len, pl_len, sig_len;
     apr_size_t len;
     json_t *hdr = NULL, *pl = NULL, *v, *jaud;
-    json_int_t iat, exp;
+    json_int_t iat, exp, nbf;
     pool_jwt_status_t st;
 
     if (!token) {
@@ -248,6 +249,19 @@ pool_jwt_status_t pool_jwt_verify(apr_pool_t *p, const pool_keyring_t *kr,
         goto done;
     }
     exp = json_integer_value(v);
+    /* optional (RFC 7519 4.1.5); ours carry none, but one that does is
+     * held to it */
+    v = json_object_get(pl, "nbf");
+    if (v && !json_is_integer(v)) {
+        goto done;
+    }
+    nbf = v ? json_integer_value(v) : iat;
+    /* RFC 9068 2.2: the client the token was issued to; ours is also sub
+     * (tokens from before it was added have only sub) */
+    v = json_object_get(pl, "client_id");
+    if (v && (!json_is_string(v) || strcmp(json_string_value(v), c_sub))) {
+        goto done;
+    }
     jaud = json_object_get(pl, "aud");
     if (json_is_array(jaud)) {
         size_t i;
@@ -290,7 +304,8 @@ pool_jwt_status_t pool_jwt_verify(apr_pool_t *p, const pool_keyring_t *kr,
         st = POOL_JWT_EXPIRED;
         goto done;
     }
-    if (now <= APR_INT64_MAX - JWT_IAT_SKEW && iat > now + JWT_IAT_SKEW) {
+    if (now <= APR_INT64_MAX - JWT_IAT_SKEW
+        && (iat > now + JWT_IAT_SKEW || nbf > now + JWT_IAT_SKEW)) {
         st = POOL_JWT_NOT_YET;
         goto done;
     }
@@ -331,7 +346,7 @@ const char *pool_jwt_strerror(pool_jwt_status_t s)
     case POOL_JWT_EXPIRED:
         return "token expired";
     case POOL_JWT_NOT_YET:
-        return "token issued in the future";
+        return "token issued in the future or not valid yet";
     case POOL_JWT_BAD_ISS:
         return "wrong token issuer";
     case POOL_JWT_BAD_AUD:

@@ -11,7 +11,8 @@
 typedef struct {
     const char *iss;
     const char *aud;
-    const char *sub;            /* client_id */
+    const char *sub;            /* client_id (signed as both sub and
+                                 * client_id, RFC 9068) */
     const char *pool;           /* pool name */
     const char *role;           /* uploader|listener|processor|admin */
     const char *jti;
@@ -27,7 +28,7 @@ typedef enum {
     POOL_JWT_UNKNOWN_KID,       /* kid missing or not in the keyring */
     POOL_JWT_BAD_SIGNATURE,
     POOL_JWT_EXPIRED,           /* now >= exp */
-    POOL_JWT_NOT_YET,           /* iat more than 60 s in the future */
+    POOL_JWT_NOT_YET,           /* iat or nbf more than 60 s in the future */
     POOL_JWT_BAD_ISS,
     POOL_JWT_BAD_AUD,
     POOL_JWT_BAD_CLAIMS         /* a required claim missing or of wrong type */

@@ -47,6 +47,12 @@ def _now():
     return int(time.time())
 
 
+def test_forged_token_with_past_nbf_and_own_client_id_is_accepted(stack, me):
+    tok = stack.forge(dict(me, nbf=_now() - 5, client_id=me["sub"]))
+    r = get_list(stack, me["pool"], bearer(tok))
+    assert r.status_code == 200, r.text
+
+
 BAD_TOKENS = {
     "garbage": lambda st, me: "garbage",
     "two_parts": lambda st, me: ".".join(st.forge(me).split(".")[:2]),
@@ -71,6 +77,9 @@ BAD_TOKENS = {
     "exp_as_string": lambda st, me: st.forge(dict(me, exp=str(_now() + 100))),
     "issued_in_future": lambda st, me: st.forge(dict(me, iat=_now() + 3600, exp=_now() + 4000)),
     "too_long": lambda st, me: st.forge(dict(me, pad="x" * 4000)),
+    "not_before_in_future": lambda st, me: st.forge(dict(me, nbf=_now() + 3600)),
+    "nbf_as_string": lambda st, me: st.forge(dict(me, nbf=str(_now()))),
+    "client_id_of_another": lambda st, me: st.forge(dict(me, client_id="someone-else")),
 }
 
 

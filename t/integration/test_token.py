@@ -37,6 +37,7 @@ def test_token_with_basic(stack, pool):
     assert claims["iss"] == stack.issuer
     assert claims["aud"] == "mod_pool"
     assert claims["sub"] == cid
+    assert claims["client_id"] == cid     # RFC 9068 2.2
     assert claims["pool"] == pool
     assert claims["role"] == "uploader"
     assert claims["jti"]

@@ -529,6 +529,60 @@ START_TEST(not_yet)
 }
 END_TEST
 
+/* nbf (RFC 7519 4.1.5) is held to, with the same 60 s of skew as iat */
+START_TEST(not_before)
+{
+    json_t *pl;
+    pool_claims_t out;
+    char *tok;
+
+    pl = base_payload();
+    json_object_set_new(pl, "nbf", json_integer(NOW + 61));
+    tok = forge_json(base_header("k1"), pl);
+    ck_assert_int_eq(pool_jwt_verify(p, ring, tok, ISS, AUD, NOW, &out),
+                     POOL_JWT_NOT_YET);
+    ck_assert_int_eq(pool_jwt_verify(p, ring, tok, ISS, AUD, NOW + 1, &out),
+                     POOL_JWT_OK);
+    pl = base_payload();
+    json_object_set_new(pl, "nbf", json_integer(NOW - 10));
+    ck_assert_int_eq(verify_payload(pl), POOL_JWT_OK);
+}
+END_TEST
+
+/* RFC 9068: the token names its client; another client_id than sub is a
+ * forgery of our format */
+START_TEST(client_id_claim)
+{
+    pool_claims_t c = sample_claims(), out;
+    char *tok = pool_jwt_sign(p, pool_keyring_signing(ring), &c);
+    char *h, *pl, *sig;
+    unsigned char *raw;
+    apr_ssize_t n;
+    json_t *j;
+
+    split(tok, &h, &pl, &sig);
+    n = pool_b64url_decode(p, pl, strlen(pl), &raw);
+    ck_assert_int_gt(n, 0);
+    j = json_loadb((const char *)raw, (size_t)n, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "client_id")), c.sub);
+    json_decref(j);
+    ck_assert_int_eq(pool_jwt_verify(p, ring, tok, ISS, AUD, NOW, &out),
+                     POOL_JWT_OK);
+
+    j = base_payload();
+    json_object_set_new(j, "client_id", json_string("someone-else"));
+    ck_assert_int_eq(verify_payload(j), POOL_JWT_BAD_CLAIMS);
+    j = base_payload();
+    json_object_set_new(j, "client_id", json_integer(7));
+    ck_assert_int_eq(verify_payload(j), POOL_JWT_BAD_CLAIMS);
+    j = base_payload();
+    json_object_set_new(j, "client_id",
+                        json_incref(json_object_get(j, "sub")));
+    ck_assert_int_eq(verify_payload(j), POOL_JWT_OK);
+}
+END_TEST
+
 START_TEST(wrong_iss_aud)
 {
     pool_claims_t c = sample_claims(), out;
@@ -612,6 +666,9 @@ START_TEST(wrong_claim_types)
         { "exp", "1700000300.0" },
         { "exp", "null" },
         { "exp", "\"tomorrow\"" },
+        { "nbf", "\"1700000000\"" },
+        { "nbf", "1700000000.5" },
+        { "client_id", "null" },
     };
     size_t i;
 
@@ -996,6 +1053,8 @@ Suite *suite_jwt(void)
     tc = tcase_create("sign");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, round_trip);
+    tcase_add_test(tc, not_before);
+    tcase_add_test(tc, client_id_claim);
     tcase_add_test(tc, signed_header);
     tcase_add_test(tc, rotation_old_key_verifies);
     tcase_add_test(tc, optional_jti);
