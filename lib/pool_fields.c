@@ -28,6 +28,10 @@ const char *pool_fields_check(apr_pool_t *p, const char *name,
             return "ts must be an RFC 3339 timestamp (2026-11-21T10:15:00Z) "
                    "or Unix seconds";
         }
+        if (out->ts >= POOL_TS_ACCEPT_END) {
+            return "ts must be before 9999-01-01T00:00:00Z (its group's "
+                   "window and lateness must stay within year 9999)";
+        }
     }
     else {
         out->ts = apr_time_now();

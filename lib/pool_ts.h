@@ -12,6 +12,12 @@
  * Leap second :60 is rejected. */
 int pool_ts_parse(const char *s, apr_time_t *out);
 
+/* The latest event time a file may have (exclusive): 9999-01-01T00:00:00Z.
+ * A file's group window, offset and lateness (up to 30 days each) are
+ * derived from its ts and must stay within year 9999, the last RFC 3339 can
+ * write. */
+#define POOL_TS_ACCEPT_END  (APR_INT64_C(253370764800) * APR_USEC_PER_SEC)
+
 /* RFC 3339 in UTC with 'Z'; microseconds shown only when non-zero. */
 char *pool_ts_format(apr_pool_t *p, apr_time_t t);
 

@@ -760,3 +760,18 @@ def test_settings_admin_api(stack, pool, client_of):
         assert_problem(c.s.patch(url, json={"window": "1m"}), 403)
     other = client_of(stack.create_pool(), "admin")
     assert_problem(other.s.get(url), 404)
+
+
+def test_latest_ts_keeps_its_group_within_year_9999(stack, pool, client_of):
+    """The last ts accepted, in the longest window with the longest
+    lateness: the group's times are still written with four-digit years
+    (issue 11: 9999-12-31 gave a window ending in year 10000)."""
+    settings(stack, pool, "window=30d", "lateness=30d")
+    up = client_of(pool)
+    f = up.upload_ok("last.txt", b"z\n", ts="9998-12-31T23:59:59.999999Z")
+    assert f["ts"].startswith("9998-12-31T23:59:59")
+    run(stack, "group")
+    (g,) = groups(client_of(pool, "admin"))
+    for t in (g["window"]["start"], g["window"]["end"], g.get("closes_at")):
+        if t is not None:
+            assert t[:4] in ("9998", "9999") and t[4] == "-", g

@@ -185,6 +185,9 @@ def test_dot_and_nul_names_are_refused(stack, uploader, raw):
     "1e9",
     "99999999999999999999999",
     "",
+    "9999-12-31T23:59:59Z",     # its window would end in year 10000
+    "9999-01-01T00:00:00Z",
+    "253370764800",             # the same instant in Unix seconds
 ])
 def test_bad_ts_is_422(stack, uploader, ts):
     before = stack.snapshot(uploader.pool)
