@@ -43,8 +43,14 @@
 #define ALLOW_HEADERS "Authorization, Content-Type, Content-Digest, " \
     "Tus-Resumable, Upload-Length, Upload-Defer-Length, Upload-Offset, " \
     "Upload-Metadata, Upload-Concat, Upload-Checksum, " \
-    "X-HTTP-Method-Override, X-Requested-With, X-Request-Id"
+    "X-HTTP-Method-Override, X-Requested-With, X-Request-Id, " \
+    "If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, " \
+    "If-Range, Range"
+/* beyond the CORS-safelisted ones (Content-Type, Content-Length,
+ * Last-Modified, ...): what downloads, retries and errors tell a client */
 #define EXPOSE_HEADERS "Location, Content-Location, Pool-File-Id, " \
+    "ETag, Content-Disposition, Content-Range, Accept-Ranges, " \
+    "Retry-After, WWW-Authenticate, " \
     "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, " \
     "Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, " \
     "Upload-Defer-Length, Upload-Metadata, Upload-Expires, Upload-Concat, " \

@@ -1141,7 +1141,9 @@ def test_cors_preflight_and_exposed_headers(stack, uploader, second_host):
     allowed = [h.strip().lower() for h in r.headers["Access-Control-Allow-Headers"].split(",")]
     for h in ("authorization", "tus-resumable", "upload-length", "upload-metadata",
               "upload-offset", "upload-concat", "upload-checksum", "content-type",
-              "x-http-method-override", "upload-defer-length"):
+              "x-http-method-override", "upload-defer-length",
+              # conditional and ranged downloads from a browser
+              "if-none-match", "if-match", "if-modified-since", "if-range", "range"):
         assert h in allowed, h
     assert int(r.headers["Access-Control-Max-Age"]) > 0
     assert "Origin" in r.headers.get("Vary", "")
@@ -1156,7 +1158,9 @@ def test_cors_preflight_and_exposed_headers(stack, uploader, second_host):
     exposed = [h.strip().lower() for h in r.headers["Access-Control-Expose-Headers"].split(",")]
     for h in ("location", "upload-offset", "upload-length", "upload-metadata",
               "upload-expires", "tus-resumable", "tus-version", "tus-max-size",
-              "upload-concat", "pool-file-id", "content-location"):
+              "upload-concat", "pool-file-id", "content-location",
+              # downloads, retries and errors
+              "etag", "content-disposition", "content-range", "retry-after"):
         assert h in exposed, h
     # errors carry them too, so a browser can read them
     r = requests.post(url, headers={"Origin": origin, **TUS, "Upload-Length": "1"}, timeout=30)
