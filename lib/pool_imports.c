@@ -78,6 +78,12 @@ const char *pool_url_check(apr_pool_t *p, const char *url)
     if (!scheme || (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
         why = "only http and https URLs are accepted";
     }
+    else if (strncmp(url + strlen(scheme), "://", 3)
+             || url[strlen(scheme) + 3] == '/' || url[strlen(scheme) + 3] == '\\') {
+        /* libcurl reads "http:/x" and "http:///x" as host x, as browsers
+         * do; a URL given to us is written out */
+        why = "the URL must be scheme://host/...";
+    }
     else if (!host || !*host) {
         why = "the URL has no host";
     }

@@ -27,10 +27,16 @@ START_TEST(net_default_denies_internal)
         "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00::5",
         "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
         "2001:db8::1",
+        /* IPv4 inside IPv6, whose embedded address the policy cannot see:
+         * compatible (::/96), SIIT-translated, local-use NAT64, 6to4,
+         * Teredo; and the discard prefix */
+        "::127.0.0.1", "::a00:1", "::ffff:0:7f00:1", "64:ff9b:1::a00:1",
+        "2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100::1",
     };
     static const char *const allowed[] = {
         "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "192.169.0.1",
-        "2a00:1450:4001::1", "::ffff:8.8.8.8",
+        "2a00:1450:4001::1", "::ffff:8.8.8.8", "2001:4860:4860::8888",
+        "2003::1",
     };
     pool_netpolicy_t *np;
     size_t i;
