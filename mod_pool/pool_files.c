@@ -514,9 +514,11 @@ static int download(request_rec *r, const char *pool, const char *id)
     int cached, missing = 0, status;
 
     if (r->method_number != M_GET) {
-        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        /* files/{id} is read; files/{name} is uploaded (PUT) */
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD, PUT");
         return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
-                            "files are read with GET or HEAD", NULL);
+                            "files are read with GET or HEAD and uploaded "
+                            "with PUT", NULL);
     }
     if (!pool_uuid_valid(id)) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
@@ -777,10 +779,10 @@ int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
         if (r->method_number == M_GET) {
             return list(r, pool);
         }
-        apr_table_setn(r->headers_out, "Allow", "GET, HEAD");
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD, POST");
         return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
-                            "list files with GET; upload with PUT to "
-                            "files/{name}", NULL);
+                            "list files with GET, upload a batch with POST, "
+                            "one file with PUT to files/{name}", NULL);
     }
     if (r->method_number == M_PUT) {
         if (strchr(rest, '/')) {

@@ -247,6 +247,20 @@ def test_empty_pieces_of_a_query_are_ignored(stack, uploader):
     assert r.status_code == 201, (r.status_code, r.text)
 
 
+@pytest.mark.parametrize("method, rest, allowed", [
+    ("DELETE", "", {"GET", "HEAD", "POST"}),
+    ("PATCH", "", {"GET", "HEAD", "POST"}),
+    ("DELETE", "/x.bin", {"GET", "HEAD", "PUT"}),
+    ("POST", "/x.bin", {"GET", "HEAD", "PUT"}),
+])
+def test_405_allow_lists_what_the_path_accepts(stack, uploader, method, rest, allowed):
+    before = stack.snapshot(uploader.pool)
+    r = uploader.s.request(method, stack.files_url(uploader.pool, rest), data=b"x")
+    assert_problem(r, 405)
+    assert {m.strip() for m in r.headers["Allow"].split(",")} == allowed
+    stack.assert_nothing_stored(uploader.pool, before)
+
+
 # ---------------------------------------------------------------- Content-Digest
 
 def content_digest(data):
