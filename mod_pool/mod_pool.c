@@ -361,6 +361,9 @@ static void pool_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(pool_request_id_hook, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_handler(pool_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(pool_error_filter_insert, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    pool_error_filter_register();
 }
 
 AP_DECLARE_MODULE(pool) = {

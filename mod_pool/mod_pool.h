@@ -110,6 +110,13 @@ int pool_query(request_rec *r, apr_table_t **args);
 int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
                          apr_size_t *len);
 int pool_request_id_hook(request_rec *r);
+/* insert_error_filter: httpd's own error pages on the API's paths become
+ * problem documents (pool_http.c) */
+void pool_error_filter_insert(request_rec *r);
+void pool_error_filter_register(void);
+/* r->notes: the size of the object a download sends, for a 416 that
+ * httpd's byterange filter raises */
+#define POOL_NOTE_SIZE "pool-object-size"
 
 /* pool_auth.c */
 int pool_authenticate(request_rec *r, pool_principal **who);

@@ -580,15 +580,30 @@ static apr_status_t stream_sink(void *baton, const char *buf, apr_size_t n)
 
 /* "bytes=A-B", "bytes=A-", "bytes=-N" against size: 1 with the range,
  * 0 when there is no single range to honour, -1 when unsatisfiable. */
-static int one_range(const char *h, apr_off_t size, apr_off_t *from,
-                     apr_off_t *len)
+static int one_range(apr_pool_t *p, const char *h, apr_off_t size,
+                     apr_off_t *from, apr_off_t *len)
 {
     const char *s, *dash;
     apr_off_t a = -1, b = -1;
     char *end;
 
-    if (!h || strncasecmp(h, "bytes=", 6) || strchr(h, ',')) {
+    if (!h || strncasecmp(h, "bytes=", 6)) {
         return 0;
+    }
+    if (strchr(h, ',')) {
+        /* several: sent whole (RFC 9110 allows it), unless none of them
+         * can be satisfied, as httpd's byterange filter answers */
+        char *list = apr_pstrdup(p, h + 6), *last, *piece;
+        apr_off_t f, l;
+
+        for (piece = apr_strtok(list, ",", &last); piece;
+             piece = apr_strtok(NULL, ",", &last)) {
+            if (one_range(p, apr_pstrcat(p, "bytes=", piece, NULL),
+                          size, &f, &l) >= 0) {
+                return 0;
+            }
+        }
+        return -1;
     }
     s = h + 6;
     while (*s == ' ') {
@@ -640,7 +655,7 @@ static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what)
 
         /* If-Range: a strong ETag of ours, or the range is ignored */
         if (!if_range || (etag && !strcmp(if_range, etag))) {
-            ranged = one_range(range, o->size, &from, &len);
+            ranged = one_range(r->pool, range, o->size, &from, &len);
         }
     }
     if (ranged < 0) {
@@ -753,6 +768,8 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
         return send_streamed(r, o, what);
     }
     ap_set_content_length(r, o->size);
+    apr_table_setn(r->notes, POOL_NOTE_SIZE,
+                   apr_off_t_toa(r->pool, o->size));
     /* the byterange filter answers Range and If-Range from this brigade */
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     e = apr_brigade_insert_file(bb, fd, 0, o->size, r->pool);

@@ -39,11 +39,11 @@ static int send_body(request_rec *r, int status, const char *ctype,
     return OK;
 }
 
-int pool_problem_json(request_rec *r, int status, const char *detail,
-                      const char *field, void *extrav)
+/* The problem document (RFC 9457) of an error on r. */
+static char *problem_body(request_rec *r, int status, const char *detail,
+                          const char *field, json_t *extra)
 {
     json_t *j = json_object();
-    json_t *extra = extrav;
     const char *title = ap_get_status_line(status);
     char *body;
 
@@ -68,6 +68,14 @@ int pool_problem_json(request_rec *r, int status, const char *detail,
     }
     body = pool_json_dump(r->pool, j);
     json_decref(j);
+    return body ? body : apr_pstrdup(r->pool, "{}");
+}
+
+int pool_problem_json(request_rec *r, int status, const char *detail,
+                      const char *field, void *extrav)
+{
+    char *body = problem_body(r, status, detail, field, extrav);
+
     if (status == HTTP_UNAUTHORIZED
         || status == HTTP_SERVICE_UNAVAILABLE || status >= 500) {
         apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -76,8 +84,88 @@ int pool_problem_json(request_rec *r, int status, const char *detail,
         apr_table_setn(r->headers_out, "Retry-After", "5");
     }
     /* Error responses close nothing: the body is ours. */
-    return send_body(r, status, "application/problem+json",
-                     body ? body : "{}");
+    return send_body(r, status, "application/problem+json", body);
+}
+
+/* ---------------------------------------------------- httpd's own errors
+ * An error httpd answers itself on the API's paths (the byterange filter's
+ * 416, a body that cannot be read, a handler's bare status) goes through
+ * ap_send_error_response, whose HTML this filter replaces with the problem
+ * document our own errors have.  Errors raised while the request line and
+ * headers are read come before any location is known and stay httpd's. */
+
+#define PROBLEM_FILTER "POOL_PROBLEM"
+
+static const char *own_error_detail(request_rec *r, int status)
+{
+    switch (status) {
+    case HTTP_BAD_REQUEST:
+        return "the request is malformed (e.g. its body's chunked encoding)";
+    case HTTP_REQUEST_TIME_OUT:
+        return "the request was not received in time";
+    case HTTP_LENGTH_REQUIRED:
+        return "a body needs Content-Length or chunked encoding";
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        return "the request body is larger than the server accepts";
+    case HTTP_RANGE_NOT_SATISFIABLE:
+        return "the range is outside the file";
+    case HTTP_NOT_IMPLEMENTED:
+        return "not implemented (e.g. a Transfer-Encoding other than "
+               "chunked)";
+    default:
+        return NULL;
+    }
+}
+
+static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_bucket *e, *eos = NULL;
+    const char *body, *size;
+
+    /* drop httpd's HTML; answer at its end */
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); ) {
+        apr_bucket *next = APR_BUCKET_NEXT(e);
+
+        if (APR_BUCKET_IS_EOS(e)) {
+            eos = e;
+            break;
+        }
+        apr_bucket_delete(e);
+        e = next;
+    }
+    if (!eos) {
+        return APR_SUCCESS;
+    }
+    if (r->status == HTTP_RANGE_NOT_SATISFIABLE
+        && (size = apr_table_get(r->notes, POOL_NOTE_SIZE)) != NULL) {
+        apr_table_setn(r->headers_out, "Content-Range",
+                       apr_pstrcat(r->pool, "bytes */", size, NULL));
+    }
+    if (r->log_id) {            /* the error path may have lost it */
+        apr_table_setn(r->headers_out, REQUEST_ID_HEADER, r->log_id);
+    }
+    body = problem_body(r, r->status, own_error_detail(r, r->status), NULL,
+                        NULL);
+    ap_set_content_type(r, "application/problem+json");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    APR_BUCKET_INSERT_BEFORE(eos, apr_bucket_pool_create(body, strlen(body),
+                             r->pool, r->connection->bucket_alloc));
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void pool_error_filter_insert(request_rec *r)
+{
+    if (r->handler && !strcmp(r->handler, "pool") && !r->header_only) {
+        ap_add_output_filter(PROBLEM_FILTER, NULL, r, r->connection);
+    }
+}
+
+void pool_error_filter_register(void)
+{
+    ap_register_output_filter(PROBLEM_FILTER, problem_filter, NULL,
+                              AP_FTYPE_CONTENT_SET);
 }
 
 int pool_problem(request_rec *r, int status, const char *detail,

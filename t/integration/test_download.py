@@ -2,6 +2,7 @@
 
 import email.utils
 import hashlib
+import http.client
 import os
 import re
 import uuid
@@ -75,10 +76,39 @@ def test_range(stack, uploader, stored, rng, start, end):
     assert r.headers["Content-Range"] == "bytes %d-%d/%d" % (first, last, n)
 
 
-def test_unsatisfiable_range(stack, uploader, stored):
+@pytest.mark.parametrize("rng", [
+    "bytes=%(past)d-",
+    "bytes=%(past)d-%(past2)d",
+    "bytes=%(past)d-%(past2)d,%(past3)d-",       # several, none satisfiable
+])
+def test_unsatisfiable_range(stack, uploader, stored, rng):
+    """416 is a problem document with the file's size in Content-Range
+    (RFC 9110 15.5.17), also when httpd's byterange filter raises it."""
     j, data = stored
-    r = uploader.get("/" + j["id"], headers={"Range": "bytes=%d-" % (len(data) + 10)})
-    assert r.status_code == 416
+    n = len(data)
+    r = uploader.get("/" + j["id"], headers={
+        "Range": rng % {"past": n + 10, "past2": n + 20, "past3": n + 30}})
+    assert_problem(r, 416)
+    assert r.headers.get("Content-Range") == "bytes */%d" % n, r.headers
+
+
+def test_body_httpd_cannot_read_is_a_problem(stack, uploader):
+    """A broken chunked body: whoever notices, the answer is a problem
+    document with the request id, and nothing is stored."""
+    before = stack.snapshot(uploader.pool)
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    conn.putrequest("PUT", "/pool/v1/pools/%s/files/broken.bin" % uploader.pool)
+    conn.putheader("Authorization", "Bearer " + uploader.token)
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"zz\r\nnot hex\r\n0\r\n\r\n")
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert 400 <= resp.status < 500, (resp.status, body[:300])
+    assert resp.getheader("Content-Type", "").startswith("application/problem+json"), body[:300]
+    assert resp.getheader("X-Request-Id")
+    stack.assert_nothing_stored(uploader.pool, before)
 
 
 def test_if_none_match(stack, uploader, stored):
