@@ -172,22 +172,12 @@ START_TEST(varying_texts_stay_bounded)
 }
 END_TEST
 
-START_TEST(no_database_configured)
-{
-    ck_assert_msg(getenv("POOL_TEST_DB") != NULL, "POOL_TEST_DB is not set: "
-                  "run the unit tests through scripts/test, which starts a "
-                  "private PostgreSQL for them");
-}
-END_TEST
-
 Suite *suite_db(void)
 {
     Suite *s = suite_create("db");
     TCase *tc = tcase_create("statement_cache");
 
-    if (!getenv("POOL_TEST_DB")) {
-        tcase_add_test(tc, no_database_configured);
-        suite_add_tcase(s, tc);
+    if (unit_need_db(s, tc)) {
         return s;
     }
     tcase_add_checked_fixture(tc, setup, teardown);

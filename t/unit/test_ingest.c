@@ -642,22 +642,12 @@ START_TEST(dav_success_is_stored)
 }
 END_TEST
 
-START_TEST(no_database_configured)
-{
-    ck_assert_msg(getenv("POOL_TEST_DB") != NULL, "POOL_TEST_DB is not set: "
-                  "run the unit tests through scripts/test, which starts a "
-                  "private PostgreSQL for them");
-}
-END_TEST
-
 Suite *suite_ingest(void)
 {
     Suite *s = suite_create("ingest");
     TCase *tc = tcase_create("ingest");
 
-    if (!getenv("POOL_TEST_DB")) {
-        tcase_add_test(tc, no_database_configured);
-        suite_add_tcase(s, tc);
+    if (unit_need_db(s, tc)) {
         return s;
     }
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -20,4 +20,9 @@ Suite *suite_ingest(void);
 Suite *suite_db(void);
 Suite *suite_store_dav(void);
 
+/* Suites that need a real PostgreSQL (POOL_TEST_DB, started by
+ * scripts/test): without one, adds to tc a test that fails saying so and
+ * returns 1; the caller then returns its suite as it is. */
+int unit_need_db(Suite *s, TCase *tc);
+
 #endif

@@ -6,6 +6,24 @@
 
 #include "unit.h"
 
+START_TEST(no_database_configured)
+{
+    ck_assert_msg(getenv("POOL_TEST_DB") != NULL, "POOL_TEST_DB is not set: "
+                  "run the unit tests through scripts/test, which starts a "
+                  "private PostgreSQL for them");
+}
+END_TEST
+
+int unit_need_db(Suite *s, TCase *tc)
+{
+    if (getenv("POOL_TEST_DB")) {
+        return 0;
+    }
+    tcase_add_test(tc, no_database_configured);
+    suite_add_tcase(s, tc);
+    return 1;
+}
+
 int main(void)
 {
     SRunner *sr;
