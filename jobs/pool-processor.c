@@ -427,7 +427,7 @@ static void http_do(agent_t *a, apr_pool_t *p, const http_req_t *rq,
 }
 
 /* Why an exchange did not succeed: the transport error, or the status and
- * the problem's detail. */
+ * the problem's detail (the token endpoint's OAuth error_description). */
 static const char *http_why(apr_pool_t *p, const http_resp_t *rs)
 {
     json_t *j, *d;
@@ -442,6 +442,9 @@ static const char *http_why(apr_pool_t *p, const http_resp_t *rs)
     }
     j = rs->body ? json_loadb(rs->body, rs->len, 0, NULL) : NULL;
     d = json_is_object(j) ? json_object_get(j, "detail") : NULL;
+    if (!json_is_string(d) && json_is_object(j)) {
+        d = json_object_get(j, "error_description");
+    }
     if (json_is_string(d)) {
         detail = clean_text(p, json_string_value(d),
                             strlen(json_string_value(d)), 300);

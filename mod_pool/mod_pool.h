@@ -106,6 +106,9 @@ char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
  * a NUL in a key or value (422) is answered with a problem naming the
  * parameter: then the result is not OK and the caller returns OK. */
 int pool_query(request_rec *r, apr_table_t **args);
+/* ETag (quoted), with "Cache-Control: private, no-cache, no-transform", and
+ * no content filter (mod_deflate) may change the body. */
+void pool_set_etag(request_rec *r, const char *etag);
 /* Reads a small request body (form posts) up to limit bytes. */
 int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
                          apr_size_t *len);

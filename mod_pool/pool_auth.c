@@ -207,17 +207,25 @@ int pool_authenticate(request_rec *r, pool_principal **who)
 
 /* ------------------------------------------------------ the token endpoint */
 
+/* RFC 6749 §5.2: application/json with error and error_description (and
+ * our request_id), not a problem document: OAuth clients parse this shape.
+ * 500 and 503 use the codes of §4.1.2.1, as most servers do. */
 static int oauth_error(request_rec *r, int status, const char *error,
                        const char *detail)
 {
-    json_t *extra = json_pack("{s:s,s:s}", "error", error,
-                              "error_description", detail);
     if (status == HTTP_UNAUTHORIZED) {
         apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                        "Basic realm=\"pool\"");
     }
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+    }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    return pool_problem_json(r, status, detail, NULL, extra);
+    apr_table_setn(r->headers_out, "Pragma", "no-cache");
+    return pool_send_json(r, status,
+                          json_pack("{s:s,s:s,s:s?}", "error", error,
+                                    "error_description", detail,
+                                    "request_id", r->log_id));
 }
 
 int pool_handle_token(request_rec *r)
@@ -236,8 +244,8 @@ int pool_handle_token(request_rec *r)
 
     if (r->method_number != M_POST) {
         apr_table_setn(r->headers_out, "Allow", "POST");
-        return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
-                            "the token endpoint takes POST only", NULL);
+        return oauth_error(r, HTTP_METHOD_NOT_ALLOWED, "invalid_request",
+                           "the token endpoint takes POST only");
     }
     ctype = apr_table_get(r->headers_in, "Content-Type");
     if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33)) {
@@ -308,8 +316,9 @@ int pool_handle_token(request_rec *r)
     }
     rv = pool_check_secret(r, cid, secret, &client);
     if (rv == HTTP_SERVICE_UNAVAILABLE) {
-        return pool_db_problem(r, POOL_DB_UNAVAILABLE, "client lookup",
-                               "client");
+        return oauth_error(r, HTTP_SERVICE_UNAVAILABLE,
+                           "temporarily_unavailable",
+                           "the database is unavailable; retry later");
     }
     if (rv != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -320,8 +329,8 @@ int pool_handle_token(request_rec *r)
     if (!sc->keys || !(key = pool_keyring_signing(sc->keys))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "pool: no PoolKeyFile configured for this server");
-        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
-                            "token keys not configured", NULL);
+        return oauth_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                           "token keys not configured");
     }
     now = apr_time_sec(apr_time_now());
     memset(&cl, 0, sizeof(cl));
@@ -335,8 +344,8 @@ int pool_handle_token(request_rec *r)
     cl.exp = now + sc->conf.token_lifetime;
     tok = pool_jwt_sign(r->pool, key, &cl);
     if (!tok) {
-        return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
-                            "cannot sign the token", NULL);
+        return oauth_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                           "cannot sign the token");
     }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Pragma", "no-cache");

@@ -9,6 +9,7 @@
 #include <util_script.h>
 
 #include "mod_pool.h"
+#include "pool_digest.h"
 #include "pool_groups.h"
 #include "pool_json.h"
 #include "pool_name.h"
@@ -746,13 +747,20 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
                             "the file's data is missing", NULL);
     }
     ap_set_content_type(r, ctype);
-    apr_table_setn(r->headers_out, "ETag",
-                   apr_pstrcat(r->pool, "\"", sha256, "\"", NULL));
+    pool_set_etag(r, apr_pstrcat(r->pool, "\"", sha256, "\"", NULL));
+    if (pool_digest_sha256_wanted(apr_table_get(r->headers_in,
+                                                "Want-Repr-Digest"))) {
+        const char *d = pool_digest_field(r->pool, sha256);
+
+        if (d) {
+            /* the whole file's digest, also on a 206 (RFC 9530 §3) */
+            apr_table_setn(r->headers_out, "Repr-Digest", d);
+        }
+    }
     ap_update_mtime(r, o->mtime);
     ap_set_last_modified(r);
     apr_table_setn(r->headers_out, "Content-Disposition",
                    content_disposition(r->pool, name));
-    apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
     apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
     cond = ap_meets_conditions(r);
     if (cond != OK) {

@@ -628,10 +628,8 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
         if (rc != POOL_DB_OK) {
             return result_db_problem(r, rc, err, 0);
         }
-        apr_table_setn(r->headers_out, "ETag",
-                       apr_psprintf(r->pool, "\"result-%" APR_INT64_T_FMT
-                                    "\"", rb.res->seq));
-        apr_table_setn(r->headers_out, "Cache-Control", "private, no-cache");
+        pool_set_etag(r, apr_psprintf(r->pool, "\"result-%" APR_INT64_T_FMT
+                                      "\"", rb.res->seq));
         cond = ap_meets_conditions(r);
         if (cond == HTTP_NOT_MODIFIED) {
             return cond;

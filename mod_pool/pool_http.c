@@ -218,6 +218,19 @@ int pool_send_json(request_rec *r, int status, void *jsonv)
     return send_body(r, status, "application/json", body);
 }
 
+/* Our ETags name bytes (a file's SHA-256, a result's seq), so what carries
+ * one must reach the client untransformed: mod_deflate would gzip it,
+ * append "-gzip" to the ETag (which If-None-Match then never matches) and
+ * ignore Range.  "no-gzip" is mod_deflate's own opt-out; "no-transform"
+ * says the same to proxies. */
+void pool_set_etag(request_rec *r, const char *etag)
+{
+    apr_table_setn(r->headers_out, "ETag", etag);
+    apr_table_setn(r->headers_out, "Cache-Control",
+                   "private, no-cache, no-transform");
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9') {

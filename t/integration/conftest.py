@@ -483,6 +483,25 @@ def assert_problem(r, status, field=None):
     return j
 
 
+def assert_oauth_error(r, status, error):
+    """r is an RFC 6749 §5.2 error of the token endpoint (application/json,
+    error + error_description, our request_id); returns its JSON."""
+    assert r.status_code == status, (r.status_code, r.headers, r.text[:500])
+    ctype = r.headers.get("Content-Type", "")
+    assert ctype.split(";")[0].strip() == "application/json", (ctype, r.text[:300])
+    j = r.json()
+    assert j.get("error") == error, j
+    assert isinstance(j.get("error_description"), str) and j["error_description"], j
+    rid = r.headers.get("X-Request-Id")
+    assert rid and j.get("request_id") == rid, (rid, j)
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    if status == 401:
+        assert r.headers.get("WWW-Authenticate", "").startswith("Basic"), r.headers
+    if status == 503:
+        assert r.headers.get("Retry-After"), r.headers
+    return j
+
+
 # ---------------------------------------------------------------- fixtures
 
 _STACK = None

@@ -1,5 +1,6 @@
 """GET /pool/v1/pools/{pool}/files (list) and GET/HEAD .../files/{id}."""
 
+import base64
 import email.utils
 import hashlib
 import http.client
@@ -122,6 +123,54 @@ def test_if_none_match(stack, uploader, stored):
     assert r.status_code == 200
     r = uploader.get("/" + j["id"], headers={"If-None-Match": "*"})
     assert r.status_code == 304
+
+
+def test_downloads_pass_mod_deflate_untouched(stack, uploader):
+    """The test stack runs mod_deflate for text and JSON (as Debian does).
+    A text download must still come as stored: no Content-Encoding, our
+    ETag (not "...-gzip"), 304 on If-None-Match, Range honoured."""
+    gz = {"Accept-Encoding": "gzip"}
+    data = b"compressible text line\n" * 4000
+    j = uploader.upload_ok("notes.txt", data, headers={"Content-Type": "text/plain"})
+    # mod_deflate is at work: the (JSON) listing comes gzipped
+    r = uploader.get("", headers=gz, stream=True)
+    assert r.status_code == 200
+    assert r.headers.get("Content-Encoding") == "gzip", r.headers
+    r.close()
+    etag = '"%s"' % hashlib.sha256(data).hexdigest()
+    r = uploader.get("/" + j["id"], headers=gz, stream=True)
+    raw = r.raw.read(decode_content=False)
+    assert r.status_code == 200
+    assert "Content-Encoding" not in r.headers, r.headers
+    assert raw == data
+    assert r.headers["ETag"] == etag
+    assert int(r.headers["Content-Length"]) == len(data)
+    assert "no-transform" in r.headers["Cache-Control"]
+    r = uploader.get("/" + j["id"], headers=dict(gz, **{"If-None-Match": etag}))
+    assert r.status_code == 304, r.headers
+    r = uploader.get("/" + j["id"], headers=dict(gz, Range="bytes=100-199"), stream=True)
+    assert r.status_code == 206, r.headers
+    assert "Content-Encoding" not in r.headers
+    assert r.raw.read(decode_content=False) == data[100:200]
+    assert r.headers["Content-Range"] == "bytes 100-199/%d" % len(data)
+
+
+def test_repr_digest(stack, uploader, stored):
+    """RFC 9530: the file's SHA-256 as Repr-Digest, on 200, HEAD and 206
+    (the whole representation's digest), left out when Want-Repr-Digest
+    gives sha-256 the weight 0."""
+    j, data = stored
+    want = "sha-256=:%s:" % base64.b64encode(hashlib.sha256(data).digest()).decode()
+    r = uploader.get("/" + j["id"])
+    assert r.headers.get("Repr-Digest") == want
+    r = uploader.get("/" + j["id"], headers={"Want-Repr-Digest": "sha-512=3, sha-256=10"})
+    assert r.headers.get("Repr-Digest") == want
+    r = uploader.s.head(stack.files_url(uploader.pool, "/" + j["id"]))
+    assert r.headers.get("Repr-Digest") == want
+    r = uploader.get("/" + j["id"], headers={"Range": "bytes=0-9"})
+    assert r.status_code == 206 and r.headers.get("Repr-Digest") == want
+    r = uploader.get("/" + j["id"], headers={"Want-Repr-Digest": "sha-256=0, sha-512=5"})
+    assert r.status_code == 200 and "Repr-Digest" not in r.headers
 
 
 @pytest.mark.parametrize("fid", [

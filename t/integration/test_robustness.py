@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import HTTP_TIMEOUT, assert_problem
+from conftest import HTTP_TIMEOUT, assert_oauth_error, assert_problem
 
 
 def test_client_disconnects_mid_upload(stack, uploader):
@@ -65,7 +65,7 @@ def test_database_down_then_back(stack, uploader, allow_errors):
         assert_problem(r, 503)
 
         r = stack.token_response(uploader.client_id, uploader.secret)
-        assert_problem(r, 503)
+        assert_oauth_error(r, 503, "temporarily_unavailable")
 
         r = requests.get(stack.files_url(pool), auth=(uploader.client_id, uploader.secret),
                          timeout=HTTP_TIMEOUT)

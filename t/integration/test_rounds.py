@@ -223,6 +223,7 @@ def test_pull_round_end_to_end(stack, pool, client_of):
         d = u.s.get(api(stack, pool, "/results/1"))
         assert d.status_code == 200 and d.content == result
         assert d.headers["Content-Type"].startswith("text/plain")
+        assert "Content-Encoding" not in d.headers      # mod_deflate is on
     d = ups[2].s.get(api(stack, pool, "/results/1"), headers={"Range": "bytes=0-1"})
     assert d.status_code == 206 and d.content == result[:2]
 

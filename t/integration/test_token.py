@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from conftest import HTTP_TIMEOUT, assert_problem, jwt_parts, unique
+from conftest import HTTP_TIMEOUT, assert_oauth_error, jwt_parts, unique
 
 
 def post_token(stack, data=None, auth=None, headers=None):
@@ -13,10 +13,7 @@ def post_token(stack, data=None, auth=None, headers=None):
 
 
 def assert_invalid_client(r):
-    j = assert_problem(r, 401)
-    assert j.get("error") == "invalid_client", j
-    assert r.headers.get("WWW-Authenticate"), "401 without WWW-Authenticate"
-    return j
+    return assert_oauth_error(r, 401, "invalid_client")
 
 
 def test_token_with_basic(stack, pool):
@@ -86,8 +83,8 @@ def test_unknown_client_looks_like_wrong_secret(stack, pool):
     c = assert_invalid_client(post_token(stack, {"grant_type": "client_credentials"},
                                          auth=("not even an id", "x")))
     # no client enumeration: same answer whether the client exists or not
-    assert a["detail"] == b["detail"] == c["detail"]
-    assert cid not in a["detail"]
+    assert a["error_description"] == b["error_description"] == c["error_description"]
+    assert cid not in a["error_description"]
 
 
 def test_no_credentials(stack):
@@ -104,19 +101,36 @@ def test_disabled_client_gets_no_token(stack, pool):
 def test_missing_grant_type(stack, pool):
     cid, secret = stack.make_client(pool, "uploader")
     r = post_token(stack, {"scope": "x"}, auth=(cid, secret))
-    j = assert_problem(r, 400)
-    assert j.get("error") == "invalid_request", j
+    assert_oauth_error(r, 400, "invalid_request")
     r = post_token(stack, None, auth=(cid, secret))
-    j = assert_problem(r, 400)
-    assert j.get("error") == "invalid_request", j
+    assert_oauth_error(r, 400, "invalid_request")
 
 
 def test_unsupported_grant_type(stack, pool):
     cid, secret = stack.make_client(pool, "uploader")
     for gt in ("password", "authorization_code", "client_credentials2"):
         r = post_token(stack, {"grant_type": gt}, auth=(cid, secret))
-        j = assert_problem(r, 400)
-        assert j.get("error") == "unsupported_grant_type", j
+        assert_oauth_error(r, 400, "unsupported_grant_type")
+
+
+def test_token_endpoint_errors_are_oauth_json(stack, pool):
+    """Every error of the token endpoint is RFC 6749 JSON, also those not
+    about credentials (method, body type, repeated parameter)."""
+    cid, secret = stack.make_client(pool, "uploader")
+    r = requests.get(stack.url("/pool/v1/token"), timeout=HTTP_TIMEOUT)
+    assert_oauth_error(r, 405, "invalid_request")
+    assert r.headers.get("Allow") == "POST"
+    r = post_token(stack, "grant_type=client_credentials", auth=(cid, secret),
+                   headers={"Content-Type": "text/plain"})
+    assert_oauth_error(r, 400, "invalid_request")
+    r = post_token(stack, "grant_type=client_credentials&grant_type=client_credentials",
+                   auth=(cid, secret),
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    j = assert_oauth_error(r, 400, "invalid_request")
+    assert "grant_type" in j["error_description"]
+    r = post_token(stack, {"grant_type": "client_credentials", "client_id": cid,
+                           "client_secret": secret}, auth=(cid, secret))
+    assert_oauth_error(r, 400, "invalid_request")
 
 
 def test_token_response_does_not_echo_secret(stack, pool):

@@ -11,6 +11,7 @@
 #include "pool_log.h"
 #include "pool_sha.h"
 #include "pool_filecache.h"
+#include "pool_digest.h"
 
 static apr_pool_t *p;
 
@@ -482,6 +483,41 @@ START_TEST(filecache_basics)
 }
 END_TEST
 
+/* the sha-256 of {"hello": "world"}\n (sha256sum; base64 by openssl) */
+START_TEST(digest_field)
+{
+    const char *hex =
+        "44aff4ab2d7c3250525675a08f0cfa9591168cffe51791c5f5bbc417c15a6c38";
+    unsigned char bin[32];
+
+    pool_sha256("{\"hello\": \"world\"}\n", 19, bin);
+    ck_assert_str_eq(pool_hex(p, bin, 32), hex);
+    ck_assert_str_eq(pool_digest_field(p, hex),
+                     "sha-256=:RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=:");
+    ck_assert_ptr_null(pool_digest_field(p, NULL));
+    ck_assert_ptr_null(pool_digest_field(p, "abc"));
+    ck_assert_ptr_null(pool_digest_field(p, apr_pstrcat(p, "zz", hex + 2,
+                                                        NULL)));
+    ck_assert_ptr_null(pool_digest_field(p, apr_pstrcat(p, hex, "0", NULL)));
+}
+END_TEST
+
+START_TEST(digest_wanted)
+{
+    ck_assert_int_eq(pool_digest_sha256_wanted(NULL), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted(""), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-256=1"), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-512=3, sha-256=10"), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-512=3"), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-256"), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-256=0"), 0);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-512=3,sha-256=0"), 0);
+    ck_assert_int_eq(pool_digest_sha256_wanted("SHA-256 = 00 ;x"), 0);
+    ck_assert_int_eq(pool_digest_sha256_wanted("sha-2560=0"), 1);
+    ck_assert_int_eq(pool_digest_sha256_wanted("=,,=0"), 1);
+}
+END_TEST
+
 Suite *suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -514,6 +550,8 @@ Suite *suite_util(void)
     tcase_add_test(tc, sha_run_saved_between_chunks);
     tcase_add_test(tc, sha_run_refuses_bad_states);
     tcase_add_test(tc, filecache_basics);
+    tcase_add_test(tc, digest_field);
+    tcase_add_test(tc, digest_wanted);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,82 @@
+/* RFC 9530 digest fields.  Want-*-Digest is a Structured Fields dictionary
+ * of algorithm = integer weight 0..10; only an explicit sha-256=0 keeps our
+ * digest out, since a digest sent unasked is allowed (RFC 9530 §3). */
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+
+#include "pool_digest.h"
+#include "pool_util.h"
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+const char *pool_digest_field(apr_pool_t *p, const char *hex)
+{
+    unsigned char bin[32];
+    int i;
+
+    if (!hex || strlen(hex) != 64) {
+        return NULL;
+    }
+    for (i = 0; i < 32; i++) {
+        int hi = hexval((unsigned char)hex[2 * i]);
+        int lo = hexval((unsigned char)hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return NULL;
+        }
+        bin[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return apr_pstrcat(p, "sha-256=:", pool_b64_encode(p, bin, 32), ":",
+                       NULL);
+}
+
+int pool_digest_sha256_wanted(const char *want)
+{
+    const char *s = want;
+
+    if (!s) {
+        return 1;
+    }
+    while (*s) {
+        const char *key;
+        apr_size_t klen;
+
+        s += strspn(s, " \t,");
+        if (!*s) {
+            break;
+        }
+        key = s;
+        klen = strcspn(s, "=,; \t");
+        s += klen;
+        if (klen == 7 && !strncasecmp(key, "sha-256", 7)) {
+            s += strspn(s, " \t");
+            /* a bare key is the boolean true: acceptable */
+            if (*s != '=') {
+                return 1;
+            }
+            s += 1 + strspn(s + 1, " \t");
+            /* weight 0 (also "00", as sf-integer allows) refuses it */
+            while (*s == '0') {
+                s++;
+            }
+            return !(*s == '\0' || *s == ',' || *s == ';' || *s == ' '
+                     || *s == '\t');
+        }
+        s += strcspn(s, ",");
+    }
+    return 1;
+}
