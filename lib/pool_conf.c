@@ -28,6 +28,9 @@ void pool_conf_defaults(pool_conf_t *c)
     c->db_connections = POOL_DEFAULT_DB_CONNECTIONS;
     c->import_timeout = POOL_DEFAULT_IMPORT_TIMEOUT;
     c->upload_expiry = POOL_DEFAULT_UPLOAD_EXPIRY;
+    c->auth_client_max = POOL_DEFAULT_AUTH_CLIENT_MAX;
+    c->auth_addr_max = POOL_DEFAULT_AUTH_ADDR_MAX;
+    c->auth_period = POOL_DEFAULT_AUTH_PERIOD;
 }
 
 const char *pool_conf_issuer(const pool_conf_t *c)
@@ -451,6 +454,40 @@ static const char *set_cors_origins(apr_pool_t *p, pool_conf_t *c,
     return NULL;
 }
 
+/* "CLIENT ADDRESS SECONDS" (failures per client id, per source address,
+ * within seconds) or "off". */
+static const char *set_auth_throttle(apr_pool_t *p, pool_conf_t *c,
+                                     const char *name, const char *v)
+{
+    char *words = apr_pstrdup(p, v), *last = NULL;
+    const char *w[4];
+    long n[3];
+    int i;
+
+    if (!strcasecmp(v, "off")) {
+        c->auth_client_max = c->auth_addr_max = c->auth_period = 0;
+        return NULL;
+    }
+    /* (apr_strtok must not be called again once it returned NULL) */
+    for (i = 0; i < 4; i++) {
+        w[i] = i && !w[i - 1] ? NULL : apr_strtok(i ? NULL : words, " \t",
+                                                  &last);
+    }
+    if (!w[2] || w[3]
+        || pool_parse_int(w[0], 1, 1000000, &n[0]) != 0
+        || pool_parse_int(w[1], 1, 1000000, &n[1]) != 0
+        || pool_parse_int(w[2], 1, 86400, &n[2]) != 0) {
+        return apr_psprintf(p, "%s: '%s' is not 'off' nor three numbers: "
+                            "failures per client id, failures per source "
+                            "address (1..1000000), within seconds (1..86400)",
+                            name, pool_conf_show(p, v));
+    }
+    c->auth_client_max = (int)n[0];
+    c->auth_addr_max = (int)n[1];
+    c->auth_period = (int)n[2];
+    return NULL;
+}
+
 typedef const char *conf_setter(apr_pool_t *p, pool_conf_t *c,
                                 const char *name, const char *v);
 
@@ -472,6 +509,7 @@ static const struct {
     { "PoolImportTimeout", set_import_timeout },
     { "PoolUploadExpiry", set_upload_expiry },
     { "PoolCORSOrigins", set_cors_origins },
+    { "PoolAuthThrottle", set_auth_throttle },
 };
 #define N_DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 

@@ -11,6 +11,9 @@
 #define POOL_TOKEN_AUDIENCE          "mod_pool"
 #define POOL_DEFAULT_IMPORT_TIMEOUT  600                   /* seconds */
 #define POOL_DEFAULT_UPLOAD_EXPIRY   86400                 /* seconds */
+#define POOL_DEFAULT_AUTH_CLIENT_MAX 20    /* failed secrets per client id */
+#define POOL_DEFAULT_AUTH_ADDR_MAX   100   /* ... per source address */
+#define POOL_DEFAULT_AUTH_PERIOD     60    /* ... within seconds */
 
 typedef struct {
     const char *database;       /* PoolDatabase: libpq conninfo */
@@ -29,6 +32,9 @@ typedef struct {
     int import_timeout;         /* PoolImportTimeout, seconds */
     int upload_expiry;          /* PoolUploadExpiry: tus uploads, seconds */
     const char *cors_origins;   /* PoolCORSOrigins: space-separated, or NULL */
+    int auth_client_max;        /* PoolAuthThrottle: failures per client id, */
+    int auth_addr_max;          /* per source address, */
+    int auth_period;            /* within seconds; 0 0 0 = off */
     const char *api_path;       /* pool_conf_read only: the path of the first
                                  * <Location> with SetHandler pool, without
                                  * trailing '/' ("" for "/"); NULL if none */

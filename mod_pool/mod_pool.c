@@ -118,6 +118,12 @@ static int pool_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return probe_stores(s, ptemp, 0);
 }
 
+static int pool_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp)
+{
+    return pool_auth_throttle_pre_config(pconf);
+}
+
 static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
@@ -134,6 +140,9 @@ static int pool_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return rv;                              /* a restart */
     }
     pool_auth_init(pconf);
+    if ((rv = pool_auth_throttle_post_config(pconf, s)) != OK) {
+        return rv;
+    }
     for (sv = s; sv; sv = sv->next) {
         pool_srv_conf *sc = pool_srv(sv);
         const char *err = NULL;
@@ -177,6 +186,7 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
 {
     server_rec *sv;
 
+    pool_auth_throttle_child_init(pchild, s);
     for (sv = s; sv; sv = sv->next) {
         pool_srv_conf *sc = pool_srv(sv);
         server_rec *prev;
@@ -355,6 +365,7 @@ static int pool_handler(request_rec *r)
 static void pool_register_hooks(apr_pool_t *p)
 {
     pool_register_auth_providers(p);
+    ap_hook_pre_config(pool_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(pool_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(pool_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(pool_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -35,7 +35,8 @@ enum {
     POOL_SET_UPLOAD_EXPIRY = 1 << 24,      /* tus: high, clear as well */
     POOL_SET_CORS_ORIGINS = 1 << 25,
     POOL_SET_STORAGE_CREDENTIALS = 1 << 26,
-    POOL_SET_IMPORT_TIMEOUT = 1 << 9
+    POOL_SET_IMPORT_TIMEOUT = 1 << 9,
+    POOL_SET_AUTH_THROTTLE = 1 << 27
 };
 
 typedef struct pool_dbpool pool_dbpool;
@@ -126,10 +127,25 @@ int pool_authenticate(request_rec *r, pool_principal **who);
 int pool_handle_token(request_rec *r);
 void pool_register_auth_providers(apr_pool_t *p);
 void pool_auth_init(apr_pool_t *pconf);
-/* client_id:secret check shared by Basic on the API and the authn provider:
- * OK, HTTP_UNAUTHORIZED, or HTTP_SERVICE_UNAVAILABLE. */
+/* client_id:secret check shared by Basic on the API, the token endpoint
+ * and the authn provider: OK, HTTP_UNAUTHORIZED, HTTP_SERVICE_UNAVAILABLE,
+ * or HTTP_TOO_MANY_REQUESTS with *retry_after seconds (too many failures
+ * for this client id or address: the secret was not checked). */
 int pool_check_secret(request_rec *r, const char *client_id,
-                      const char *secret, pool_client_t **client);
+                      const char *secret, pool_client_t **client,
+                      int *retry_after);
+
+/* pool_auth_throttle.c: failed secrets counted per client id and source
+ * address in a table shared by every child (PoolAuthThrottle). */
+int pool_auth_throttle_pre_config(apr_pool_t *pconf);
+int pool_auth_throttle_post_config(apr_pool_t *pconf, server_rec *s);
+void pool_auth_throttle_child_init(apr_pool_t *pchild, server_rec *s);
+/* Seconds r must wait before its secret for client_id is checked, or 0. */
+int pool_auth_wait(request_rec *r, const char *client_id);
+void pool_auth_failed(request_rec *r, const char *client_id);
+/* Credentials verified in the last minutes (cred: see pool_check_secret). */
+int pool_auth_known(request_rec *r, const unsigned char cred[32]);
+void pool_auth_remember(request_rec *r, const unsigned char cred[32]);
 
 /* pool_tus.c: tus 1.0.0 resumable uploads at .../pools/{pool}/uploads[/{id}].
  * rest is NULL for the collection, else the raw text after "uploads/". */

@@ -13,6 +13,7 @@
 #include <http_request.h>
 #include <http_core.h>
 #include <mod_auth.h>
+#include <openssl/evp.h>
 
 #include "mod_pool.h"
 #include "pool_jwt.h"
@@ -77,13 +78,40 @@ static pool_db_rc lookup_user(request_rec *r, pool_client_t **client)
  * time taken does not tell whether a client_id exists. */
 static const char *dummy_hash;
 
+/* What names a verified secret: the client, its stored hash (so a new
+ * secret is a new name) and the secret presented. */
+static void cred_digest(const char *client_id, const char *secret_hash,
+                        const char *secret, unsigned char out[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int n = 0;
+
+    memset(out, 0, 32);
+    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)
+        && EVP_DigestUpdate(c, client_id, strlen(client_id) + 1)
+        && EVP_DigestUpdate(c, secret_hash, strlen(secret_hash) + 1)
+        && EVP_DigestUpdate(c, secret, strlen(secret))) {
+        EVP_DigestFinal_ex(c, out, &n);
+    }
+    EVP_MD_CTX_free(c);
+}
+
+/* The KDF costs ~30 ms of CPU per check, so a secret is checked only while
+ * neither its client id nor the caller's address has failed too often
+ * (unknown ids count as known ones do, and cost the same), and a secret
+ * verified in the last minutes is recognised without the KDF: its client
+ * keeps working while someone else's guesses are refused. */
 int pool_check_secret(request_rec *r, const char *client_id,
-                      const char *secret, pool_client_t **client)
+                      const char *secret, pool_client_t **client,
+                      int *retry_after)
 {
     client_get_baton cb;
+    unsigned char cred[32];
     const char *err;
     pool_db_rc rc;
+    int wait;
 
+    *retry_after = 0;
     if (!client_id || !secret || !*client_id
         || strlen(client_id) > CLIENT_ID_MAX || strlen(secret) > SECRET_MAX) {
         return HTTP_UNAUTHORIZED;
@@ -91,20 +119,34 @@ int pool_check_secret(request_rec *r, const char *client_id,
     cb.client_id = client_id;
     cb.client = NULL;
     rc = pool_db_run(r, op_client_get, &cb, &err);
-    if (rc == POOL_DB_NOTFOUND) {
-        if (dummy_hash) {
-            pool_kdf_verify(secret, dummy_hash);
-        }
-        return HTTP_UNAUTHORIZED;
-    }
-    if (rc != POOL_DB_OK) {
+    if (rc != POOL_DB_OK && rc != POOL_DB_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "pool: client lookup failed: %s", err ? err : "?");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (!pool_kdf_verify(secret, cb.client->secret_hash)) {
+    if (rc == POOL_DB_OK) {
+        cred_digest(client_id, cb.client->secret_hash, secret, cred);
+        if (pool_auth_known(r, cred)) {
+            goto verified;
+        }
+    }
+    if ((wait = pool_auth_wait(r, client_id)) > 0) {
+        *retry_after = wait;
+        return HTTP_TOO_MANY_REQUESTS;
+    }
+    if (rc == POOL_DB_NOTFOUND) {
+        if (dummy_hash) {
+            pool_kdf_verify(secret, dummy_hash);
+        }
+        pool_auth_failed(r, client_id);
         return HTTP_UNAUTHORIZED;
     }
+    if (!pool_kdf_verify(secret, cb.client->secret_hash)) {
+        pool_auth_failed(r, client_id);
+        return HTTP_UNAUTHORIZED;
+    }
+    pool_auth_remember(r, cred);
+verified:
     if (cb.client->disabled) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "pool: disabled client %s refused", client_id);
@@ -171,7 +213,7 @@ int pool_authenticate(request_rec *r, pool_principal **who)
     else if (!strncasecmp(auth, "Basic ", 6)) {
         const char *user = NULL, *pw = NULL;
         pool_client_t *client = NULL;
-        int rv;
+        int rv, wait;
 
         if (ap_get_basic_auth_components(r, &user, &pw) != APR_SUCCESS) {
             apr_table_setn(r->err_headers_out, "WWW-Authenticate",
@@ -179,10 +221,16 @@ int pool_authenticate(request_rec *r, pool_principal **who)
             return pool_problem(r, HTTP_UNAUTHORIZED,
                                 "malformed Basic credentials", NULL);
         }
-        rv = pool_check_secret(r, user, pw, &client);
+        rv = pool_check_secret(r, user, pw, &client, &wait);
         if (rv == HTTP_SERVICE_UNAVAILABLE) {
             return pool_db_problem(r, POOL_DB_UNAVAILABLE, "client lookup",
                                    "client");
+        }
+        if (rv == HTTP_TOO_MANY_REQUESTS) {
+            apr_table_setn(r->err_headers_out, "Retry-After",
+                           apr_itoa(r->pool, wait));
+            return pool_problem(r, HTTP_TOO_MANY_REQUESTS, "too many failed "
+                                "authentications; retry later", NULL);
         }
         if (rv != OK) {
             apr_table_setn(r->err_headers_out, "WWW-Authenticate",
@@ -240,7 +288,7 @@ int pool_handle_token(request_rec *r)
     char *body, *pair, *state = NULL, *tok;
     apr_size_t len;
     apr_int64_t now;
-    int rv;
+    int rv, wait;
 
     if (r->method_number != M_POST) {
         apr_table_setn(r->headers_out, "Allow", "POST");
@@ -314,11 +362,17 @@ int pool_handle_token(request_rec *r)
         return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client",
                            "client credentials are required");
     }
-    rv = pool_check_secret(r, cid, secret, &client);
+    rv = pool_check_secret(r, cid, secret, &client, &wait);
     if (rv == HTTP_SERVICE_UNAVAILABLE) {
         return oauth_error(r, HTTP_SERVICE_UNAVAILABLE,
                            "temporarily_unavailable",
                            "the database is unavailable; retry later");
+    }
+    if (rv == HTTP_TOO_MANY_REQUESTS) {
+        apr_table_setn(r->headers_out, "Retry-After", apr_itoa(r->pool, wait));
+        return oauth_error(r, HTTP_TOO_MANY_REQUESTS,
+                           "temporarily_unavailable", "too many failed "
+                           "authentications; retry later");
     }
     if (rv != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -361,10 +415,17 @@ static authn_status authn_check_password(request_rec *r, const char *user,
                                          const char *password)
 {
     pool_client_t *client = NULL;
-    int rv = pool_check_secret(r, user, password, &client);
+    int wait;
+    int rv = pool_check_secret(r, user, password, &client, &wait);
 
     if (rv == HTTP_SERVICE_UNAVAILABLE) {
         return AUTH_GENERAL_ERROR;
+    }
+    if (rv == HTTP_TOO_MANY_REQUESTS) {
+        /* an authn provider can only deny: a 401 that says when to retry */
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_itoa(r->pool, wait));
+        return AUTH_DENIED;
     }
     if (rv != OK) {
         return AUTH_DENIED;

@@ -22,6 +22,7 @@ static const struct {
     { "PoolImportTimeout", POOL_SET_IMPORT_TIMEOUT },
     { "PoolUploadExpiry", POOL_SET_UPLOAD_EXPIRY },
     { "PoolCORSOrigins", POOL_SET_CORS_ORIGINS },
+    { "PoolAuthThrottle", POOL_SET_AUTH_THROTTLE },
 };
 
 pool_srv_conf *pool_srv(const server_rec *s)
@@ -58,6 +59,9 @@ void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(POOL_SET_IMPORT_TIMEOUT, import_timeout);
     MERGE(POOL_SET_UPLOAD_EXPIRY, upload_expiry);
     MERGE(POOL_SET_CORS_ORIGINS, cors_origins);
+    MERGE(POOL_SET_AUTH_THROTTLE, auth_client_max);
+    MERGE(POOL_SET_AUTH_THROTTLE, auth_addr_max);
+    MERGE(POOL_SET_AUTH_THROTTLE, auth_period);
 #undef MERGE
     sc->keys = (add->set & POOL_SET_KEYFILE) ? add->keys : base->keys;
     sc->set = base->set | add->set;
@@ -160,5 +164,9 @@ const command_rec pool_cmds[] = {
     AP_INIT_RAW_ARGS("PoolCORSOrigins", set_list_directive, NULL, RSRC_CONF,
                      "browser origins (scheme://host[:port], or *) allowed "
                      "to call the API cross-origin"),
+    AP_INIT_RAW_ARGS("PoolAuthThrottle", set_list_directive, NULL, RSRC_CONF,
+                     "failed secrets allowed per client id and per source "
+                     "address within seconds before 429 (default 20 100 60), "
+                     "or off"),
     { NULL }
 };

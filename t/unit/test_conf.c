@@ -206,6 +206,13 @@ START_TEST(set_good)
     ck_assert_int_eq(c.max_file_size, 1024);
     ck_assert_ptr_null(pool_conf_set(p, &c, "POOLTOKENLIFETIME", "60"));
     ck_assert_int_eq(c.token_lifetime, 60);
+    ck_assert_int_eq(c.auth_client_max, POOL_DEFAULT_AUTH_CLIENT_MAX);
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolAuthThrottle", "5  50\t600"));
+    ck_assert_int_eq(c.auth_client_max, 5);
+    ck_assert_int_eq(c.auth_addr_max, 50);
+    ck_assert_int_eq(c.auth_period, 600);
+    ck_assert_ptr_null(pool_conf_set(p, &c, "PoolAuthThrottle", "Off"));
+    ck_assert_int_eq(c.auth_client_max + c.auth_addr_max + c.auth_period, 0);
 }
 END_TEST
 
@@ -242,6 +249,13 @@ START_TEST(set_bad)
         { "PoolTokenLifetime", "1h", "PoolTokenLifetime: " },
         { "PoolDatabaseConnections", "0", "PoolDatabaseConnections: " },
         { "PoolDatabaseConnections", "257", "PoolDatabaseConnections: " },
+        { "PoolAuthThrottle", "", "PoolAuthThrottle: " },
+        { "PoolAuthThrottle", "5 50", "PoolAuthThrottle: " },
+        { "PoolAuthThrottle", "5 50 60 1", "PoolAuthThrottle: " },
+        { "PoolAuthThrottle", "0 50 60", "PoolAuthThrottle: " },
+        { "PoolAuthThrottle", "5 50 86401", "PoolAuthThrottle: " },
+        { "PoolAuthThrottle", "5 x 60", "PoolAuthThrottle: " },
+        { "PoolAuthThrottle", "no", "PoolAuthThrottle: " },
         /* the canonical name, whatever case was written */
         { "poolmaxfilesize", "x", "PoolMaxFileSize: " },
     };

@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *suite_util(void);
+Suite *suite_throttle(void);
 Suite *suite_kdf(void);
 Suite *suite_jwt(void);
 Suite *suite_link(void);

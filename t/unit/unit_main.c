@@ -33,6 +33,7 @@ int main(void)
         return EXIT_FAILURE;
     }
     sr = srunner_create(suite_util());
+    srunner_add_suite(sr, suite_throttle());
     srunner_add_suite(sr, suite_kdf());
     srunner_add_suite(sr, suite_jwt());
     srunner_add_suite(sr, suite_link());
