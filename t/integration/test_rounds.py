@@ -10,6 +10,7 @@ lateness=1h, so that the real clock never closes a group under them."""
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import signal
@@ -577,6 +578,43 @@ def test_signed_links_forged_and_expired(stack, pool, client_of):
     r = requests.get(stack.url(lp + "?" + sign_link(stack, "GET", lp, now + 600)),
                      timeout=30)
     assert_problem(r, 403)
+
+
+def raw_get(stack, target):
+    """GET with the request target exactly as written (requests/urllib3
+    would remove dot segments)."""
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    conn.putrequest("GET", target, skip_accept_encoding=True)
+    conn.endheaders()
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, body
+
+
+def test_signed_link_path_is_the_normalised_path(stack, pool, client_of):
+    """docs/rounds.md: the signature covers the path as httpd normalises
+    it, so spellings of the same path pass and others do not."""
+    settings(stack, pool, "window=1m", "lateness=1h")
+    up = client_of(pool)
+    f = up.upload_ok("n.txt", b"normal", ts=str(window_ts()))
+    path = "/pool/v1/pools/%s/files/%s" % (pool, f["id"])
+    q = sign_link(stack, "GET", path, int(time.time()) + 600)
+    same = [
+        path,
+        "/pool/v1/pools/%s/./files/%s" % (pool, f["id"]),
+        "/pool/v1/pools/%s/x/../files/%s" % (pool, f["id"]),
+        path.replace("-", "%2D"),
+    ]
+    for p in same:
+        status, body = raw_get(stack, p + "?" + q)
+        assert (status, body) == (200, b"normal"), (p, status, body[:200])
+    # a link signed over a spelling that httpd rewrites matches nothing
+    odd = "/pool/v1/pools/%s/./files/%s" % (pool, f["id"])
+    status, body = raw_get(stack, odd + "?" + sign_link(stack, "GET", odd,
+                                                          int(time.time()) + 600))
+    assert status == 403, (status, body[:200])
+    assert b"signed link" in body
 
 
 # ---------------------------------------------------------------- concurrency
