@@ -1,4 +1,4 @@
-/* poolctl client add|list|disable */
+/* poolctl client add|list|disable|token */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +7,7 @@
 
 #include "poolctl.h"
 #include "pool_json.h"
+#include "pool_jwt.h"
 
 #define CLIENT_ID_PREFIX "cl_"
 #define CLIENT_ID_HEX    24
@@ -192,6 +193,72 @@ static int client_disable(poolctl_t *ctl, apr_array_header_t *pos)
     return POOLCTL_OK;
 }
 
+/* An access token for a client, signed here with the PoolKeyFile's signing
+ * key as the token endpoint would (no secret needed: whoever runs poolctl
+ * can read the database and the keys anyway). */
+static int client_token(poolctl_t *ctl, apr_array_header_t *pos, int json)
+{
+    const char *id, *err = NULL, *tok;
+    pool_keyring_t *keys;
+    pool_client_t *cl = NULL;
+    pool_db_rc rc;
+    PGconn *db;
+
+    if (pos->nelts != 2) {
+        return poolctl_usage("usage: client token CLIENT_ID [--json]");
+    }
+    id = APR_ARRAY_IDX(pos, 1, const char *);
+    if (!client_id_valid(id)) {
+        return poolctl_usage("'%s' is not a client id (cl_ and 24 hex "
+                             "digits, as 'client list' shows)",
+                             poolctl_show(ctl->p, id));
+    }
+    if (poolctl_conf(ctl) != POOLCTL_OK) {
+        return POOLCTL_FAIL;
+    }
+    if (!ctl->conf.key_file) {
+        poolctl_err("client token: PoolKeyFile is not set in %s: no token "
+                    "can be signed", ctl->conf_path);
+        return POOLCTL_FAIL;
+    }
+    if (pool_keyring_load(ctl->p, ctl->conf.key_file, &keys, &err)
+        != APR_SUCCESS) {
+        poolctl_err("client token: %s", err);
+        return POOLCTL_FAIL;
+    }
+    if (!(db = poolctl_db(ctl))) {
+        return POOLCTL_FAIL;
+    }
+    rc = pool_db_client_get(ctl->p, db, id, &cl, &err);
+    if (rc == POOL_DB_NOTFOUND) {
+        poolctl_err("client '%s' not found", id);
+        return POOLCTL_FAIL;
+    }
+    if (rc != POOL_DB_OK) {
+        return poolctl_db_error(rc, err);
+    }
+    if (cl->disabled) {
+        poolctl_err("client '%s' is disabled: no token for it", id);
+        return POOLCTL_FAIL;
+    }
+    tok = pool_token_issue(ctl->p, keys, pool_conf_issuer(&ctl->conf),
+                           ctl->conf.token_lifetime, cl->client_id, cl->pool,
+                           cl->role, apr_time_sec(apr_time_now()));
+    if (!tok) {
+        poolctl_err("client token: cannot sign with %s", ctl->conf.key_file);
+        return POOLCTL_FAIL;
+    }
+    if (json) {
+        return poolctl_print_json(ctl, json_pack(
+            "{s:s, s:s, s:i, s:s, s:s, s:s}", "access_token", tok,
+            "token_type", "Bearer", "expires_in", ctl->conf.token_lifetime,
+            "client_id", cl->client_id, "pool", cl->pool, "role", cl->role));
+    }
+    /* the token alone, for TOKEN=$(poolctl client token ID) */
+    printf("%s\n", tok);
+    return POOLCTL_OK;
+}
+
 int poolctl_cmd_client(poolctl_t *ctl, int argc, const char *const *argv)
 {
     apr_array_header_t *pos;
@@ -207,7 +274,7 @@ int poolctl_cmd_client(poolctl_t *ctl, int argc, const char *const *argv)
         return POOLCTL_USAGE;
     }
     if (pos->nelts < 1) {
-        return poolctl_usage("client: which? add, list or disable");
+        return poolctl_usage("client: which? add, list, disable or token");
     }
     sub = APR_ARRAY_IDX(pos, 0, const char *);
     if (!strcmp(sub, "add")) {
@@ -226,6 +293,9 @@ int poolctl_cmd_client(poolctl_t *ctl, int argc, const char *const *argv)
         }
         return client_disable(ctl, pos);
     }
+    if (!strcmp(sub, "token")) {
+        return client_token(ctl, pos, json);
+    }
     return poolctl_usage("client: unknown subcommand '%s' (add, list, "
-                         "disable)", poolctl_show(ctl->p, sub));
+                         "disable, token)", poolctl_show(ctl->p, sub));
 }

@@ -15,15 +15,16 @@
 static const struct {
     const char *name;
     pool_step_fn *fn;
+    const char *did;            /* "%d <did>" says what a step did */
 } steps[] = {
-    { "group", pool_step_group },
-    { "trigger", pool_step_trigger },
-    { "expire", pool_step_expire },
-    { "fetch", pool_step_fetch },
-    { "publish", pool_step_publish },
-    { "deliver", pool_step_deliver },
+    { "group", pool_step_group, "groups made, closed or skipped" },
+    { "trigger", pool_step_trigger, "groups made claimable or sent" },
+    { "expire", pool_step_expire, "claims past their deadline ended" },
+    { "fetch", pool_step_fetch, "imports handled" },
+    { "publish", pool_step_publish, "results handled" },
+    { "deliver", pool_step_deliver, "webhook deliveries handled" },
     /* only when named: it walks the whole storage tree */
-    { "sweep", pool_step_sweep },
+    { "sweep", pool_step_sweep, "storage items reclaimed or reconciled" },
 };
 #define N_DEFAULT_STEPS (N_STEPS - 1)
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
@@ -142,6 +143,7 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
     rc = POOLCTL_OK;
     do {
         apr_time_t started = apr_time_now();
+        int total = 0;
 
         for (i = 0; i < chosen->nelts && !stop_requested; i++) {
             int k = APR_ARRAY_IDX(chosen, i, int), done = 0;
@@ -165,10 +167,21 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
                 rc = POOLCTL_FAIL;
             }
             else if (done) {
-                pool_log(POOL_LOG_NOTICE, "step %s: %d done", steps[k].name,
-                         done);
+                pool_log(POOL_LOG_NOTICE, "%s: %d %s", steps[k].name, done,
+                         steps[k].did);
             }
+            else {
+                pool_log(POOL_LOG_INFO, "%s: nothing to do", steps[k].name);
+            }
+            total += done;
             apr_pool_destroy(sctx.p);
+        }
+        /* someone at a terminal learns that the run did happen; cron (no
+         * terminal: its mail) and loops stay quiet, -v says it anyway */
+        if (!every && !total && rc == POOLCTL_OK && !stop_requested) {
+            pool_log(isatty(STDERR_FILENO) ? POOL_LOG_NOTICE : POOL_LOG_INFO,
+                     "nothing to do: no step found due work%s",
+                     isatty(STDERR_FILENO) ? " (-v names each step)" : "");
         }
         if (every && !stop_requested) {
             apr_interval_time_t left = apr_time_from_sec(every)

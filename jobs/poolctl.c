@@ -58,7 +58,11 @@ static const poolctl_cmd_t commands[] = {
       "working\n"
       "                                   (tokens already issued expire "
       "within\n"
-      "                                   PoolTokenLifetime)" },
+      "                                   PoolTokenLifetime)\n"
+      "client token CLIENT_ID [--json]    print an access token for the "
+      "client, signed\n"
+      "                                   with PoolKeyFile (as the token "
+      "endpoint would)" },
     { "key", poolctl_cmd_key,
       "key generate FILE                  append a new token signing key to "
       "FILE\n"

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "pool_jwt.h"
+#include "pool_conf.h"
 #include "pool_util.h"
 
 #define JWT_ALG         "HS256"
@@ -355,4 +356,27 @@ const char *pool_jwt_strerror(pool_jwt_status_t s)
         return "missing or invalid token claims";
     }
     return "invalid token";
+}
+
+char *pool_token_issue(apr_pool_t *p, const pool_keyring_t *kr,
+                       const char *issuer, int lifetime,
+                       const char *client_id, const char *pool,
+                       const char *role, apr_int64_t now)
+{
+    const pool_key_t *key = kr ? pool_keyring_signing(kr) : NULL;
+    pool_claims_t cl;
+
+    if (!key) {
+        return NULL;
+    }
+    memset(&cl, 0, sizeof(cl));
+    cl.iss = issuer;
+    cl.aud = POOL_TOKEN_AUDIENCE;
+    cl.sub = client_id;
+    cl.pool = pool;
+    cl.role = role;
+    cl.jti = pool_uuid(p);
+    cl.iat = now;
+    cl.exp = now + lifetime;
+    return pool_jwt_sign(p, key, &cl);
 }

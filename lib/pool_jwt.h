@@ -45,6 +45,15 @@ pool_jwt_status_t pool_jwt_verify(apr_pool_t *p, const pool_keyring_t *kr,
                                   const char *aud, apr_int64_t now,
                                   pool_claims_t *out);
 
+/* An access token for a client, as the token endpoint issues it (and
+ * `poolctl client token`): signed with the keyring's signing key, audience
+ * POOL_TOKEN_AUDIENCE, valid lifetime seconds from now.  NULL when the
+ * keyring has no signing key or signing fails. */
+char *pool_token_issue(apr_pool_t *p, const pool_keyring_t *kr,
+                       const char *issuer, int lifetime,
+                       const char *client_id, const char *pool,
+                       const char *role, apr_int64_t now);
+
 /* A short English reason, suitable for error_description. */
 const char *pool_jwt_strerror(pool_jwt_status_t s);
 

@@ -283,11 +283,8 @@ int pool_handle_token(request_rec *r)
     const char *ctype, *grant, *cid = NULL, *secret = NULL;
     const char *hdr_user = NULL, *hdr_pw = NULL;
     pool_client_t *client = NULL;
-    pool_claims_t cl;
-    const pool_key_t *key;
     char *body, *pair, *state = NULL, *tok;
     apr_size_t len;
-    apr_int64_t now;
     int rv, wait;
 
     if (r->method_number != M_POST) {
@@ -380,23 +377,16 @@ int pool_handle_token(request_rec *r)
         return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client",
                            "unknown client, wrong secret or disabled client");
     }
-    if (!sc->keys || !(key = pool_keyring_signing(sc->keys))) {
+    if (!sc->keys || !pool_keyring_signing(sc->keys)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "pool: no PoolKeyFile configured for this server");
         return oauth_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
                            "token keys not configured");
     }
-    now = apr_time_sec(apr_time_now());
-    memset(&cl, 0, sizeof(cl));
-    cl.iss = pool_conf_issuer(&sc->conf);
-    cl.aud = POOL_TOKEN_AUDIENCE;
-    cl.sub = client->client_id;
-    cl.pool = client->pool;
-    cl.role = client->role;
-    cl.jti = pool_uuid(r->pool);
-    cl.iat = now;
-    cl.exp = now + sc->conf.token_lifetime;
-    tok = pool_jwt_sign(r->pool, key, &cl);
+    tok = pool_token_issue(r->pool, sc->keys, pool_conf_issuer(&sc->conf),
+                           sc->conf.token_lifetime, client->client_id,
+                           client->pool, client->role,
+                           apr_time_sec(apr_time_now()));
     if (!tok) {
         return oauth_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error",
                            "cannot sign the token");

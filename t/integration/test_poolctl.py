@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from conftest import POOLCTL, unique
+from conftest import POOLCTL, jwt_parts, unique
 
 ROLES = ("uploader", "listener", "processor", "admin")
 
@@ -158,6 +158,42 @@ def test_client_disable(stack):
     assert s.get(stack.files_url(pool)).status_code == 401
     listed = items(json.loads(stack.poolctl("client", "list", pool, "--json").stdout), "clients")
     assert listed[0]["client_id"] == cid
+
+
+def test_client_token(stack):
+    """poolctl client token: a token the API takes, as the token endpoint
+    would make it, for an enabled client only."""
+    pool = stack.create_pool(unique("tok"))
+    cid, _ = stack.make_client(pool, "listener")
+    p = stack.poolctl_ok("client", "token", cid)
+    tok = p.stdout.strip()
+    assert "\n" not in tok and tok.count(".") == 2
+    claims = jwt_parts(tok)[1]
+    assert claims["sub"] == claims["client_id"] == cid
+    assert claims["pool"] == pool and claims["role"] == "listener"
+    assert stack.session(token=tok).get(stack.files_url(pool)).status_code == 200
+    j = json.loads(stack.poolctl_ok("client", "token", cid, "--json").stdout)
+    assert j["token_type"] == "Bearer" and j["expires_in"] > 0
+    assert j["client_id"] == cid and j["pool"] == pool and j["role"] == "listener"
+    assert stack.session(token=j["access_token"]).get(stack.files_url(pool)).status_code == 200
+    # unknown, malformed, disabled
+    p = stack.poolctl("client", "token", "cl_" + "0" * 24)
+    assert p.returncode == 1 and "not found" in p.stderr and not p.stdout
+    assert stack.poolctl("client", "token", "nope").returncode == 2
+    stack.poolctl_ok("client", "disable", cid)
+    p = stack.poolctl("client", "token", cid)
+    assert p.returncode == 1 and "disabled" in p.stderr and not p.stdout
+
+
+def test_run_says_what_it_did(stack):
+    """poolctl run --once names what each step did; with nothing to do it
+    is quiet unless -v (cron mails what it prints), then each step says
+    so."""
+    p = stack.poolctl_ok("run", "--once", "expire")
+    assert "nothing to do" not in p.stderr        # not a terminal: quiet
+    p = stack.poolctl_ok("-v", "run", "--once", "expire", "fetch")
+    assert "expire: nothing to do" in p.stderr, p.stderr
+    assert "fetch: nothing to do" in p.stderr, p.stderr
 
 
 def test_client_disable_unknown_fails(stack):
