@@ -45,6 +45,7 @@
 #include <apr_file_io.h>
 #include <apr_file_info.h>
 #include <apr_network_io.h>
+#include <apr_poll.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
 #include <apr_time.h>
@@ -473,6 +474,18 @@ static const char *server_url(agent_t *a, apr_pool_t *p, const char *url)
 
 /* --------------------------------------------------------------- tokens */
 
+/* Whether an answer is the token endpoint's own (a token, or an RFC 6749
+ * error document). */
+static int oauth_answer(const http_resp_t *rs)
+{
+    json_t *j = rs->body ? json_loadb(rs->body, rs->len, 0, NULL) : NULL;
+    int yes = json_is_object(j) && (json_object_get(j, "error")
+                                    || json_object_get(j, "access_token"));
+
+    json_decref(j);
+    return yes;
+}
+
 /* A token that is valid for a while yet (a new one when force). */
 static const char *token_ensure(agent_t *a, int force)
 {
@@ -496,6 +509,13 @@ static const char *token_ensure(agent_t *a, int force)
     rq.body = "grant_type=client_credentials";
     rq.body_len = strlen(rq.body);
     http_do(a, p, &rq, &rs);
+    if (!rs.error && rs.status != 200 && !oauth_answer(&rs)) {
+        /* not our token endpoint at all: --api is likely the server root */
+        return apr_psprintf(p, "no token: HTTP %ld from %s, which is not a "
+                            "mod_pool token endpoint: --api must be the API's "
+                            "root, where <Location> has SetHandler pool "
+                            "(e.g. http://HOST/pool)", rs.status, rq.url);
+    }
     if (rs.error || rs.status != 200) {
         /* in token_p: used before the next renewal clears it */
         return apr_psprintf(p, "no token: %s", http_why(p, &rs));
@@ -523,6 +543,41 @@ static const char *token_ensure(agent_t *a, int force)
     pool_log(POOL_LOG_DEBUG, "token renewed, valid for %ld s",
              (long)apr_time_sec(life));
     return NULL;
+}
+
+/* The client's role and pool, as its token names them: a client that
+ * cannot process the pool is an error that says so, not a listing that is
+ * silently empty.  NULL when fine or when no token came (the pass reports
+ * that). */
+static const char *check_client(agent_t *a, apr_pool_t *p)
+{
+    const char *dot1, *dot2, *role, *pool, *err = NULL;
+    unsigned char *bin;
+    apr_ssize_t n;
+    json_t *j;
+
+    if (token_ensure(a, 0) != NULL) {
+        return NULL;
+    }
+    dot1 = strchr(a->token, '.');
+    dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    n = dot2 ? pool_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1),
+                                  &bin) : -1;
+    j = n > 0 ? json_loadb((const char *)bin, (size_t)n, 0, NULL) : NULL;
+    role = json_string_value(json_object_get(j, "role"));
+    pool = json_string_value(json_object_get(j, "pool"));
+    if (role && strcmp(role, "processor")) {
+        err = apr_psprintf(p, "client %s has the role '%s': pool-processor "
+                           "needs a client with the processor role (poolctl "
+                           "client add %s NAME --role processor)",
+                           a->client_id, role, pool ? pool : a->pool);
+    }
+    else if (pool && strcmp(pool, a->pool)) {
+        err = apr_psprintf(p, "client %s belongs to pool '%s', not to '%s' "
+                           "(--pool)", a->client_id, pool, a->pool);
+    }
+    json_decref(j);
+    return err;
 }
 
 /* An API request with the token (a new token and a second try after a
@@ -1531,11 +1586,31 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
     apr_pool_create(&p, NULL);
     while (!stop_requested) {
         apr_socket_t *c;
+        apr_pollfd_t pfd;
+        apr_int32_t ready = 0;
         apr_status_t rv;
 
         apr_pool_clear(p);
-        rv = apr_socket_accept(&c, l->sock, p);
-        if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EINTR(rv)) {
+        /* apr_socket_accept() does not wait for the socket's timeout: on
+         * the non-blocking socket that a timeout makes it fails at once
+         * with EAGAIN when no connection is pending.  Wait here instead,
+         * half a second at most, to see whether to stop. */
+        memset(&pfd, 0, sizeof(pfd));
+        pfd.p = p;
+        pfd.desc_type = APR_POLL_SOCKET;
+        pfd.reqevents = APR_POLLIN;
+        pfd.desc.s = l->sock;
+        rv = apr_poll(&pfd, 1, &ready, apr_time_from_msec(500));
+        if (rv == APR_SUCCESS && ready > 0) {
+            rv = apr_socket_accept(&c, l->sock, p);
+        }
+        else if (rv == APR_SUCCESS) {
+            continue;
+        }
+        /* (EAGAIN, ECONNABORTED: the connection went away before the
+         * accept) */
+        if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EINTR(rv)
+            || APR_STATUS_IS_EAGAIN(rv) || APR_STATUS_IS_ECONNABORTED(rv)) {
             continue;
         }
         if (rv != APR_SUCCESS) {
@@ -1587,7 +1662,9 @@ static const char *listener_start(apr_pool_t *p, const char *addr,
         return apr_psprintf(p, "cannot listen on %s: %s", addr,
                             errtext(p, rv));
     }
-    /* accept wakes up twice a second to see whether to stop */
+    /* non-blocking (a timeout): an accept after the connection went away
+     * must not block; the listener polls twice a second to see whether to
+     * stop */
     apr_socket_timeout_set(l->sock, apr_time_from_msec(500));
     return NULL;
 }
@@ -1697,7 +1774,7 @@ int main(int argc, const char *const *argv)
         *secret_file = NULL, *workdir = NULL, *every_s = NULL,
         *listen_addr = NULL, *hook_file = NULL, *result_name = "result",
         *result_type = "application/octet-stream", *err, *hook_secret = NULL;
-    int once = 0, keep = 0, help = 0, version = 0, i, failures = 0;
+    int once = 0, keep = 0, help = 0, version = 0, i, failures = 0, handled = 0;
     long every = 0;
     const opt_t opts[] = {
         { "api", &api_url, NULL },
@@ -1898,6 +1975,10 @@ int main(int argc, const char *const *argv)
     pool_log(POOL_LOG_INFO, "pool %s at %s, work in %s%s", a->pool, a->api,
              a->workdir, every ? apr_psprintf(a->p, ", a pass every %ld s",
                                               every) : "");
+    if ((err = check_client(a, pass_p)) != NULL) {
+        pool_log(POOL_LOG_ERR, "%s", err);
+        return PP_FAIL;
+    }
 
     do {
         apr_time_t started = apr_time_now();
@@ -1925,6 +2006,13 @@ int main(int argc, const char *const *argv)
             if (process_group(a, gid) == GROUP_FAILED) {
                 failures++;
             }
+            handled++;
+        }
+        /* one pass by hand says that it ran; cron (no terminal) and loops
+         * stay quiet, -v says it anyway */
+        if (!every && !l && !handled && !failures && !stop_requested) {
+            pool_log(isatty(STDERR_FILENO) ? POOL_LOG_NOTICE : POOL_LOG_INFO,
+                     "nothing to do: no triggered group in pool %s", a->pool);
         }
         while (every && !stop_requested
                && apr_time_now() - started < apr_time_from_sec(every)) {

@@ -123,14 +123,34 @@ build() {
                 || { tail -n 30 "$logs/configure.out" >&2; exit 1; }
             printf '%s\n' "$flags" >"$logs/configure-flags"
         fi
-        say "make"
-        make -j"$(nproc 2>/dev/null || echo 2)" >"$logs/make.out" 2>&1 \
+        say "make (the first build takes a minute or two; var/build/make.out)"
+        make -j"$(nproc 2>/dev/null || echo 2)" >"$logs/make.out" 2>&1 &
+        local mk=$! n
+        # a sign of life every 10 s: how many files are compiled so far
+        while ! wait_timeout "$mk" 10; do
+            n=$(grep -cE '^  (CC|CCLD|GEN) ' "$logs/make.out" 2>/dev/null || true)
+            say "make: ${n:-0} files compiled or linked so far"
+        done
+        wait "$mk" \
             || { say "make failed; the errors (all of it is in var/build/make.out):"
                  grep -E ': (fatal )?error|: undefined reference|\*\*\*' "$logs/make.out" | head -n 40 >&2
                  exit 1; }
         [ -f mod_pool/.libs/mod_pool.so ] || { say "mod_pool/.libs/mod_pool.so was not built"; exit 1; }
         [ -x jobs/poolctl ] || { say "jobs/poolctl was not built"; exit 1; }
     )
+}
+
+# wait_timeout PID SECONDS: 0 once PID (a child) has exited, 1 if it is
+# still running after SECONDS (it is not waited for: call wait PID after).
+wait_timeout() {
+    local pid=$1 left=$(( $2 * 10 ))
+    while [ "$left" -gt 0 ]; do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+        left=$((left - 1))
+    done
+    kill -0 "$pid" 2>/dev/null && return 1
+    return 0
 }
 
 poolctl_bin() { printf '%s\n' "$POOL_ROOT/jobs/poolctl"; }
@@ -1055,6 +1075,10 @@ DEMO_ROLES="uploader listener processor admin"
 DEMO_ROUND_UPLOADERS="round-uploader-1 round-uploader-2 round-uploader-3"
 DEMO_ROUND_CLIENTS="$DEMO_ROUND_UPLOADERS round-processor"
 DEMO_ROUND_VECTORS=("1 2 3" "2 4 6" "6 9 12")
+# the clients of the README's by-hand round, in a pool of their own ("tour")
+# so that the demo round's processor never takes its groups
+DEMO_TOUR_UPLOADERS="tour-uploader-1 tour-uploader-2 tour-uploader-3"
+DEMO_TOUR_CLIENTS="$DEMO_TOUR_UPLOADERS tour-processor"
 DEMO_PYTHON=/usr/bin/python3
 stopping=${stopping:-0}
 sleeper=${sleeper:-}
@@ -1070,10 +1094,13 @@ interruptible_sleep() {
 }
 
 # 0 when every key of $DEMO_CREDS named exists and its client is enabled
-demo_creds_valid() {
+demo_creds_valid() { demo_creds_valid_in demo "$@"; }
+# demo_creds_valid_in POOL KEY...: the same for the clients of POOL
+demo_creds_valid_in() {
     [ -s "$DEMO_CREDS" ] || return 1
     local listed
-    listed=$(demo_poolctl client list demo --json 2>/dev/null) || return 1
+    listed=$(demo_poolctl client list "$1" --json 2>/dev/null) || return 1
+    shift
     "$DEMO_PYTHON" - "$DEMO_CREDS" "$listed" "$@" <<'EOF'
 import json, sys
 creds = json.load(open(sys.argv[1]))
@@ -1085,10 +1112,11 @@ sys.exit(0 if all(k in creds and creds[k]["client_id"] in ok for k in sys.argv[3
 EOF
 }
 
-# demo_add_client KEY ROLE: a new client of pool demo, kept under KEY in $DEMO_CREDS
+# demo_add_client KEY ROLE [POOL]: a new client of pool demo (or POOL), kept
+# under KEY in $DEMO_CREDS
 demo_add_client() {
-    local key=$1 role=$2 out tmp
-    out=$(demo_poolctl client add demo "demo-$key-$(date +%s)" --role "$role" --json)
+    local key=$1 role=$2 pool=${3:-demo} out tmp
+    out=$(demo_poolctl client add "$pool" "$pool-$key-$(date +%s)" --role "$role" --json)
     tmp=$(mktemp)
     if [ -s "$DEMO_CREDS" ]; then cat "$DEMO_CREDS" >"$tmp"; else echo "{}" >"$tmp"; fi
     "$DEMO_PYTHON" - "$tmp" "$key" "$out" <<'EOF'
@@ -1117,6 +1145,34 @@ demo_setup() {
         done
         say "created pool demo and its clients ($DEMO_CREDS)"
     fi
+}
+
+# demo_tour_setup: the pool "tour" of the README's by-hand round (step 6),
+# grouped by the minute with a quorum of three clients, and its clients
+demo_tour_setup() {
+    local key
+    if ! demo_poolctl pool show tour >/dev/null 2>&1; then
+        demo_poolctl pool create tour >/dev/null
+    fi
+    demo_poolctl pool set tour window=1m lateness=0 min_clients=3 result_timeout=2m >/dev/null
+    # shellcheck disable=SC2086
+    if ! demo_creds_valid_in tour $DEMO_TOUR_CLIENTS; then
+        for key in $DEMO_TOUR_UPLOADERS; do
+            demo_add_client "$key" uploader tour
+        done
+        demo_add_client tour-processor processor tour
+        say "created pool tour and its clients for the README's round ($DEMO_CREDS)"
+    fi
+}
+
+# demo_print_tour CONF: the variables the README's step 6 uses, to paste
+demo_print_tour() {
+    local conf=$1 i=1 key
+    for key in $DEMO_TOUR_UPLOADERS; do
+        printf '   TOKEN%d=$(jobs/poolctl -c %s client token %s)\n' "$i" "$conf" "$(demo_cred "$key" client_id)"
+        i=$((i + 1))
+    done
+    printf '   PROC_ID=%s PROC_SECRET=%s\n' "$(demo_cred tour-processor client_id)" "$(demo_cred tour-processor secret)"
 }
 
 # demo_cred KEY FIELD: client_id or secret of the client kept under KEY
