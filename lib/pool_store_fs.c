@@ -1,5 +1,7 @@
 /* Directory store.  Layout (private; docs/storage.md):
  *   .spool/upXXXXXX         bytes arriving
+ *   .spool/publish-<id>     a result being published (a link, renamed
+ *                           into <pool>/results/ at once)
  *   .staged/<pool>/<id>     a file staged: durable, in no view, no row yet
  *   <pool>/files/xx/<id>    a file revealed (its row committed); the
  *                           read-only /dav Alias shows <pool>/
@@ -954,8 +956,12 @@ static apr_status_t each_stale(apr_pool_t *p, const char *dir,
             continue;
         }
         path = apr_pstrcat(p, dir, "/", fi.name, NULL);
+        /* a publication's fresh link to an old result has the result's
+         * mtime: its ctime (the link's time) says how old it is */
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)
-            || apr_time_from_sec(st.st_mtime) >= before) {
+            || apr_time_from_sec(st.st_mtime) >= before
+            || (!strncmp(fi.name, "publish-", 8)
+                && apr_time_from_sec(st.st_ctime) >= before)) {
             continue;
         }
         fn(baton, fi.name, path, (apr_off_t)st.st_size);
@@ -1042,9 +1048,11 @@ static apr_status_t fs_result_publish(pool_store_t *s, apr_pool_t *p,
     if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
         return rv;
     }
-    /* a link under a temporary name, then rename(2) over whatever a
-     * publication that did not commit may have left under the final name */
-    tmp = apr_pstrcat(p, dir, "/.publish-", id, NULL);
+    /* a link under a temporary name in the spool (outside every view: a
+     * crash before the rename leaves nothing the /dav view shows, and the
+     * spool sweep removes it), then rename(2) over whatever a publication
+     * that did not commit may have left under the final name */
+    tmp = apr_pstrcat(p, s->root, "/" SPOOL_DIR "/publish-", id, NULL);
     final = apr_pstrcat(p, dir, "/", name, NULL);
     unlink(tmp);
     if (link(result_path(s, p, id), tmp) != 0) {
