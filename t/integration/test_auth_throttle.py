@@ -10,7 +10,7 @@ import secrets
 
 import requests
 
-from conftest import HTTP_TIMEOUT, assert_oauth_error, assert_problem
+from conftest import HTTP_TIMEOUT, assert_oauth_error, assert_problem, fs_store_only
 
 CLIENT_MAX = 20
 ADDR_MAX = 100
@@ -120,3 +120,23 @@ def test_bearer_tokens_are_not_throttled(stack, pool):
     assert token_from(attacker, stack, cid, "g").status_code == 429
     r = stack.session(token=tok).get(stack.files_url(pool))
     assert r.status_code == 200, r.text
+
+
+@fs_store_only
+def test_webdav_view_is_throttled_too(stack, pool, allow_errors):
+    """The WebDAV view's Basic logins go through the same throttle: past it,
+    401 with Retry-After (an authn provider can only deny)."""
+    allow_errors(r"AH01617: user \S+: authentication failure")   # mod_auth_basic's own
+    cid, secret = stack.make_client(pool, "uploader")
+    attacker = from_addr("127.0.0.6")
+    url = stack.url("/dav/%s/" % pool)
+    for i in range(CLIENT_MAX):
+        r = attacker.request("PROPFIND", url, headers={"Depth": "0"},
+                             auth=(cid, "g%d" % i), timeout=HTTP_TIMEOUT)
+        assert r.status_code == 401 and "Retry-After" not in r.headers, r.status_code
+    r = attacker.request("PROPFIND", url, headers={"Depth": "0"},
+                         auth=(cid, "g"), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 401 and 0 < int(r.headers["Retry-After"]) <= 60, r.headers
+    # the API answers the same client id with 429 now
+    r = attacker.get(stack.files_url(pool), auth=(cid, "g"), timeout=HTTP_TIMEOUT)
+    assert_problem(r, 429)
