@@ -86,6 +86,17 @@ void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32])
     memcpy(sha256, h->digest, 32);
 }
 
+apr_status_t pool_store_open_known(pool_store_t *s, apr_pool_t *p,
+                                   const char *pool, const char *id,
+                                   apr_off_t size, apr_time_t mtime,
+                                   int sendfile, pool_store_obj_t **out)
+{
+    if (s->ops->open_known) {
+        return s->ops->open_known(s, p, pool, id, size, mtime, out);
+    }
+    return s->ops->open(s, p, pool, id, sendfile, out);
+}
+
 apr_status_t pool_store_read_all(pool_store_t *s, apr_pool_t *p,
                                  const char *pool, const char *id,
                                  pool_store_sink_fn *fn, void *baton)

@@ -166,6 +166,14 @@ typedef struct {
     apr_status_t (*lost_found)(pool_store_t *s, apr_pool_t *p,
                                const char *pool, const char *id,
                                const char **moved_to);
+
+    /* Optional (NULL: open is used): opens an object whose size and time
+     * the caller knows from its row, without asking the store; a missing
+     * object then shows as APR_ENOENT from obj_read, before any byte. */
+    apr_status_t (*open_known)(pool_store_t *s, apr_pool_t *p,
+                               const char *pool, const char *id,
+                               apr_off_t size, apr_time_t mtime,
+                               pool_store_obj_t **out);
 } pool_store_ops_t;
 
 #define POOL_STORE_WALK_BATCH 1000
@@ -195,6 +203,13 @@ void pool_spool_digest(pool_spool_t *sp, unsigned char sha256[32]);
 const char *pool_store_errstr(apr_pool_t *p, apr_status_t rv);
 
 /* Reads a whole object into fn (open, obj_read, close). */
+/* open, or open_known where the store has it (downloads: the row gives size
+ * and time, so the WebDAV store sends one GET instead of HEAD + GET). */
+apr_status_t pool_store_open_known(pool_store_t *s, apr_pool_t *p,
+                                   const char *pool, const char *id,
+                                   apr_off_t size, apr_time_t mtime,
+                                   int sendfile, pool_store_obj_t **out);
+
 apr_status_t pool_store_read_all(pool_store_t *s, apr_pool_t *p,
                                  const char *pool, const char *id,
                                  pool_store_sink_fn *fn, void *baton);

@@ -1865,6 +1865,31 @@ static apr_status_t dav_open(pool_store_t *s, apr_pool_t *p, const char *pool,
     return APR_SUCCESS;
 }
 
+/* The row gives the size: no HEAD (a GET of a missing object answers 404,
+ * APR_ENOENT, before any byte). */
+static apr_status_t dav_open_known(pool_store_t *s, apr_pool_t *p,
+                                   const char *pool, const char *id,
+                                   apr_off_t size, apr_time_t mtime,
+                                   pool_store_obj_t **out)
+{
+    pool_store_obj_t *o;
+    dav_obj *d;
+
+    if (!name_ok(pool, id) || size < 0) {
+        return APR_ENOENT;
+    }
+    o = apr_pcalloc(p, sizeof(*o));
+    d = apr_pcalloc(p, sizeof(*d));
+    d->rel = object_rel(p, pool, id);
+    d->p = p;
+    o->size = size;
+    o->mtime = mtime;
+    o->store = s;
+    o->priv = d;
+    *out = o;
+    return APR_SUCCESS;
+}
+
 static apr_file_t *dav_obj_file(pool_store_obj_t *o)
 {
     return NULL;
@@ -2806,7 +2831,8 @@ static const pool_store_ops_t dav_ops = {
     dav_spool_sweep,
     dav_result_publish,
     dav_committed_walk,
-    dav_lost_found
+    dav_lost_found,
+    dav_open_known
 };
 
 /* ------------------------------------------------------------ creation */

@@ -204,6 +204,7 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **sp,
  * missing not NULL, an object the store does not have sets *missing and
  * returns DECLINED without answering (the caller's row may be stale). */
 int pool_send_object(request_rec *r, const char *pool, const char *id,
+                     apr_off_t size, const char *stored_at,
                      const char *ctype, const char *sha256, const char *name,
                      const char *what, int *missing);
 /* Content-Digest (RFC 9530): finds sha-256=:b64: in the dictionary h.

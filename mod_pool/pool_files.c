@@ -540,7 +540,8 @@ static int download(request_rec *r, const char *pool, const char *id)
             }
             pool_filecache_put(fc, gb.file);
         }
-        status = pool_send_object(r, pool, id, gb.file->content_type,
+        status = pool_send_object(r, pool, id, gb.file->size,
+                                  gb.file->received_at, gb.file->content_type,
                                   gb.file->sha256, gb.file->name, "file",
                                   cached ? &missing : NULL);
         if (!missing) {
@@ -641,7 +642,22 @@ static int one_range(apr_pool_t *p, const char *h, apr_off_t size,
     return 1;
 }
 
-static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what)
+/* The headers pool_send_object set for an object it then did not send. */
+static void unset_object_headers(request_rec *r)
+{
+    static const char *const names[] = { "ETag", "Last-Modified",
+        "Content-Disposition", "Cache-Control", "Accept-Ranges",
+        "Repr-Digest", "Content-Range", "Content-Length" };
+    unsigned int i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        apr_table_unset(r->headers_out, names[i]);
+    }
+    r->status = HTTP_OK;
+}
+
+static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what,
+                         int *missing)
 {
     pool_store_t *st = o->store;
     const char *range = apr_table_get(r->headers_in, "Range");
@@ -682,10 +698,22 @@ static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what)
     sb.sent = 0;
     rv = st->ops->obj_read(o, from, len, stream_sink, &sb);
     st->ops->obj_close(o);
+    if (rv == APR_ENOENT && sb.sent == 0 && missing
+        && !r->connection->aborted) {
+        /* opened on the row's word alone, and the store has no such object
+         * (removed since the row was cached): the caller looks again */
+        unset_object_headers(r);
+        *missing = 1;
+        return DECLINED;
+    }
     if (rv != APR_SUCCESS) {
+        /* an unavailable store is a 503 the store has logged already */
         ap_log_rerror(APLOG_MARK, r->connection->aborted ? APLOG_INFO
-                      : APLOG_ERR, rv, r, "pool: sending %s from the store "
-                      "stopped after %" APR_OFF_T_FMT " bytes", what, sb.sent);
+                      : rv == POOL_STORE_UNAVAILABLE && !sb.sent
+                      ? APLOG_WARNING : APLOG_ERR, 0, r, "pool: sending %s "
+                      "from the store stopped after %" APR_OFF_T_FMT
+                      " bytes: %s", what, sb.sent,
+                      pool_store_errstr(r->pool, rv));
         if (sb.sent == 0 && !r->connection->aborted) {
             pool_problem_t pr;
 
@@ -711,6 +739,7 @@ static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what)
 }
 
 int pool_send_object(request_rec *r, const char *pool, const char *id,
+                     apr_off_t size, const char *stored_at,
                      const char *ctype, const char *sha256, const char *name,
                      const char *what, int *missing)
 {
@@ -721,13 +750,19 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
     apr_bucket *e;
     core_dir_config *cd;
     apr_status_t rv;
+    apr_time_t mtime;
     int cond;
 
     /* as httpd's own default handler: sendfile and mmap as configured
      * (EnableSendfile, EnableMMAP) */
     cd = ap_get_core_module_config(r->per_dir_config);
-    rv = st->ops->open(st, r->pool, pool, id,
-                       cd->enable_sendfile == ENABLE_SENDFILE_ON, &o);
+    if (!stored_at || pool_ts_parse(stored_at, &mtime) != 0) {
+        mtime = 0;
+    }
+    /* the row knows size and time: a store that reads remotely need not
+     * ask for them first */
+    rv = pool_store_open_known(st, r->pool, pool, id, size, mtime,
+                               cd->enable_sendfile == ENABLE_SENDFILE_ON, &o);
     if (rv != APR_SUCCESS) {
         pool_problem_t pr;
 
@@ -773,7 +808,7 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
     }
     fd = st->ops->obj_file(o);
     if (!fd) {
-        return send_streamed(r, o, what);
+        return send_streamed(r, o, what, missing);
     }
     ap_set_content_length(r, o->size);
     apr_table_setn(r->notes, POOL_NOTE_SIZE,
