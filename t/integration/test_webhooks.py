@@ -651,7 +651,7 @@ def test_two_runners_deliver_each_exactly_once(stack, pool, client_of, receiver)
     assert all(n == 1 for n in counts.values()), counts
     # both runners took part (the receiver is slow enough for them to meet)
     done = [r.stderr for r in results]
-    assert all("step deliver" in s for s in done), done
+    assert all("deliver: " in s and "webhook deliveries handled" in s for s in done), done
     out = stack.psql("SELECT state, count(*), max(attempts) FROM deliveries"
                      " WHERE id IN (%s) GROUP BY state"
                      % ",".join("'%s'" % i for i in ids)).strip()
