@@ -9,6 +9,12 @@
  * is not that. */
 const char *pool_digest_field(apr_pool_t *p, const char *hex);
 
+/* Content-Digest / Repr-Digest of a request: finds sha-256=:b64: in the
+ * dictionary h.  1 with want[] filled, 0 when it has no sha-256 member, -1
+ * malformed (also a sha-256 that is not the base64 of 32 bytes). */
+int pool_parse_content_digest(apr_pool_t *p, const char *h,
+                              unsigned char want[32]);
+
 /* Whether a response may carry a sha-256 digest, given the request's
  * Want-Repr-Digest (or Want-Content-Digest) value, NULL when absent: yes
  * unless the preference gives sha-256 the weight 0 ("not acceptable").

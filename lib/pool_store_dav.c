@@ -1410,6 +1410,97 @@ static size_t ms_body(dav_req *rq, const char *buf, size_t n)
     return n;
 }
 
+/* A multistatus parser for entries of the decoded path self; NULL when
+ * out of memory.  Freed with ms_free (ms itself is from p). */
+static ms_parser *ms_new(apr_pool_t *p, const char *self, dav_entry_fn *fn,
+                         void *baton)
+{
+    xmlSAXHandler sax;
+    ms_parser *ms = apr_pcalloc(p, sizeof(*ms));
+
+    memset(&sax, 0, sizeof(sax));
+    sax.initialized = XML_SAX2_MAGIC;
+    sax.startElementNs = ms_start;
+    sax.endElementNs = ms_end;
+    sax.characters = ms_chars;
+    sax.serror = ms_error;
+    ms->self = self;
+    ms->fn = fn;
+    ms->baton = baton;
+    apr_pool_create(&ms->p, p);
+    ms->ctx = xmlCreatePushParserCtxt(&sax, ms, NULL, 0, NULL);
+    if (!ms->ctx) {
+        apr_pool_destroy(ms->p);
+        return NULL;
+    }
+    xmlCtxtUseOptions(ms->ctx, XML_PARSE_NONET | XML_PARSE_NOERROR
+                      | XML_PARSE_NOWARNING);
+    return ms;
+}
+
+/* Frees what ms_new made.  In SAX mode libxml2 keeps the entities a
+ * DOCTYPE declares in a document of its own (ctx->myDoc), which
+ * xmlFreeParserCtxt leaves to the caller. */
+static void ms_free(ms_parser *ms)
+{
+    if (ms->ctx->myDoc) {
+        xmlFreeDoc(ms->ctx->myDoc);
+        ms->ctx->myDoc = NULL;
+    }
+    xmlFreeParserCtxt(ms->ctx);
+    apr_pool_destroy(ms->p);
+}
+
+/* For the fuzz harness t/fuzz/fuzz_dav_xml.c only (the parser's functions
+ * are static): parses body as propfind() parses the body of a 207 answer,
+ * in chunks of at most chunk bytes (0: at once); see pool_store_impl.h. */
+typedef struct {
+    pool_dav_ms_entry_fn *fn;
+    void *baton;
+} ms_test_baton;
+
+static apr_status_t ms_test_entry(void *baton, apr_pool_t *p,
+                                  const dav_entry *e)
+{
+    ms_test_baton *tb = baton;
+
+    return tb->fn(tb->baton, e->name, e->self, e->collection, e->size,
+                  e->mtime);
+}
+
+apr_status_t pool_store_dav_parse_multistatus(apr_pool_t *p, const char *self,
+                                              const char *body,
+                                              apr_size_t len,
+                                              apr_size_t chunk,
+                                              pool_dav_ms_entry_fn *fn,
+                                              void *baton)
+{
+    ms_test_baton tb = { fn, baton };
+    ms_parser *ms = ms_new(p, self, ms_test_entry, &tb);
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t off = 0;
+
+    if (!ms) {
+        return APR_ENOMEM;
+    }
+    while (off < len && rv == APR_SUCCESS) {
+        apr_size_t n = chunk && chunk < len - off ? chunk : len - off;
+
+        if (xmlParseChunk(ms->ctx, body + off, (int)n, 0) != 0
+            || ms->rv != APR_SUCCESS) {
+            rv = ms->rv != APR_SUCCESS ? ms->rv : APR_EGENERAL;
+        }
+        off += n;
+    }
+    if (rv == APR_SUCCESS
+        && (xmlParseChunk(ms->ctx, NULL, 0, 1) != 0 || !ms->ctx->wellFormed
+            || ms->rv != APR_SUCCESS)) {
+        rv = ms->rv != APR_SUCCESS ? ms->rv : APR_EGENERAL;
+    }
+    ms_free(ms);
+    return rv;
+}
+
 /* PROPFIND rel (a collection ending in '/', or an object) with Depth
  * depth; fn gets every entry, the collection itself included (self). */
 static apr_status_t propfind(dav_store *ds, apr_pool_t *p, const char *rel,
@@ -1425,28 +1516,13 @@ static apr_status_t propfind(dav_store *ds, apr_pool_t *p, const char *rel,
     }
     self = apr_pstrmemdup(p, self, n);
     for (attempt = 0; ; attempt++) {
-        xmlSAXHandler sax;
-        ms_parser *ms = apr_pcalloc(p, sizeof(*ms));
+        ms_parser *ms = ms_new(p, self, fn, baton);
         dav_req rq;
         apr_status_t rv;
 
-        memset(&sax, 0, sizeof(sax));
-        sax.initialized = XML_SAX2_MAGIC;
-        sax.startElementNs = ms_start;
-        sax.endElementNs = ms_end;
-        sax.characters = ms_chars;
-        sax.serror = ms_error;
-        ms->self = self;
-        ms->fn = fn;
-        ms->baton = baton;
-        apr_pool_create(&ms->p, p);
-        ms->ctx = xmlCreatePushParserCtxt(&sax, ms, NULL, 0, NULL);
-        if (!ms->ctx) {
-            apr_pool_destroy(ms->p);
+        if (!ms) {
             return APR_ENOMEM;
         }
-        xmlCtxtUseOptions(ms->ctx, XML_PARSE_NONET | XML_PARSE_NOERROR
-                          | XML_PARSE_NOWARNING);
         req_init(&rq, ds, "PROPFIND", url_of(ds, p, rel));
         rq.body = propfind_body;
         rq.body_len = sizeof(propfind_body) - 1;
@@ -1456,8 +1532,7 @@ static apr_status_t propfind(dav_store *ds, apr_pool_t *p, const char *rel,
             || !add_header(&rq, "Content-Type: application/xml; "
                                 "charset=utf-8")) {
             curl_slist_free_all(rq.hdrs);
-            xmlFreeParserCtxt(ms->ctx);
-            apr_pool_destroy(ms->p);
+            ms_free(ms);
             return APR_ENOMEM;
         }
         req_exec(&rq);
@@ -1483,8 +1558,7 @@ static apr_status_t propfind(dav_store *ds, apr_pool_t *p, const char *rel,
             pool_log(POOL_LOG_ERR, "WebDAV store %s: PROPFIND %s: the "
                      "answer is not multistatus XML", ds->base, rq.url);
         }
-        xmlFreeParserCtxt(ms->ctx);
-        apr_pool_destroy(ms->p);
+        ms_free(ms);
         if (rv == APR_SUCCESS || ms->entries || rq.delivered
             || !transient(&rq) || attempt >= RETRIES - 1) {
             return rv;

@@ -42,4 +42,21 @@ apr_status_t pool_store_spool_sink(void *sp, const char *buf, apr_size_t n);
 pool_store_t *pool_store_dav(apr_pool_t *p, const char *url,
                              const char *credentials_file, const char **err);
 
+/* For the fuzz harness of the WebDAV store's multistatus parser
+ * (t/fuzz/fuzz_dav_xml.c), whose functions are static: parses body as the
+ * body of a 207 answer to a PROPFIND of the decoded path self, fed to the
+ * same libxml2 push parser in chunks of at most chunk bytes (0: at once),
+ * and calls fn for every response entry (name: its last path segment, ""
+ * for self; size -1 and mtime 0 when unknown).  APR_SUCCESS when the body
+ * is well-formed and fn never failed. */
+typedef apr_status_t pool_dav_ms_entry_fn(void *baton, const char *name,
+                                          int self, int collection,
+                                          apr_off_t size, apr_time_t mtime);
+apr_status_t pool_store_dav_parse_multistatus(apr_pool_t *p, const char *self,
+                                              const char *body,
+                                              apr_size_t len,
+                                              apr_size_t chunk,
+                                              pool_dav_ms_entry_fn *fn,
+                                              void *baton);
+
 #endif

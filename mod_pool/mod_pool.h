@@ -207,9 +207,5 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
                      apr_off_t size, const char *stored_at,
                      const char *ctype, const char *sha256, const char *name,
                      const char *what, int *missing);
-/* Content-Digest (RFC 9530): finds sha-256=:b64: in the dictionary h.
- * 1 with want[] filled, 0 when it has no sha-256 member, -1 malformed. */
-int pool_parse_content_digest(apr_pool_t *p, const char *h,
-                              unsigned char want[32]);
 
 #endif

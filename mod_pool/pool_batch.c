@@ -17,6 +17,7 @@
 #include <http_request.h>
 
 #include "mod_pool.h"
+#include "pool_digest.h"
 #include "pool_fields.h"
 #include "pool_json.h"
 #include "pool_multipart.h"

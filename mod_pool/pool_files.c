@@ -28,52 +28,6 @@ static int role_may_upload(const char *role)
     return !strcmp(role, "uploader") || !strcmp(role, "admin");
 }
 
-int pool_parse_content_digest(apr_pool_t *p, const char *h,
-                              unsigned char want[32])
-{
-    const char *s = h;
-
-    while (*s) {
-        const char *key, *eq, *end;
-        while (*s == ' ' || *s == '\t' || *s == ',') {
-            s++;
-        }
-        if (!*s) {
-            break;
-        }
-        key = s;
-        eq = strchr(s, '=');
-        if (!eq) {
-            return -1;
-        }
-        if (eq[1] == ':') {
-            end = strchr(eq + 2, ':');
-            if (!end) {
-                return -1;
-            }
-        }
-        else {
-            end = eq + 1 + strcspn(eq + 1, ",");
-        }
-        if (eq - key == 7 && !strncasecmp(key, "sha-256", 7)) {
-            unsigned char *bin;
-            apr_ssize_t n;
-            if (eq[1] != ':') {
-                return -1;
-            }
-            n = pool_b64_decode(p, eq + 2, (apr_size_t)(end - eq - 2), &bin);
-            if (n != 32) {
-                return -1;
-            }
-            memcpy(want, bin, 32);
-            return 1;
-        }
-        s = end + (*end == ':' ? 1 : 0);
-        s += strcspn(s, ",");
-    }
-    return 0;
-}
-
 /* --------------------------------------------------------------- upload */
 
 typedef struct {

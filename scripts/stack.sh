@@ -63,7 +63,7 @@ DB_ROLE=mod_pool
 POOL_PACKAGES="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libpq-dev libssl-dev libjansson-dev libcurl4-openssl-dev
 libxml2-dev check postgresql python3-pytest python3-requests cadaver curl
-python3-tuspy haproxy apache2-utils iproute2"
+python3-tuspy haproxy apache2-utils iproute2 clang libclang-rt-14-dev"
 
 say() { printf '%s\n' "[stack] $*" >&2; }
 die() { printf '%s\n' "[stack] error: $*" >&2; exit 1; }
