@@ -381,7 +381,8 @@ static void baton_init(tus_baton *tb, tus_req *t, const char *id,
 }
 
 /* Gives the lease back; offset, length (-1: unchanged) and a fresh expiry
- * when progress was made.  *after gets the row.  The rc is returned. */
+ * when progress was made.  *after gets the row.  The rc is returned; err
+ * and after may be NULL. */
 static pool_db_rc release(tus_req *t, const pool_upload_t *u,
                           const char *token, apr_off_t offset,
                           apr_off_t length, const char *sha256_state,
@@ -389,6 +390,13 @@ static pool_db_rc release(tus_req *t, const pool_upload_t *u,
 {
     tus_baton tb;
     pool_db_rc rc;
+    const char *unused;
+
+    /* pool_db_run always writes *err (a completion that could not commit
+     * passes NULL: that crashed the child when the database was gone) */
+    if (!err) {
+        err = &unused;
+    }
 
     baton_init(&tb, t, u->id, token);
     tb.offset = offset;
