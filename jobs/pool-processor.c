@@ -1977,7 +1977,10 @@ int main(int argc, const char *const *argv)
                                               every) : "");
     if ((err = check_client(a, pass_p)) != NULL) {
         pool_log(POOL_LOG_ERR, "%s", err);
-        return PP_FAIL;
+        stop_requested = SIGTERM;
+        every = 0;
+        failures++;
+        goto out;
     }
 
     do {
@@ -2027,6 +2030,7 @@ int main(int argc, const char *const *argv)
         }
     } while (every && !stop_requested);
 
+out:
     if (thread) {
         apr_status_t trv;
         stop_requested = stop_requested ? stop_requested : SIGTERM;
