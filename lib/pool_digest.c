@@ -9,20 +9,6 @@
 #include "pool_digest.h"
 #include "pool_util.h"
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 const char *pool_digest_field(apr_pool_t *p, const char *hex)
 {
     unsigned char bin[32];
@@ -32,8 +18,8 @@ const char *pool_digest_field(apr_pool_t *p, const char *hex)
         return NULL;
     }
     for (i = 0; i < 32; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]);
-        int lo = hexval((unsigned char)hex[2 * i + 1]);
+        int hi = pool_hexval((unsigned char)hex[2 * i]);
+        int lo = pool_hexval((unsigned char)hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return NULL;

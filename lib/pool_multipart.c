@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 
 #include "pool_multipart.h"
+#include "pool_util.h"
 
 #define PAD_MAX 256             /* transport padding after a boundary */
 
@@ -573,18 +574,6 @@ const char *pool_mp_form_boundary(apr_pool_t *p, const char *content_type,
     return NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = apr_tolower(c);
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 /* RFC 8187 ext-value: charset "'" [ language ] "'" value-chars */
 static const char *ext_value(apr_pool_t *p, const char *v, const char **name,
                              apr_size_t *len)
@@ -602,8 +591,8 @@ static const char *ext_value(apr_pool_t *p, const char *v, const char **name,
     for (s = q2 + 1; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '%') {
-            int hi = hexval((unsigned char)s[1]), lo;
-            if (hi < 0 || (lo = hexval((unsigned char)s[2])) < 0) {
+            int hi = pool_hexval((unsigned char)s[1]), lo;
+            if (hi < 0 || (lo = pool_hexval((unsigned char)s[2])) < 0) {
                 return "filename* has a malformed %-escape";
             }
             *o++ = (char)(hi * 16 + lo);

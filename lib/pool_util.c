@@ -34,6 +34,20 @@ apr_status_t pool_random(void *buf, apr_size_t n)
     return APR_SUCCESS;
 }
 
+int pool_hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 char *pool_hex(apr_pool_t *p, const unsigned char *d, apr_size_t n)
 {
     char *s, *o;

@@ -8,6 +8,9 @@
 /* Cryptographically secure random bytes; APR_SUCCESS or APR_EGENERAL. */
 apr_status_t pool_random(void *buf, apr_size_t n);
 
+/* The value of one hex digit (either case), or -1. */
+int pool_hexval(int c);
+
 /* Lower-case hex of n bytes, NUL-terminated, from p. */
 char *pool_hex(apr_pool_t *p, const unsigned char *d, apr_size_t n);
 

@@ -7,6 +7,7 @@
 #include <http_core.h>
 
 #include "mod_pool.h"
+#include "pool_util.h"
 #include "pool_json.h"
 
 #define REQUEST_ID_HEADER "X-Request-Id"
@@ -231,20 +232,6 @@ void pool_set_etag(request_rec *r, const char *etag)
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
                       apr_size_t *len)
 {
@@ -257,8 +244,8 @@ char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
             if (i + 2 >= n) {
                 return NULL;
             }
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = pool_hexval((unsigned char)s[i + 1]);
+            lo = pool_hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return NULL;
             }
