@@ -11,6 +11,30 @@
 #include "poolctl.h"
 #include "pool_log.h"
 #include "pool_steps.h"
+#include "pool_view.h"
+
+/* Folder sizes (lib/pool_view.h): the deltas uploads leave are folded into
+ * the folders' rows, and every folder is recounted; a size that had
+ * drifted is repaired and named, since it means a change that missed its
+ * delta. */
+static pool_db_rc step_sizes(pool_step_ctx_t *ctx, int *done,
+                             const char **err)
+{
+    apr_array_header_t *which;
+    pool_db_rc rc;
+    int i;
+
+    rc = pool_view_sizes(ctx->p, ctx->db, done, &which, err);
+    for (i = 0; rc == POOL_DB_OK && i < which->nelts; i++) {
+        pool_log(POOL_LOG_NOTICE, "sizes: repaired %s",
+                 APR_ARRAY_IDX(which, i, const char *));
+    }
+    if (rc == POOL_DB_OK && *done > which->nelts) {
+        pool_log(POOL_LOG_NOTICE, "sizes: and %d more",
+                 *done - which->nelts);
+    }
+    return rc;
+}
 
 static const struct {
     const char *name;
@@ -23,6 +47,7 @@ static const struct {
     { "fetch", pool_step_fetch, "imports handled" },
     { "publish", pool_step_publish, "results handled" },
     { "deliver", pool_step_deliver, "webhook deliveries handled" },
+    { "sizes", step_sizes, "folders repaired" },
     /* only when named: it walks the whole storage tree */
     { "sweep", pool_step_sweep, "storage items reclaimed or reconciled" },
 };

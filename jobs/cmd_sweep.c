@@ -153,6 +153,8 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
         json_object_set_new(j, "lost_found_bytes",
                             json_integer(rep.lost_bytes));
         json_object_set_new(j, "missing", json_integer(rep.missing));
+        json_object_set_new(j, "expired_locks",
+                            json_integer(rep.expired_locks));
         json_object_set_new(j, "failures", json_integer(rep.failures));
         json_object_set_new(j, "lost_found_items",
                             items_json(rep.lost_items));
@@ -175,6 +177,7 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
         printf("without a row, to lost+found:   %d (%" APR_OFF_T_FMT
                " bytes)\n", rep.lost, rep.lost_bytes);
         printf("rows whose bytes are missing:   %d\n", rep.missing);
+        printf("expired WebDAV locks removed:   %d\n", rep.expired_locks);
         print_items("moved to lost+found (no row)", rep.lost_items, rep.lost);
         print_items("missing from storage (row kept)", rep.missing_items,
                     rep.missing);

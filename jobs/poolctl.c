@@ -74,8 +74,8 @@ static const poolctl_cmd_t commands[] = {
       "once);\n"
       "                                   steps: group, trigger, expire, "
       "fetch, publish,\n"
-      "                                   deliver, sweep (sweep only when "
-      "named)" },
+      "                                   deliver, sizes, sweep (sweep only "
+      "when named)" },
     { "deliveries", poolctl_cmd_deliveries,
       "deliveries list [--pool NAME] [--failed] [--limit N] [--json]\n"
       "                                   outbound webhooks, newest first\n"

@@ -223,7 +223,7 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
 {
     PGresult *r;
     ExecStatusType st;
-    const char *state, *msg;
+    const char *state, *msg, *cn;
     pool_db_rc rc;
 
     *res = NULL;
@@ -267,16 +267,32 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
     else if (state && !strcmp(state, "23505")) {
         rc = POOL_DB_CONFLICT;
     }
+    else if (state && !strcmp(state, "PF409")) {
+        rc = POOL_DB_CLASH;
+    }
+    else if (state && !strcmp(state, "23503")
+             && (cn = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME)) != NULL
+             && !strcmp(cn, "files_folder_id_fkey")) {
+        /* the folder was removed while the file went into it */
+        rc = POOL_DB_CLASH;
+        msg = "the folder was removed meanwhile";
+    }
     else {
         rc = POOL_DB_ERROR;
     }
     if (constraint) {
-        const char *cn = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+        cn = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
         *constraint = cn ? apr_pstrdup(p, cn) : NULL;
     }
-    set_err(err, apr_psprintf(p, "%s: %s%s%s%s", what, one_line(p, msg),
-                              state ? " [" : "", state ? state : "",
-                              state ? "]" : ""));
+    if (rc == POOL_DB_CLASH) {
+        /* our own message for the client (sql/009) */
+        set_err(err, one_line(p, msg));
+    }
+    else {
+        set_err(err, apr_psprintf(p, "%s: %s%s%s%s", what, one_line(p, msg),
+                                  state ? " [" : "", state ? state : "",
+                                  state ? "]" : ""));
+    }
     PQclear(r);
     return rc;
 }
@@ -880,10 +896,14 @@ pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
 
 /* ---- files */
 
-#define FILE_COLS \
+/* folder: the expression of the file's folder path */
+#define FILE_COLS_F(folder) \
     "f.id::text, f.seq, p.name, c.client_id, f.name, f.size, f.sha256," \
-    " f.content_type, " SQL_US("f.ts") ", " SQL_US("f.received_at")
-#define FILE_NCOLS 10
+    " f.content_type, " SQL_US("f.ts") ", " SQL_US("f.received_at") ", " \
+    folder ", f.in_view"
+#define FILE_COLS \
+    FILE_COLS_F("(SELECT path FROM folders WHERE id = f.folder_id)")
+#define FILE_NCOLS 12
 
 static pool_file_t *file_row(apr_pool_t *p, const PGresult *r, int row)
 {
@@ -899,13 +919,15 @@ static pool_file_t *file_row(apr_pool_t *p, const PGresult *r, int row)
     f->content_type = col_str(p, r, row, 7);
     f->ts = (apr_time_t)col_i64(r, row, 8);
     f->received_at = col_time(p, r, row, 9);
+    f->folder = PQgetisnull(r, row, 10) ? NULL : col_str(p, r, row, 10);
+    f->in_view = col_bool(r, row, 11);
     return f;
 }
 
 pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
                                pool_file_t **out, const char **err)
 {
-    const char *params[8];
+    const char *params[9];
     PGresult *r;
     pool_db_rc rc;
     const char *id = f->id ? f->id : pool_uuid(p);
@@ -929,22 +951,19 @@ pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
     params[5] = f->sha256;
     params[6] = f->content_type;
     params[7] = i64_param(p, f->ts);
+    params[8] = f->folder;
     /* Pool and client are resolved in the same statement; no row means
-     * they do not exist or do not belong together. */
+     * they do not exist or do not belong together.  pool_file_insert
+     * (sql/009) also puts the file in the view, in its folder.  The folder
+     * path is the one it was put in ($9, else the client's): a folder the
+     * function makes is not visible to this statement's own snapshot. */
     rc = run(p, c, "insert file",
-             "WITH ins AS ("
-             " INSERT INTO files (id, pool_id, client_id, name, size, sha256,"
-             "                    content_type, ts)"
-             " SELECT $1::uuid, p.id, c.id, $4, $5::bigint, $6,"
-             "        coalesce($7, 'application/octet-stream'), "
-             SQL_FROM_US("$8") ""
-             " FROM pools p JOIN clients c ON c.pool_id = p.id"
-             " WHERE p.name = $2 AND c.client_id = $3"
-             " RETURNING *)"
-             " SELECT f.id::text, f.seq, $2, $3, f.name, f.size, f.sha256,"
-             " f.content_type, " SQL_US("f.ts") ", " SQL_US("f.received_at")
-             " FROM ins f",
-             8, params, FILE_NCOLS, &r, NULL, err);
+             "SELECT " FILE_COLS_F("coalesce($9, pool_client_folder(c.name))")
+             " FROM pool_file_insert($1::uuid, $2, $3, $4,"
+             " $5::bigint, $6, $7, " SQL_FROM_US("$8") ", $9) f"
+             " JOIN pools p ON p.id = f.pool_id"
+             " JOIN clients c ON c.id = f.client_id",
+             9, params, FILE_NCOLS, &r, NULL, err);
     if (rc == POOL_DB_CONFLICT) {
         set_err(err, apr_psprintf(p, "file %s already exists", id));
         return rc;
@@ -964,6 +983,26 @@ pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
     }
     PQclear(r);
     return POOL_DB_OK;
+}
+
+pool_db_rc pool_db_op_file_record(apr_pool_t *p, PGconn *c, void *baton,
+                                  const char **err)
+{
+    pool_db_file_baton *fb = baton;
+    pool_db_rc rc = pool_db_file_insert(p, c, fb->in, &fb->out, err);
+
+    if (rc == POOL_DB_CONFLICT) {
+        rc = pool_db_file_get(p, c, fb->in->pool, fb->in->id, &fb->out, err);
+    }
+    return rc;
+}
+
+pool_db_rc pool_db_op_file_lookup(apr_pool_t *p, PGconn *c, void *baton,
+                                  const char **err)
+{
+    pool_db_file_baton *fb = baton;
+
+    return pool_db_file_get(p, c, fb->in->pool, fb->in->id, &fb->out, err);
 }
 
 /* After a unique conflict in a batch insert: a retried call whose first
@@ -1036,7 +1075,7 @@ pool_db_rc pool_db_file_insert_many(apr_pool_t *p, PGconn *c,
         if (rc == POOL_DB_OK) {
             APR_ARRAY_PUSH(rows, pool_file_t *) = row;
         }
-        else if (rc == POOL_DB_REFUSED && err) {
+        else if ((rc == POOL_DB_REFUSED || rc == POOL_DB_CLASH) && err) {
             *err = apr_psprintf(p, "file %d of the batch: %s", i, *err);
         }
     }

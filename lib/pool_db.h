@@ -15,6 +15,8 @@ typedef enum {
     POOL_DB_CONFLICT,           /* unique violation and the like */
     POOL_DB_UNAVAILABLE,        /* connection broken / server gone */
     POOL_DB_ERROR,              /* anything else; *err says what */
+    POOL_DB_CLASH,              /* a name in a pool's tree is in the way
+                                 * (SQLSTATE PF409 from sql/009) */
     POOL_DB_REFUSED             /* a pool's policy refuses it (late files);
                                  * *err says why, in English: send 409 */
 } pool_db_rc;
@@ -48,6 +50,9 @@ typedef struct {
     const char *content_type;
     apr_time_t ts;              /* event timestamp, microseconds */
     const char *received_at;    /* RFC 3339 */
+    /* its folder's path ("/a/b"); on insert NULL: the client's own folder */
+    const char *folder;
+    int in_view;                /* the file at folder/name in the view */
 } pool_file_t;
 
 /* An operation on a connection the caller lends for its duration. */
@@ -148,6 +153,19 @@ pool_db_rc pool_db_client_disable(apr_pool_t *p, PGconn *c,
 /* Includes secret_hash and the pool name. */
 pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
                               pool_client_t **out, const char **err);
+
+/* The ingest's record and lookup (lib/pool_ingest.h) of one file: baton
+ * is a pool_db_file_baton.  record: the insert, where a conflict on the id
+ * (ours and random) is a retried insert whose first attempt committed, so
+ * the row is the answer; lookup: the row, after a failed record. */
+typedef struct {
+    const pool_file_t *in;
+    pool_file_t *out;
+} pool_db_file_baton;
+pool_db_rc pool_db_op_file_record(apr_pool_t *p, PGconn *c, void *baton,
+                                  const char **err);
+pool_db_rc pool_db_op_file_lookup(apr_pool_t *p, PGconn *c, void *baton,
+                                  const char **err);
 
 /* f->id, pool, client_id, name, size, sha256, content_type, ts are used;
  * *out gets the stored row (seq, received_at filled).  REFUSED when the

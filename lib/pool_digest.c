@@ -9,7 +9,8 @@
 #include "pool_digest.h"
 #include "pool_util.h"
 
-const char *pool_digest_field(apr_pool_t *p, const char *hex)
+/* The base64 of a SHA-256 given as 64 hex digits, or NULL. */
+static const char *b64_of_hex(apr_pool_t *p, const char *hex)
 {
     unsigned char bin[32];
     int i;
@@ -26,8 +27,21 @@ const char *pool_digest_field(apr_pool_t *p, const char *hex)
         }
         bin[i] = (unsigned char)(hi << 4 | lo);
     }
-    return apr_pstrcat(p, "sha-256=:", pool_b64_encode(p, bin, 32), ":",
-                       NULL);
+    return pool_b64_encode(p, bin, 32);
+}
+
+const char *pool_digest_field(apr_pool_t *p, const char *hex)
+{
+    const char *b = b64_of_hex(p, hex);
+
+    return b ? apr_pstrcat(p, "sha-256=:", b, ":", NULL) : NULL;
+}
+
+const char *pool_digest_etag(apr_pool_t *p, const char *hex)
+{
+    const char *b = b64_of_hex(p, hex);
+
+    return b ? apr_pstrcat(p, "\"", b, "\"", NULL) : NULL;
 }
 
 int pool_digest_sha256_wanted(const char *want)

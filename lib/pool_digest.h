@@ -9,6 +9,13 @@
  * is not that. */
 const char *pool_digest_field(apr_pool_t *p, const char *hex);
 
+/* The ETag of stored bytes whose SHA-256 is hex: the digest in base64,
+ * quoted ("...", 46 characters, the value Repr-Digest carries).  Shorter
+ * than the hex digits so that an If header with a lock token and the tag
+ * twice fits clients' buffers (litmus: 200 bytes).  NULL when hex is not
+ * 64 hex digits. */
+const char *pool_digest_etag(apr_pool_t *p, const char *hex);
+
 /* Content-Digest / Repr-Digest of a request: finds sha-256=:b64: in the
  * dictionary h.  1 with want[] filled, 0 when it has no sha-256 member, -1
  * malformed (also a sha-256 that is not the base64 of 32 bytes). */

@@ -4,6 +4,7 @@
 #include "pool_fields.h"
 #include "pool_name.h"
 #include "pool_ts.h"
+#include "pool_view.h"
 
 const char *pool_fields_check(apr_pool_t *p, const char *name,
                               apr_size_t name_len, const char *ts,
@@ -46,5 +47,30 @@ const char *pool_fields_check(apr_pool_t *p, const char *name,
     out->name = name;
     out->content_type = ctype;
     *field = NULL;
+    return NULL;
+}
+
+const char *pool_folder_check(apr_pool_t *p, const char *folder,
+                              apr_size_t len, const char **norm)
+{
+    const char *why, *n;
+
+    /* pool_view_path_check reads "" as "/"; from a client it is a
+     * mistake more likely than a choice */
+    if (!folder || !len) {
+        return "the folder must not be empty (the top of the pool is /)";
+    }
+    if (strlen(folder) != len) {
+        return "the folder contains a NUL character";
+    }
+    if ((why = pool_view_path_check(p, folder, &n)) != NULL) {
+        return apr_pstrcat(p, "bad folder: ", why, NULL);
+    }
+    if (!strcmp(n, POOL_VIEW_RESULTS)
+        || !strncmp(n, POOL_VIEW_RESULTS "/", sizeof(POOL_VIEW_RESULTS))) {
+        return "bad folder: " POOL_VIEW_RESULTS " holds the pool's results "
+               "and is read-only";
+    }
+    *norm = n;
     return NULL;
 }

@@ -21,4 +21,13 @@ const char *pool_fields_check(apr_pool_t *p, const char *name,
                               const char *ctype, pool_file_fields_t *out,
                               const char **field);
 
+/* The folder a file goes to, as a client gives it (?folder=, a batch part's
+ * Pool-Folder or manifest "folder", tus metadata "folder", an import's
+ * "folder"): a path of the pool's tree ("/" or "/a/b", one trailing slash
+ * allowed; see pool_view_path_check), not /results or below it (the
+ * results are read-only).  len: its length as received, to detect NULs.
+ * NULL with *norm (its normal form) when fine, else an English reason. */
+const char *pool_folder_check(apr_pool_t *p, const char *folder,
+                              apr_size_t len, const char **norm);
+
 #endif

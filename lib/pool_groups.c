@@ -257,7 +257,8 @@ pool_db_rc pool_group_manifest(apr_pool_t *p, PGconn *c, const char *pool,
     params[2] = full ? NULL : client_id;
     rc = pool_db_exec(p, c, "group files",
         "SELECT f.id::text, cl.client_id, f.name, f.size, f.sha256,"
-        " f.content_type, " US("f.ts") ", f.received_at >= g.closes_at"
+        " f.content_type, " US("f.ts") ", f.received_at >= g.closes_at,"
+        " (SELECT path FROM folders WHERE id = f.folder_id), f.in_view"
         " FROM groups g JOIN files f ON f.pool_id = g.pool_id"
         "   AND f.ts >= g.window_start AND f.ts < g.window_end"
         " JOIN clients cl ON cl.id = f.client_id"
@@ -265,7 +266,7 @@ pool_db_rc pool_group_manifest(apr_pool_t *p, PGconn *c, const char *pool,
         " WHERE p.name = $1 AND g.id = $2::uuid"
         "   AND ($3::text IS NULL OR cl.client_id = $3)"
         " ORDER BY f.seq LIMIT " APR_STRINGIFY(MANIFEST_MAX_FILES) " + 1",
-        3, params, 8, &res, err);
+        3, params, 10, &res, err);
     if (rc != POOL_DB_OK) {
         json_decref(m);
         return rc;
@@ -295,6 +296,9 @@ pool_db_rc pool_group_manifest(apr_pool_t *p, PGconn *c, const char *pool,
                             json_string(PQgetvalue(res, i, 5)));
         json_object_set_new(f, "ts", json_string(col_time(p, res, i, 6)));
         json_object_set_new(f, "late", json_boolean(col_bool(res, i, 7)));
+        json_object_set_new(f, "folder", PQgetisnull(res, i, 8) ? json_null()
+                            : json_string(PQgetvalue(res, i, 8)));
+        json_object_set_new(f, "current", json_boolean(col_bool(res, i, 9)));
         if (expires) {
             const char *u = signed_url(p, linker, "GET",
                                        apr_pstrcat(p, api_path, "/v1/pools/",
@@ -1270,9 +1274,9 @@ const char *pool_result_path_name(apr_pool_t *p, apr_int64_t seq,
 }
 
 /* Publishes result rid (of pool pool_pk, named name) inside the caller's
- * transaction: the pool's next seq, the row, the process, the webhooks,
- * then the link into the store's view.  Any error leaves the caller to
- * roll back (to its savepoint). */
+ * transaction, once its bytes are found in the store: the pool's next
+ * seq, the row (its name in the view's results/), the process, the
+ * webhooks.  Any error leaves the caller to roll back (to its savepoint). */
 static pool_db_rc publish_one(pool_step_ctx_t *ctx, const char *rid,
                               const char *pool_pk, const char *name,
                               apr_int64_t *seq, const char **pool_name,
@@ -1286,6 +1290,7 @@ static pool_db_rc publish_one(pool_step_ctx_t *ctx, const char *rid,
     PGresult *res;
     pool_db_rc rc;
     apr_status_t rv;
+    apr_off_t size;
     json_t *j;
 
     /* the pool row's lock orders publications of one pool, and a seq is
@@ -1303,6 +1308,14 @@ static pool_db_rc publish_one(pool_step_ctx_t *ctx, const char *rid,
     PQclear(res);
     if (!(path_name = pool_result_path_name(p, *seq, name))) {
         *err = "the result's name cannot make a valid published name";
+        return POOL_DB_ERROR;
+    }
+    /* never a place in the feed for a result nobody could download */
+    rv = ctx->store->ops->stat(ctx->store, p, NULL, rid, &size);
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+        *err = apr_psprintf(p, "the result's bytes are not readable in the "
+                            "store: %s", apr_strerror(rv, buf, sizeof(buf)));
         return POOL_DB_ERROR;
     }
     params[0] = rid;
@@ -1341,16 +1354,6 @@ static pool_db_rc publish_one(pool_step_ctx_t *ctx, const char *rid,
                                          err);
     if (rc != POOL_DB_OK) {
         return rc;
-    }
-    /* last, just before the commit: a failed attempt must not leave the
-     * name in the view (its seq goes to another result) */
-    rv = ctx->store->ops->result_publish(ctx->store, p, rid, *pool_name,
-                                         path_name);
-    if (rv != APR_SUCCESS) {
-        char buf[120];
-        *err = apr_psprintf(p, "cannot link the result into %s/results: %s",
-                            *pool_name, apr_strerror(rv, buf, sizeof(buf)));
-        return POOL_DB_ERROR;
     }
     return POOL_DB_OK;
 }

@@ -98,12 +98,12 @@ const char *pool_url_check(apr_pool_t *p, const char *url)
 
 pool_db_rc pool_import_create(apr_pool_t *p, PGconn *c, const char *pool,
                               const char *client_id, const char *url,
-                              const char *name, apr_time_t ts,
-                              const char *callback_url,
+                              const char *name, const char *folder,
+                              apr_time_t ts, const char *callback_url,
                               const char **process_id, const char **err)
 {
     const char *id = pool_uuid(p);
-    const char *params[7];
+    const char *params[8];
     PGresult *res;
     pool_db_rc rc;
 
@@ -118,6 +118,7 @@ pool_db_rc pool_import_create(apr_pool_t *p, PGconn *c, const char *pool,
     params[4] = name;
     params[5] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)ts);
     params[6] = callback_url;
+    params[7] = folder;
     rc = pool_db_exec(p, c, "create import",
         "WITH target AS ("
         "  SELECT p.id AS pool_id, c.id AS client_id FROM pools p"
@@ -129,11 +130,12 @@ pool_db_rc pool_import_create(apr_pool_t *p, PGconn *c, const char *pool,
         "  SELECT $1::uuid, pool_id, client_id, 'import', 0, 0, 'queued'"
         "  FROM target RETURNING id, pool_id, client_id)"
         " INSERT INTO imports (process_id, pool_id, client_id, url, name, ts,"
-        "                      callback_url)"
+        "                      callback_url, folder)"
         " SELECT id, pool_id, client_id, $4, $5,"
-        "        'epoch'::timestamptz + $6::bigint * interval '1 microsecond', $7"
+        "        'epoch'::timestamptz + $6::bigint * interval '1 microsecond',"
+        "        $7, $8"
         " FROM pr RETURNING process_id::text",
-        7, params, 1, &res, err);
+        8, params, 1, &res, err);
     if (rc != POOL_DB_OK) {
         return rc;
     }
@@ -390,6 +392,7 @@ static const char *name_from_url(apr_pool_t *p, const char *url)
 
 typedef struct {
     const char *id, *url, *name, *callback_url, *pool, *client_id;
+    const char *folder;         /* NULL: the client's own */
     apr_time_t ts;
     int attempts;
 } claimed_t;
@@ -415,8 +418,8 @@ static pool_db_rc claim(pool_step_ctx_t *ctx, claimed_t *cl, int *got,
         " AND p.id = i.pool_id AND c.id = i.client_id"
         " RETURNING i.process_id::text, i.url, i.name,"
         "   (extract(epoch FROM i.ts) * 1000000)::bigint, i.callback_url,"
-        "   i.attempts, p.name, c.client_id",
-        2, params, 8, &res, err);
+        "   i.attempts, p.name, c.client_id, i.folder",
+        2, params, 9, &res, err);
     if (rc != POOL_DB_OK) {
         return rc;
     }
@@ -432,6 +435,8 @@ static pool_db_rc claim(pool_step_ctx_t *ctx, claimed_t *cl, int *got,
         cl->attempts = atoi(PQgetvalue(res, 0, 5));
         cl->pool = apr_pstrdup(ctx->p, PQgetvalue(res, 0, 6));
         cl->client_id = apr_pstrdup(ctx->p, PQgetvalue(res, 0, 7));
+        cl->folder = PQgetisnull(res, 0, 8) ? NULL
+                     : apr_pstrdup(ctx->p, PQgetvalue(res, 0, 8));
     }
     PQclear(res);
     return POOL_DB_OK;
@@ -546,7 +551,8 @@ static void import_refused(void *b, apr_pool_t *p, pool_db_rc rc,
 
     ir->refused_rc = rc;
     pool_problem_db(p, pr, rc, err, "file");
-    if (rc == POOL_DB_REFUSED || rc == POOL_DB_CONFLICT) {
+    if (rc == POOL_DB_REFUSED || rc == POOL_DB_CONFLICT
+        || rc == POOL_DB_CLASH) {
         pr->detail = err;
     }
 }
@@ -649,6 +655,7 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
     in.sha256 = it->sha256_hex;
     in.content_type = fields.content_type;
     in.ts = cl->ts;
+    in.folder = cl->folder;
     ir.ctx = ctx;
     ir.cl = cl;
     ir.in = &in;
@@ -670,6 +677,7 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
             }
             return finish_failure(ctx, cl, FETCH_RETRY, pr.detail, err);
         case POOL_DB_REFUSED:
+        case POOL_DB_CLASH:
         case POOL_DB_NOTFOUND:
             return finish_failure(ctx, cl, FETCH_FAIL, pr.detail, err);
         case POOL_DB_CONFLICT:

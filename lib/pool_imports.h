@@ -18,11 +18,13 @@
 const char *pool_url_check(apr_pool_t *p, const char *url);
 
 /* Queues an import; *process_id gets the new process id.  NOTFOUND when the
- * pool or client does not exist.  name may be NULL (taken from the URL). */
+ * pool or client does not exist.  name may be NULL (taken from the URL);
+ * folder (normal form, pool_folder_check) may be NULL (the client's own
+ * folder). */
 pool_db_rc pool_import_create(apr_pool_t *p, PGconn *c, const char *pool,
                               const char *client_id, const char *url,
-                              const char *name, apr_time_t ts,
-                              const char *callback_url,
+                              const char *name, const char *folder,
+                              apr_time_t ts, const char *callback_url,
                               const char **process_id, const char **err);
 
 /* A process record as JSON {id, kind, status, percent, message, result,

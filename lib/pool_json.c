@@ -60,6 +60,11 @@ json_t *pool_json_file(apr_pool_t *p, const pool_file_t *f)
     set_str(o, "ts", pool_ts_format(p, f->ts));
     set_str(o, "received_at", f->received_at);
     set_str(o, "client", f->client_id);
+    /* where the view (WebDAV, folders API) shows it, and whether it is
+     * the file of that name there now or an earlier one (replaced or
+     * taken out of the view, still a file of its pool and group) */
+    set_str(o, "folder", f->folder);
+    json_object_set_new(o, "current", json_boolean(f->in_view));
     return o;
 }
 

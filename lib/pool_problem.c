@@ -34,6 +34,7 @@ void pool_problem_db(apr_pool_t *p, pool_problem_t *pr, pool_db_rc rc,
                                               NULL), NULL);
         break;
     case POOL_DB_REFUSED:
+    case POOL_DB_CLASH:
         pool_problem_set(pr, 409, err ? err : "refused", NULL);
         break;
     case POOL_DB_UNAVAILABLE:

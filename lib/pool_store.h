@@ -146,15 +146,6 @@ typedef struct {
     apr_status_t (*spool_sweep)(pool_store_t *s, apr_pool_t *p,
                                 apr_time_t before, int *n, apr_off_t *bytes);
 
-    /* Publication of a result under a name in the pool's view (the
-     * directory store: <pool>/results/<name>, served by the read-only /dav
-     * Alias; the WebDAV store has no such view and does nothing).
-     * Idempotent; replaces a name that a publication which did not commit
-     * left behind. */
-    apr_status_t (*result_publish)(pool_store_t *s, apr_pool_t *p,
-                                   const char *id, const char *pool,
-                                   const char *name);
-
     /* Calls fn with the objects of every pool and then with the results, in
      * batches of at most POOL_STORE_WALK_BATCH, of those stored before
      * `before`; names that are not ids are left out.  lost_found moves a

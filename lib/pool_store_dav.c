@@ -24,8 +24,8 @@
  * SHA-256 is ours; an ETag is never taken for a hash).  A MOVE retried
  * after a lost answer finds the source gone or the target present: a
  * target of the right size is success, so retries are idempotent.  An
- * object is final once moved: this store has no view, so reveal and
- * result_publish do nothing, and committed_walk reports every object as
+ * object is final once moved: nothing sees the store's names, so reveal
+ * does nothing, and committed_walk reports every object as
  * revealed (staged = 0).  Times are the later of getlastmodified and
  * creationdate (on mod_dav_fs the latter is the inode's ctime, which the
  * MOVE renews, as the directory store's walk uses ctime).
@@ -2706,15 +2706,6 @@ static apr_status_t dav_spool_sweep(pool_store_t *s, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-/* Nothing to publish: this store has no view (the WebDAV view serves
- * results from the database's names). */
-static apr_status_t dav_result_publish(pool_store_t *s, apr_pool_t *p,
-                                       const char *id, const char *pool,
-                                       const char *name)
-{
-    return id_ok(id) ? APR_SUCCESS : APR_EINVAL;
-}
-
 /* ------------------------------------------------------------ walk */
 
 typedef struct {
@@ -2903,7 +2894,6 @@ static const pool_store_ops_t dav_ops = {
     dav_upload_remove,
     dav_upload_list_stale,
     dav_spool_sweep,
-    dav_result_publish,
     dav_committed_walk,
     dav_lost_found,
     dav_open_known

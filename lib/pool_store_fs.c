@@ -1,12 +1,8 @@
 /* Directory store.  Layout (private; docs/storage.md):
  *   .spool/upXXXXXX         bytes arriving
- *   .spool/publish-<id>     a result being published (a link, renamed
- *                           into <pool>/results/ at once)
- *   .staged/<pool>/<id>     a file staged: durable, in no view, no row yet
- *   <pool>/files/xx/<id>    a file revealed (its row committed); the
- *                           read-only /dav Alias shows <pool>/
- *   .results/<id>           results (outside every view until published
- *                           to <pool>/results/<name>)
+ *   .staged/<pool>/<id>     a file staged: durable, no row yet
+ *   <pool>/files/xx/<id>    a file revealed (its row committed)
+ *   .results/<id>           results
  *   .uploads/<id>           tus upload data
  *   .lost+found/            revealed bytes that had no row (poolctl sweep)
  * Staging is fsync + link(2) + fsync of the directory; revealing is a
@@ -394,7 +390,7 @@ static apr_status_t fs_reveal(pool_store_t *s, apr_pool_t *p,
         return APR_EINVAL;
     }
     if (!pool) {
-        return APR_SUCCESS;     /* results are shown by result_publish */
+        return APR_SUCCESS;     /* results stay in .results/ */
     }
     dir = fs_dir(s, p, pool, id);
     rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
@@ -956,12 +952,8 @@ static apr_status_t each_stale(apr_pool_t *p, const char *dir,
             continue;
         }
         path = apr_pstrcat(p, dir, "/", fi.name, NULL);
-        /* a publication's fresh link to an old result has the result's
-         * mtime: its ctime (the link's time) says how old it is */
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)
-            || apr_time_from_sec(st.st_mtime) >= before
-            || (!strncmp(fi.name, "publish-", 8)
-                && apr_time_from_sec(st.st_ctime) >= before)) {
+            || apr_time_from_sec(st.st_mtime) >= before) {
             continue;
         }
         fn(baton, fi.name, path, (apr_off_t)st.st_size);
@@ -1020,54 +1012,6 @@ static apr_status_t fs_spool_sweep(pool_store_t *s, apr_pool_t *p,
 }
 
 /* ------------------------------------------------------------ results */
-
-/* A published name starts with "result-" (so it is never "." or ".." or
- * hidden) and has no '/'. */
-static int published_name_ok(const char *name)
-{
-    apr_size_t n = strlen(name);
-
-    return n > 7 && n <= 255 && !strncmp(name, "result-", 7)
-           && !strchr(name, '/');
-}
-
-static apr_status_t fs_result_publish(pool_store_t *s, apr_pool_t *p,
-                                      const char *id, const char *pool,
-                                      const char *name)
-{
-    const char *dir, *tmp, *final;
-    apr_status_t rv;
-
-    if (!id_ok(id) || !published_name_ok(name)) {
-        return APR_EINVAL;
-    }
-    dir = apr_pstrcat(p, s->root, "/", pool, "/results", NULL);
-    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
-                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-                                | APR_FPROT_GEXECUTE, p);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
-        return rv;
-    }
-    /* a link under a temporary name in the spool (outside every view: a
-     * crash before the rename leaves nothing the /dav view shows, and the
-     * spool sweep removes it), then rename(2) over whatever a publication
-     * that did not commit may have left under the final name */
-    tmp = apr_pstrcat(p, s->root, "/" SPOOL_DIR "/publish-", id, NULL);
-    final = apr_pstrcat(p, dir, "/", name, NULL);
-    unlink(tmp);
-    if (link(result_path(s, p, id), tmp) != 0) {
-        return APR_FROM_OS_ERROR(errno);
-    }
-    if (rename(tmp, final) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        unlink(tmp);
-        return rv;
-    }
-    if ((rv = sync_dir(dir)) != APR_SUCCESS) {
-        pool_log(POOL_LOG_WARN, "fsync of %s failed", dir);
-    }
-    return APR_SUCCESS;
-}
 
 /* ------------------------------------------------------------ sweep */
 
@@ -1292,7 +1236,6 @@ static const pool_store_ops_t fs_ops = {
     fs_upload_remove,
     fs_upload_list_stale,
     fs_spool_sweep,
-    fs_result_publish,
     fs_committed_walk,
     fs_lost_found
 };

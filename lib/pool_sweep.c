@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 
+#include "pool_davlock.h"
 #include "pool_sweep.h"
 #include "pool_conf.h"
 #include "pool_log.h"
@@ -560,7 +561,8 @@ pool_db_rc pool_sweep(apr_pool_t *p, PGconn *c, pool_store_t *st,
         || (rc = sweep_missing(p, c, st, only, 1, rep, err)) != POOL_DB_OK) {
         return rc;
     }
-    return POOL_DB_OK;
+    /* expired locks are ignored already; their rows go here */
+    return pool_davlock_purge(p, c, only, &rep->expired_locks, err);
 }
 
 pool_db_rc pool_step_sweep(pool_step_ctx_t *ctx, int *done, const char **err)

@@ -56,6 +56,7 @@ typedef struct {
     int lost;                   /* files/results without rows, moved aside */
     apr_off_t lost_bytes;
     int missing;                /* rows without their bytes (reported) */
+    int expired_locks;          /* WebDAV locks past their timeout */
     int failures;               /* items it could not handle (logged) */
     apr_array_header_t *lost_items;     /* pool_sweep_item_t */
     apr_array_header_t *missing_items;  /* pool_sweep_item_t */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mod_pool.h"
+#include "pool_dav.h"
 #include "pool_link.h"
 #include "pool_log.h"
 #include "pool_name.h"
@@ -356,6 +357,9 @@ static int pool_handler(request_rec *r)
     if (seg && !strcmp(seg, "results")) {
         return pool_handle_results(r, who, pool, *path ? path + 1 : NULL);
     }
+    if (seg && !strcmp(seg, "folders")) {
+        return pool_handle_folders(r, who, pool, *path ? path + 1 : NULL);
+    }
     if (seg && !strcmp(seg, "settings") && !*path) {
         return pool_handle_settings(r, who, pool);
     }
@@ -375,6 +379,17 @@ static void pool_register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(pool_error_filter_insert, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     pool_error_filter_register();
+    /* the WebDAV view: "Dav pool" */
+    pool_dav_register(p);
+    ap_hook_translate_name(pool_dav_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(pool_dav_map_to_storage, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_check_authn(pool_dav_bearer, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_handler(pool_dav_get, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_insert_filter(pool_dav_insert_filter, NULL, NULL,
+                          APR_HOOK_MIDDLE);
+    pool_dav_filters_register();
 }
 
 AP_DECLARE_MODULE(pool) = {

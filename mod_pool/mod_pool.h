@@ -124,6 +124,13 @@ void pool_error_filter_register(void);
 
 /* pool_auth.c */
 int pool_authenticate(request_rec *r, pool_principal **who);
+/* The principal of a Bearer token (the text after "Bearer "), without
+ * answering: OK, HTTP_UNAUTHORIZED or 500, with *why. */
+int pool_bearer_principal(request_rec *r, const char *token,
+                          pool_principal **who, const char **why);
+/* The client record of r->user, looked up once per request (main request
+ * and subrequests share it): OK, NOTFOUND, UNAVAILABLE, ERROR. */
+pool_db_rc pool_auth_client(request_rec *r, pool_client_t **client);
 int pool_handle_token(request_rec *r);
 void pool_register_auth_providers(apr_pool_t *p);
 void pool_auth_init(apr_pool_t *pconf);
@@ -175,6 +182,11 @@ int pool_handle_groups(request_rec *r, pool_principal *who, const char *pool,
 int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest);
 
+/* pool_folders.c: GET .../pools/{pool}/folders[/{path}]; rest is NULL
+ * for the root, else the raw text after "folders/". */
+int pool_handle_folders(request_rec *r, pool_principal *who, const char *pool,
+                        const char *rest);
+
 /* pool_settings.c: GET/PATCH .../pools/{pool}/settings (admin). */
 int pool_handle_settings(request_rec *r, pool_principal *who,
                          const char *pool);
@@ -196,6 +208,14 @@ int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton);
  * return value. */
 int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **sp,
                        int *ret);
+/* Records the spooled bytes sp as a file (the one ingest path): f gives
+ * pool, client, name, type, ts and folder (NULL: the client's); its id,
+ * size and digest are filled here; want: the SHA-256 the client announced
+ * or NULL.  1 with *out (the row), else 0 with *pr (sp is consumed either
+ * way).  The file PUT and the WebDAV view's PUT and COPY use it. */
+int pool_file_commit(request_rec *r, pool_spool_t *sp,
+                     const unsigned char *want, pool_file_t *f,
+                     pool_file_t **out, pool_problem_t *pr);
 /* Serves the stored object (pool, id) (pool NULL: a result) as httpd's
  * default handler would (Range, conditional GET, HEAD, sendfile/mmap as
  * configured; from a store without local files, streamed with one range

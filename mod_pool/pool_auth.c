@@ -42,9 +42,7 @@ static pool_db_rc op_client_get(apr_pool_t *p, PGconn *c, void *b,
     return pool_db_client_get(p, c, cb->client_id, &cb->client, err);
 }
 
-/* The client record of r->user, looked up once per request.
- * Returns POOL_DB_OK/NOTFOUND/UNAVAILABLE/ERROR. */
-static pool_db_rc lookup_user(request_rec *r, pool_client_t **client)
+pool_db_rc pool_auth_client(request_rec *r, pool_client_t **client)
 {
     client_get_baton cb;
     const char *err;
@@ -171,9 +169,44 @@ static int unauthorized(request_rec *r, const char *error, const char *detail)
     return pool_problem(r, HTTP_UNAUTHORIZED, detail, NULL);
 }
 
-int pool_authenticate(request_rec *r, pool_principal **who)
+int pool_bearer_principal(request_rec *r, const char *tok,
+                          pool_principal **who, const char **why)
 {
     pool_srv_conf *sc = pool_srv(r->server);
+    pool_claims_t cl;
+    pool_jwt_status_t st;
+    pool_principal *pr;
+
+    while (*tok == ' ') {
+        tok++;
+    }
+    if (!sc->keys) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "pool: no PoolKeyFile configured for this server");
+        *why = "token keys not configured";
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    st = pool_jwt_verify(r->pool, sc->keys, tok, pool_conf_issuer(&sc->conf),
+                         POOL_TOKEN_AUDIENCE, apr_time_sec(apr_time_now()),
+                         &cl);
+    if (st != POOL_JWT_OK) {
+        *why = pool_jwt_strerror(st);
+        return HTTP_UNAUTHORIZED;
+    }
+    if (pool_role_check(cl.role) || pool_ident_check(cl.pool)) {
+        *why = "token has an unknown role or pool";
+        return HTTP_UNAUTHORIZED;
+    }
+    pr = apr_pcalloc(r->pool, sizeof(*pr));
+    pr->client_id = cl.sub;
+    pr->pool = cl.pool;
+    pr->role = cl.role;
+    *who = pr;
+    return OK;
+}
+
+int pool_authenticate(request_rec *r, pool_principal **who)
+{
     const char *auth = apr_table_get(r->headers_in, "Authorization");
     pool_principal *pr;
 
@@ -182,33 +215,15 @@ int pool_authenticate(request_rec *r, pool_principal **who)
                             "token from /v1/token");
     }
     if (!strncasecmp(auth, "Bearer ", 7)) {
-        pool_claims_t cl;
-        pool_jwt_status_t st;
-        const char *tok = auth + 7;
+        const char *why;
+        int rv = pool_bearer_principal(r, auth + 7, &pr, &why);
 
-        while (*tok == ' ') {
-            tok++;
+        if (rv == HTTP_UNAUTHORIZED) {
+            return unauthorized(r, "invalid_token", why);
         }
-        if (!sc->keys) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "pool: no PoolKeyFile configured for this server");
-            return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
-                                "token keys not configured", NULL);
+        if (rv != OK) {
+            return pool_problem(r, rv, why, NULL);
         }
-        st = pool_jwt_verify(r->pool, sc->keys, tok, pool_conf_issuer(&sc->conf),
-                             POOL_TOKEN_AUDIENCE, apr_time_sec(apr_time_now()),
-                             &cl);
-        if (st != POOL_JWT_OK) {
-            return unauthorized(r, "invalid_token", pool_jwt_strerror(st));
-        }
-        if (pool_role_check(cl.role) || pool_ident_check(cl.pool)) {
-            return unauthorized(r, "invalid_token", "token has an unknown role "
-                                "or pool");
-        }
-        pr = apr_pcalloc(r->pool, sizeof(*pr));
-        pr->client_id = cl.sub;
-        pr->pool = cl.pool;
-        pr->role = cl.role;
     }
     else if (!strncasecmp(auth, "Basic ", 6)) {
         const char *user = NULL, *pw = NULL;
@@ -464,7 +479,7 @@ static authz_status member_check(request_rec *r, const char *req_line,
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
-    rc = lookup_user(r, &client);
+    rc = pool_auth_client(r, &client);
     if (rc == POOL_DB_NOTFOUND) {
         return AUTHZ_DENIED;
     }
@@ -488,7 +503,7 @@ static authz_status role_check(request_rec *r, const char *req_line,
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
-    rc = lookup_user(r, &client);
+    rc = pool_auth_client(r, &client);
     if (rc == POOL_DB_NOTFOUND) {
         return AUTHZ_DENIED;
     }

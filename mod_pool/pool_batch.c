@@ -37,6 +37,8 @@ enum {
 
 typedef struct {
     const char *ts;             /* as text for pool_fields_check; NULL: none */
+    const char *folder;         /* NULL: not given */
+    apr_size_t folder_len;
     const char *name;           /* NULL: not given */
     apr_size_t name_len;
     int have_sha;
@@ -197,7 +199,7 @@ static int manifest_entry_parse(batch_ctx *bc, int i, json_t *e,
         return refuse(bc, HTTP_UNPROCESSABLE_ENTITY,
                       apr_psprintf(bc->r->pool, "manifest.files[%d]", i),
                       "manifest: files[%d] must be an object {\"ts\"?, "
-                      "\"name\"?, \"sha256\"?}", i);
+                      "\"name\"?, \"sha256\"?, \"folder\"?}", i);
     }
     json_object_foreach(e, key, v) {
         if (!strcmp(key, "ts")) {
@@ -212,6 +214,14 @@ static int manifest_entry_parse(batch_ctx *bc, int i, json_t *e,
                 return bad_entry(bc, i, "ts", "must be an RFC 3339 string "
                                  "or Unix seconds");
             }
+        }
+        else if (!strcmp(key, "folder")) {
+            if (!json_is_string(v)) {
+                return bad_entry(bc, i, "folder", "must be a string");
+            }
+            me->folder_len = json_string_length(v);
+            me->folder = apr_pstrmemdup(bc->r->pool, json_string_value(v),
+                                        me->folder_len);
         }
         else if (!strcmp(key, "name")) {
             if (!json_is_string(v)) {
@@ -242,7 +252,7 @@ static int manifest_entry_parse(batch_ctx *bc, int i, json_t *e,
             return refuse(bc, HTTP_UNPROCESSABLE_ENTITY,
                           apr_psprintf(bc->r->pool, "manifest.files[%d]", i),
                           "manifest: files[%d] has an unknown member \"%s\" "
-                          "(known: ts, name, sha256)", i,
+                          "(known: ts, name, sha256, folder)", i,
                           shown(bc->r->pool, key, strlen(key)));
         }
     }
@@ -302,12 +312,45 @@ out:
 
 /* ----------------------------------------------------------- file parts */
 
+/* File K's folder, from its part's Pool-Folder header or its manifest
+ * entry (never both), checked: 0 with *folder (NULL: none given, the
+ * client's own folder), else a refusal. */
+static int part_folder(batch_ctx *bc, const pool_mp_part_t *part,
+                       const batch_file *bf, const char **folder)
+{
+    const char *h = pool_mp_header(part, "Pool-Folder"), *why;
+    apr_size_t len = h ? strlen(h) : 0;
+    int k = bf->index;
+
+    *folder = NULL;
+    if (bc->have_manifest && k < bc->nentries && bc->entries[k].folder) {
+        if (h) {
+            return refuse(bc, HTTP_UNPROCESSABLE_ENTITY,
+                          file_field(bc, k, "folder"),
+                          "%s: folder is given twice, in its Pool-Folder "
+                          "header and in the manifest", bf->label);
+        }
+        h = bc->entries[k].folder;
+        len = bc->entries[k].folder_len;
+    }
+    if (!h) {
+        return 0;
+    }
+    /* the normal form is a copy: the header dies with the callback */
+    why = pool_folder_check(bc->r->pool, h, len, folder);
+    if (why) {
+        return refuse(bc, HTTP_UNPROCESSABLE_ENTITY,
+                      file_field(bc, k, "folder"), "%s: %s", bf->label, why);
+    }
+    return 0;
+}
+
 static int file_begin(batch_ctx *bc, const pool_mp_part_t *part,
                       const char *name, apr_size_t nlen, const char *name_why)
 {
     request_rec *r = bc->r;
     int k = bc->files->nelts;
-    const char *ts, *cte, *dh, *why, *field, *ctype;
+    const char *ts, *cte, *dh, *why, *field, *ctype, *folder;
     pool_file_fields_t fields;
     batch_file *bf;
     apr_status_t rv;
@@ -371,6 +414,9 @@ static int file_begin(batch_ctx *bc, const pool_mp_part_t *part,
         return refuse(bc, HTTP_UNPROCESSABLE_ENTITY, file_field(bc, k, field),
                       "%s: %s", bf->label, why);
     }
+    if (part_folder(bc, part, bf, &folder)) {
+        return 1;
+    }
     dh = pool_mp_header(part, "Content-Digest");
     if (dh) {
         bf->have_digest = pool_parse_content_digest(r->pool, dh, bf->digest);
@@ -394,6 +440,7 @@ static int file_begin(batch_ctx *bc, const pool_mp_part_t *part,
     bf->f.name = fields.name;
     bf->f.content_type = fields.content_type;
     bf->f.ts = fields.ts;
+    bf->f.folder = folder;
     APR_ARRAY_PUSH(bc->files, batch_file *) = bf;
     bc->cur = bf;
     bc->kind = PART_FILE;

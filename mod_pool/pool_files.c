@@ -30,18 +30,6 @@ static int role_may_upload(const char *role)
 
 /* --------------------------------------------------------------- upload */
 
-typedef struct {
-    pool_file_t *in;
-    pool_file_t *out;
-} insert_baton;
-
-static pool_db_rc op_file_found(apr_pool_t *p, PGconn *c, void *b,
-                                const char **err)
-{
-    insert_baton *ib = b;
-    return pool_db_file_get(p, c, ib->in->pool, ib->in->id, &ib->out, err);
-}
-
 static void file_refused(void *b, apr_pool_t *p, pool_db_rc rc,
                          const char *err, pool_problem_t *pr)
 {
@@ -63,20 +51,6 @@ static pool_db_rc op_late_check(apr_pool_t *p, PGconn *c, void *b,
     pool_db_rc rc = pool_late_check(p, c, lb->pool, lb->ts, err);
 
     return rc == POOL_DB_CONFLICT ? POOL_DB_REFUSED : rc;
-}
-
-static pool_db_rc op_file_insert(apr_pool_t *p, PGconn *c, void *b,
-                                 const char **err)
-{
-    insert_baton *ib = b;
-    pool_db_rc rc = pool_db_file_insert(p, c, ib->in, &ib->out, err);
-
-    if (rc == POOL_DB_CONFLICT) {
-        /* the id is ours and random: a conflict means a retried insert
-         * whose first attempt did commit */
-        rc = pool_db_file_get(p, c, ib->in->pool, ib->in->id, &ib->out, err);
-    }
-    return rc;
 }
 
 int pool_read_body(request_rec *r, pool_body_sink *sink, void *baton)
@@ -223,6 +197,37 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **out,
     return 1;
 }
 
+int pool_file_commit(request_rec *r, pool_spool_t *sp,
+                     const unsigned char *want, pool_file_t *f,
+                     pool_file_t **out, pool_problem_t *pr)
+{
+    pool_ingest_t in;
+    pool_ingest_item_t *it;
+    pool_db_file_baton fb;
+
+    pool_ingest_init(&in, r);
+    it = pool_ingest_add(r->pool, &in, f->pool, pool_uuid(r->pool), sp,
+                         "file");
+    it->want = want;
+    if (!pool_ingest_prepare(r->pool, &in, pr)) {
+        return 0;
+    }
+    f->id = it->id;
+    f->size = it->size;
+    f->sha256 = it->sha256_hex;
+    fb.in = f;
+    fb.out = NULL;
+    in.record = pool_db_op_file_record;
+    in.lookup = pool_db_op_file_lookup;
+    in.refused = file_refused;
+    in.baton = &fb;
+    if (!pool_ingest_commit(r->pool, &in, pr)) {
+        return 0;
+    }
+    *out = fb.out;
+    return 1;
+}
+
 static int upload(request_rec *r, pool_principal *who, const char *pool,
                   const char *raw_name)
 {
@@ -230,15 +235,14 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     pool_store_t *st = sc->store;
     apr_table_t *args = NULL;
     const char *name, *why, *ts_s, *digest_h, *err, *field;
+    const char *folder_s, *folder = NULL;
     apr_size_t nlen;
     pool_file_fields_t fields;
     unsigned char want[32];
     int have_digest = 0, status;
     pool_spool_t *sp;
     pool_file_t f;
-    insert_baton ib;
-    pool_ingest_t in;
-    pool_ingest_item_t *it;
+    pool_file_t *out;
     pool_problem_t pr;
     pool_db_rc rc;
 
@@ -272,6 +276,13 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
                             ? HTTP_UNSUPPORTED_MEDIA_TYPE
                             : HTTP_UNPROCESSABLE_ENTITY, why, field);
     }
+    /* absent: the client's own folder (the database names it) */
+    folder_s = apr_table_get(args, "folder");
+    if (folder_s
+        && (why = pool_folder_check(r->pool, folder_s, strlen(folder_s),
+                                    &folder)) != NULL) {
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, why, "folder");
+    }
     digest_h = apr_table_get(r->headers_in, "Content-Digest");
     if (digest_h) {
         have_digest = pool_parse_content_digest(r->pool, digest_h, want);
@@ -300,35 +311,21 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     if (!pool_receive_spool(r, "file", &sp, &status)) {
         return status;
     }
-    pool_ingest_init(&in, r);
-    it = pool_ingest_add(r->pool, &in, pool, pool_uuid(r->pool), sp, "file");
-    it->want = have_digest == 1 ? want : NULL;
-    if (!pool_ingest_prepare(r->pool, &in, &pr)) {
-        return pool_problem_send(r, &pr);
-    }
-
     memset(&f, 0, sizeof(f));
-    f.id = it->id;
     f.pool = pool;
     f.client_id = who->client_id;
     f.name = fields.name;
-    f.size = it->size;
-    f.sha256 = it->sha256_hex;
     f.content_type = fields.content_type;
     f.ts = fields.ts;
-    ib.in = &f;
-    ib.out = NULL;
-    in.record = op_file_insert;
-    in.lookup = op_file_found;
-    in.refused = file_refused;
-    in.baton = &ib;
-    if (!pool_ingest_commit(r->pool, &in, &pr)) {
+    f.folder = folder;
+    if (!pool_file_commit(r, sp, have_digest == 1 ? want : NULL, &f, &out,
+                          &pr)) {
         return pool_problem_send(r, &pr);
     }
     apr_table_setn(r->headers_out, "Location",
                    apr_psprintf(r->pool, "%s/v1/pools/%s/files/%s",
-                                pool_dir_prefix(r), pool, ib.out->id));
-    return pool_send_json(r, HTTP_CREATED, pool_json_file(r->pool, ib.out));
+                                pool_dir_prefix(r), pool, out->id));
+    return pool_send_json(r, HTTP_CREATED, pool_json_file(r->pool, out));
 }
 
 /* ----------------------------------------------------------------- list */
@@ -736,7 +733,7 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
                             "the file's data is missing", NULL);
     }
     ap_set_content_type(r, ctype);
-    pool_set_etag(r, apr_pstrcat(r->pool, "\"", sha256, "\"", NULL));
+    pool_set_etag(r, pool_digest_etag(r->pool, sha256));
     if (pool_digest_sha256_wanted(apr_table_get(r->headers_in,
                                                 "Want-Repr-Digest"))) {
         const char *d = pool_digest_field(r->pool, sha256);

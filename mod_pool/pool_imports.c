@@ -15,6 +15,7 @@
 
 typedef struct {
     const char *pool, *client_id, *url, *name, *callback_url, *id;
+    const char *folder;         /* NULL: the client's own */
     apr_time_t ts;
     json_t *process;
     int no_secret;              /* callback_url without a webhook secret */
@@ -41,8 +42,8 @@ static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b, const char **err)
     }
     if (!ib->id) {
         rc = pool_import_create(p, c, ib->pool, ib->client_id, ib->url,
-                                ib->name, ib->ts, ib->callback_url, &ib->id,
-                                err);
+                                ib->name, ib->folder, ib->ts,
+                                ib->callback_url, &ib->id, err);
     }
     if (rc == POOL_DB_OK) {
         rc = pool_process_get(p, c, ib->pool, ib->id, &ib->process, err);
@@ -110,12 +111,12 @@ int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
         }
         return pool_problem(r, HTTP_BAD_REQUEST, "the body must be a JSON "
                             "object {\"url\": ..., \"name\"?, \"ts\"?, "
-                            "\"callback_url\"?}", NULL);
+                            "\"folder\"?, \"callback_url\"?}", NULL);
     }
     memset(&ib, 0, sizeof(ib));
     json_object_foreach(j, key, v) {
         if (!strcmp(key, "url") || !strcmp(key, "name")
-            || !strcmp(key, "callback_url")) {
+            || !strcmp(key, "callback_url") || !strcmp(key, "folder")) {
             if (!json_is_string(v)) {
                 status = bad_field(r, key, "must be a string");
                 goto out;
@@ -167,6 +168,12 @@ int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
                             &fields, &field);
     if (why) {
         status = pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, why, field);
+        goto out;
+    }
+    if ((v = json_object_get(j, "folder")) != NULL
+        && (why = pool_folder_check(r->pool, json_string_value(v),
+                                    json_string_length(v), &ib.folder))) {
+        status = pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, why, "folder");
         goto out;
     }
     ib.ts = fields.ts;

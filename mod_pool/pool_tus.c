@@ -431,6 +431,47 @@ static void release_unchanged(tus_req *t, const pool_upload_t *u,
     }
 }
 
+/* ---------------------------------------------------------- folders */
+
+/* The "folder" of metadata md, checked: NULL with *folder (NULL when none
+ * is given: the client's own folder), else a reason. */
+static const char *meta_folder(apr_pool_t *p, const apr_array_header_t *md,
+                               const char **folder)
+{
+    const pool_tus_meta_t *m = pool_tus_meta_get(md, "folder");
+
+    *folder = NULL;
+    if (!m) {
+        return NULL;
+    }
+    if (!m->has_value) {
+        return "Upload-Metadata key 'folder' needs a value";
+    }
+    return pool_folder_check(p, m->value, m->value_len, folder);
+}
+
+/* The folder of upload u at completion, from its stored metadata (checked
+ * at creation).  An upload created before folders were understood may
+ * carry a "folder" key that does not pass: it goes to the client's
+ * folder rather than never completing. */
+static const char *stored_folder(tus_req *t, const pool_upload_t *u)
+{
+    apr_array_header_t *md = NULL;
+    const char *folder = NULL, *why = NULL;
+
+    if (u->metadata && *u->metadata
+        && !(why = pool_tus_parse_metadata(t->r->pool, u->metadata, &md))) {
+        why = meta_folder(t->r->pool, md, &folder);
+    }
+    if (why) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, t->r, "pool: upload %s: "
+                      "its folder is ignored (%s): it goes to the client's "
+                      "folder", u->id, why);
+        return NULL;
+    }
+    return folder;
+}
+
 /* -------------------------------------------------------- completion */
 
 /* The leased upload u has all its bytes: it becomes a file with the same
@@ -465,6 +506,7 @@ static int complete_upload(tus_req *t, pool_upload_t *u, const char *token,
     f.size = u->length;
     f.content_type = u->content_type;
     f.ts = u->ts;
+    f.folder = stored_folder(t, u);
     baton_init(&tb, t, u->id, token);
     tb.f = &f;
     tb.refused_rc = POOL_DB_OK;
@@ -860,10 +902,10 @@ static int tus_options(request_rec *r)
     return no_content(r, HTTP_NO_CONTENT);
 }
 
-/* Parses Upload-Metadata into the file fields: GO_ON, or a problem was
- * sent. */
+/* Parses Upload-Metadata into the file fields and the folder (NULL: the
+ * client's own): GO_ON, or a problem was sent. */
 static int metadata_fields(tus_req *t, const char *h, const char *default_name,
-                           pool_file_fields_t *fields)
+                           pool_file_fields_t *fields, const char **folder)
 {
     apr_array_header_t *md = NULL;
     const char *why, *field = NULL;
@@ -881,13 +923,19 @@ static int metadata_fields(tus_req *t, const char *h, const char *default_name,
                             apr_psprintf(t->r->pool, "Upload-Metadata %s: %s",
                                          field, why), field);
     }
+    if ((why = meta_folder(t->r->pool, md, folder)) != NULL) {
+        return pool_problem(t->r, HTTP_UNPROCESSABLE_ENTITY,
+                            apr_psprintf(t->r->pool, "Upload-Metadata "
+                                         "folder: %s", why), "folder");
+    }
     return GO_ON;
 }
 
 /* The concatenated bytes in sp become upload u's file (one ingest).  1
  * when stored; 0 when a problem was sent. */
 static int store_final(tus_req *t, pool_spool_t *sp, pool_upload_t *u,
-                       const pool_file_fields_t *fields, tus_baton *tb)
+                       const pool_file_fields_t *fields, const char *folder,
+                       tus_baton *tb)
 {
     request_rec *r = t->r;
     pool_ingest_t in;
@@ -906,6 +954,7 @@ static int store_final(tus_req *t, pool_spool_t *sp, pool_upload_t *u,
     f->sha256 = it->sha256_hex;
     f->content_type = fields->content_type;
     f->ts = fields->ts;
+    f->folder = folder;
     tb->in = u;
     tb->f = f;
     tb->expiry = t->sc->conf.upload_expiry;
@@ -933,7 +982,7 @@ static int create_final(tus_req *t, const char *concat_h,
     request_rec *r = t->r;
     apr_array_header_t *ids = apr_array_make(r->pool, urls->nelts,
                                              sizeof(const char *));
-    const char *id, *token, *err = NULL, *url;
+    const char *id, *token, *err = NULL, *url, *folder;
     pool_file_fields_t fields;
     pool_upload_t u;
     pool_spool_t *sp = NULL;
@@ -974,7 +1023,8 @@ static int create_final(tus_req *t, const char *concat_h,
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR, "no randomness",
                             NULL);
     }
-    if ((status = metadata_fields(t, meta_h, id, &fields)) != GO_ON) {
+    if ((status = metadata_fields(t, meta_h, id, &fields, &folder))
+        != GO_ON) {
         return status;
     }
 
@@ -1036,7 +1086,7 @@ static int create_final(tus_req *t, const char *concat_h,
     u.parts = concat_h;
     u.state = "done";
     u.file_id = id;
-    if (!store_final(t, sp, &u, &fields, &tb)) {
+    if (!store_final(t, sp, &u, &fields, folder, &tb)) {
         const char *uerr = NULL;
 
         pool_db_run(r, op_unlease, &tb, &uerr);
@@ -1064,7 +1114,7 @@ static int tus_create(tus_req *t)
     pool_tus_checksum_t want;
     pool_file_fields_t fields;
     pool_upload_t in, *u, *after = NULL;
-    const char *why, *id, *token = NULL, *err = NULL;
+    const char *why, *id, *token = NULL, *err = NULL, *folder;
     apr_off_t length = -1, cl;
     int body, status;
     tus_baton tb;
@@ -1131,7 +1181,10 @@ static int tus_create(tus_req *t)
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR, "no randomness",
                             NULL);
     }
-    if ((status = metadata_fields(t, meta_h, id, &fields)) != GO_ON) {
+    /* the folder is checked now and applied at completion, from the
+     * metadata stored with the upload */
+    if ((status = metadata_fields(t, meta_h, id, &fields, &folder))
+        != GO_ON) {
         return status;
     }
     /* leased from birth when it gets bytes (or is complete) right away */

@@ -63,7 +63,8 @@ DB_ROLE=mod_pool
 POOL_PACKAGES="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
 libapr1-dev libaprutil1-dev libpq-dev libssl-dev libjansson-dev libcurl4-openssl-dev
 libxml2-dev check postgresql python3-pytest python3-requests cadaver curl
-python3-tuspy haproxy apache2-utils iproute2 clang libclang-rt-14-dev"
+python3-tuspy haproxy apache2-utils iproute2 clang libclang-rt-14-dev litmus rclone
+davfs2"
 
 say() { printf '%s\n' "[stack] $*" >&2; }
 die() { printf '%s\n' "[stack] error: $*" >&2; exit 1; }
@@ -296,34 +297,31 @@ keys() {
 }
 
 storage() {
-    mkdir -p "$POOL_VAR/storage/.spool" "$POOL_VAR/dav"
+    mkdir -p "$POOL_VAR/storage/.spool"
     if is_root; then
-        chown -R "$HTTPD_USER:$HTTPD_GROUP" "$POOL_VAR/storage" "$POOL_VAR/dav"
+        chown -R "$HTTPD_USER:$HTTPD_GROUP" "$POOL_VAR/storage"
     fi
-    chmod 0750 "$POOL_VAR/storage" "$POOL_VAR/dav"
+    chmod 0750 "$POOL_VAR/storage"
 }
 
 # ---------------------------------------------------------------- httpd config
 # $POOL_VAR/httpd-pool.conf from conf/httpd-pool.conf (the Debian sample, with
-# the Pool* values, the mod_pool LoadModule path and the DAV paths replaced),
+# the Pool* values and the mod_pool LoadModule path replaced),
 # and $POOL_VAR/httpd.conf from conf/httpd-local.conf.in.
 render_conf() {
     var_dirs
-    # POOL_STORE_URL: the stack on a WebDAV store (the /dav Alias keeps the
-    # local directory)
+    # POOL_STORE_URL: the stack on a WebDAV store
     render_pool_conf "$POOL_VAR/httpd-pool.conf" "${POOL_STORE_URL:-$POOL_VAR/storage}" \
-        "$POOL_VAR/storage" "$POOL_VAR/dav/lockdb" "http://127.0.0.1:$POOL_PORT" \
-        "${POOL_STORE_URL:+${POOL_STORE_CREDENTIALS:-}}"
+        "http://127.0.0.1:$POOL_PORT" "${POOL_STORE_URL:+${POOL_STORE_CREDENTIALS:-}}"
     render_httpd_conf "$POOL_VAR" "$POOL_PORT"
 }
 
-# render_pool_conf OUT STORAGE LOCAL_DIR DAVLOCKDB PUBLIC_URL [CREDENTIALS]:
+# render_pool_conf OUT STORAGE PUBLIC_URL [CREDENTIALS]:
 # conf/httpd-pool.conf into OUT with PoolStorage STORAGE (a directory, or a
-# WebDAV store's URL; then CREDENTIALS is its PoolStorageCredentials file),
-# the sample's storage directory (the WebDAV view's Alias) replaced by
-# LOCAL_DIR, and the other Pool* values of this instance.
+# WebDAV store's URL; then CREDENTIALS is its PoolStorageCredentials file)
+# and the other Pool* values of this instance.
 render_pool_conf() {
-    local out=$1 storage=$2 local_dir=$3 davlock=$4 public=$5 creds=${6:-}
+    local out=$1 storage=$2 public=$3 creds=${4:-}
     local sed_extra=()
     if [ -n "${POOL_MAX_FILE_SIZE:-}" ]; then
         sed_extra+=(-e "s|^\([[:space:]]*\)PoolMaxFileSize[[:space:]].*|\1PoolMaxFileSize $POOL_MAX_FILE_SIZE|")
@@ -342,9 +340,6 @@ render_pool_conf() {
         -e "s|^\([[:space:]]*\)PoolKeyFile[[:space:]].*|\1PoolKeyFile $POOL_VAR/pool-keys|" \
         -e "s|^\([[:space:]]*\)PoolPublicURL[[:space:]].*|\1PoolPublicURL $public|" \
         -e "s|^\([[:space:]]*\)LoadModule[[:space:]][[:space:]]*pool_module[[:space:]].*|\1LoadModule pool_module $POOL_ROOT/mod_pool/.libs/mod_pool.so|" \
-        -e "s|^\([[:space:]]*\)DavLockDB[[:space:]].*|\1DavLockDB $davlock|" \
-        -e "s|^\([[:space:]]*\)Alias[[:space:]][[:space:]]*/dav[[:space:]].*|\1Alias /dav $local_dir|" \
-        -e "s|/var/lib/mod_pool/storage|$local_dir|g" \
         "${sed_extra[@]}" \
         "$POOL_ROOT/conf/httpd-pool.conf" >"$out.tmp"
     mv "$out.tmp" "$out"
@@ -800,23 +795,13 @@ node_render() {
     local n=$1 d port
     d=$(node_dir "$n")
     port=$(node_port "$n")
-    mkdir -p "$d" "$d/run" "$d/log" "$d/htdocs" "$d/dav"
+    mkdir -p "$d" "$d/run" "$d/log" "$d/htdocs"
     chmod 0755 "$d"
-    if is_root; then
-        chown "$HTTPD_USER:$HTTPD_GROUP" "$d/dav"
-    fi
     if [ "$CLUSTER_STORE" = dav ]; then
-        # (the sample's WebDAV view serves a local directory: an empty one
-        # here, the files are in the store)
-        mkdir -p "$d/storage"
-        if is_root; then
-            chown "$HTTPD_USER:$HTTPD_GROUP" "$d/storage"
-        fi
-        render_pool_conf "$d/httpd-pool.conf" "$(store_url)" "$d/storage" "$d/dav/lockdb" \
-            "$(balancer_url)" "$CLUSTER_DIR/store-credentials"
+        render_pool_conf "$d/httpd-pool.conf" "$(store_url)" "$(balancer_url)" \
+            "$CLUSTER_DIR/store-credentials"
     else
-        render_pool_conf "$d/httpd-pool.conf" "$CLUSTER_DIR/storage" "$CLUSTER_DIR/storage" \
-            "$d/dav/lockdb" "$(balancer_url)"
+        render_pool_conf "$d/httpd-pool.conf" "$CLUSTER_DIR/storage" "$(balancer_url)"
     fi
     render_httpd_conf "$d" "$port"
     cat >>"$d/httpd.conf" <<EOF

@@ -106,6 +106,26 @@ static void hex(const unsigned char *d, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+/* The server's ETag of bytes whose SHA-256 is sha (64 hex digits): the
+ * digest in base64, quoted.  A static buffer: one caller at a time. */
+static const char *etag_of(const char *sha)
+{
+    static char out[48];
+    unsigned char bin[32];
+    int i;
+
+    for (i = 0; i < 32; i++) {
+        unsigned int v;
+        if (sscanf(sha + 2 * i, "%2x", &v) != 1)
+            return "";
+        bin[i] = (unsigned char)v;
+    }
+    out[0] = '"';
+    EVP_EncodeBlock((unsigned char *)out + 1, bin, 32);
+    strcat(out, "\"");
+    return out;
+}
+
 /* value of "key":"..." in a small JSON document (the API's answers are
  * flat enough for this); 0 when not found */
 static int json_str(const char *doc, const char *key, char *out, size_t outsz)
@@ -590,7 +610,7 @@ static int finish(struct slot *s, CURLcode cc)
             return 0;
         if (s->got != body_size)
             get_size_bad++;
-        if (!et || strlen(et) != 66 || strncmp(et + 1, acks[s->get_ack].sha, 64) != 0) {
+        if (!et || strcmp(et, etag_of(acks[s->get_ack].sha)) != 0) {
             if (get_etag_bad++ < 3)
                 fprintf(stderr, "loadgen: GET %s: ETag %s, want \"%s\"\n",
                         acks[s->get_ack].id, et ? et : "(none)", acks[s->get_ack].sha);

@@ -65,6 +65,11 @@ BAD_LOG_RE = re.compile(
 
 # ---------------------------------------------------------------- helpers
 
+def etag_of(sha256_hex: str) -> str:
+    """The ETag of stored bytes: their SHA-256 in base64, quoted."""
+    return '"%s"' % base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -615,7 +620,9 @@ class Client:
         self.stack = stack
         self.pool = pool
         self.role = role
-        self.client_id, self.secret = stack.make_client(pool, role)
+        # its own folder in the pool's tree is named after it
+        self.name = unique(role[:4])
+        self.client_id, self.secret = stack.make_client(pool, role, self.name)
         self.token = stack.token(self.client_id, self.secret)
         self.s = stack.session(token=self.token)
 

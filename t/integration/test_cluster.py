@@ -419,6 +419,44 @@ def test_upload_through_balancer_download_from_each_node(cluster):
         assert [(f["id"], f["sha256"]) for f in listed] == [(fid, sha(data))]
 
 
+def test_webdav_view_is_the_same_on_every_node(cluster):
+    """A PUT through node 1's view shows on node 2's; a lock taken through
+    node 2 holds on node 1 (locks are in the database)."""
+    pool = unique("cl")
+    cluster.poolctl("pool", "create", pool)
+    cid, secret = cluster.client(pool)
+    auth = (cid, secret)
+    dav = {n: "%s/dav/%s/" % (cluster.nodes[n], pool) for n in NODES}
+    r = requests.request("MKCOL", dav[1] + "shared", auth=auth, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 201, r.status_code
+    data = os.urandom(200000)
+    r = requests.put(dav[1] + "shared/x.bin", data=data, auth=auth, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 201, r.status_code
+    r = requests.get(dav[2] + "shared/x.bin", auth=auth, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and sha(r.content) == sha(data)
+    r = requests.request("PROPFIND", dav[2] + "shared/", headers={"Depth": "1"},
+                         auth=auth, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 207 and "x.bin" in r.text
+    lock = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
+            '<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
+            '</D:lockinfo>')
+    r = requests.request("LOCK", dav[2] + "shared/x.bin", data=lock, auth=auth,
+                         headers={"Timeout": "Second-600"}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, (r.status_code, r.text)
+    token = r.headers["Lock-Token"]
+    r = requests.put(dav[1] + "shared/x.bin", data=b"without the token", auth=auth,
+                     timeout=HTTP_TIMEOUT)
+    assert r.status_code == 423, r.status_code
+    r = requests.put(dav[1] + "shared/x.bin", data=b"with the token", auth=auth,
+                     headers={"If": "(%s)" % token}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 204, r.status_code
+    r = requests.request("UNLOCK", dav[1] + "shared/x.bin", auth=auth,
+                         headers={"Lock-Token": token}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 204, r.status_code
+    r = requests.get(dav[2] + "shared/x.bin", auth=auth, timeout=HTTP_TIMEOUT)
+    assert r.content == b"with the token"
+
+
 def test_tus_upload_moves_between_nodes(cluster):
     pool, s = cluster.pool_with_uploader()
     data = os.urandom(700000)

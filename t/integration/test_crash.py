@@ -2,7 +2,7 @@
 POST), tus PATCHes and processors' result PUTs (a host of its own, with its
 own storage tree, sharing the stack's database and keys).  Afterwards:
 every acknowledged upload is there with its SHA-256; nothing without a row
-is visible through the API or the storage tree the /dav view shows; what
+is visible through the API or the WebDAV view; what
 the crash left staged is reconciled by poolctl sweep (revealed when its row
 committed, removed when not); the restarted host serves as before.
 
@@ -21,8 +21,11 @@ import socket
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote
 
 import pytest
+import requests
 
 from conftest import POOLCTL
 from test_batch import Part, encode, form_ctype, new_boundary
@@ -169,7 +172,7 @@ class CrashHost(SecondHost):
         super().stop()
 
     def revealed(self, pool):
-        """Ids under the tree the read-only /dav Alias shows."""
+        """Ids revealed in the host's storage tree."""
         base = os.path.join(self.storage, pool, "files")
         out = set()
         for d, _, names in os.walk(base):
@@ -199,10 +202,6 @@ class CrashHost(SecondHost):
     def result_bytes(self, rid):
         with open(os.path.join(self.storage, ".results", rid), "rb") as f:
             return f.read()
-
-    def published(self, pool):
-        """Names under the pool's results/ (the /dav view of results)."""
-        return self._names(pool, "results")
 
     def wait_spooling(self, before, n):
         """Until n spool files that were not in before exist: n bodies are
@@ -282,7 +281,7 @@ def test_kill9_mid_uploads(stack, pool, uploader, crash_host):
     rows = {f["id"]: f for f in stack.list_all(pool)}
     # nothing acknowledged is lost; every row has its bytes
     assert set(acked) <= set(rows)
-    # nothing without a row is visible in the tree /dav shows
+    # nothing without a row is revealed in the storage tree
     assert h.revealed(pool) <= set(rows)
 
     # after the sweep every row is revealed, nothing else is
@@ -295,6 +294,66 @@ def test_kill9_mid_uploads(stack, pool, uploader, crash_host):
         assert hashlib.sha256(r.content).hexdigest() == digest
         assert rows[fid]["sha256"] == digest
     r = uploader.s.put(url + "after.bin", data=b"after the crash")
+    assert r.status_code == 201, r.text
+
+
+def test_kill9_mid_dav_puts(stack, pool, uploader, crash_host):
+    """PUTs through the WebDAV view are uploads like any other: what was
+    acknowledged is in the view with its bytes, nothing else shows."""
+    h = crash_host
+    folder = "%s/dav/%s/%s/" % (h.base, pool, uploader.name)
+    auth = (uploader.client_id, uploader.secret)
+    acked = {}                  # name -> sha256 of what was sent
+    lock = threading.Lock()
+    stop = threading.Event()
+    # the client's folder exists before the first PUT into it
+    assert requests.request("MKCOL", folder, auth=auth, timeout=20).status_code == 201
+
+    def put_loop(k):
+        n = 0
+        while not stop.is_set():
+            data = os.urandom(SIZE)
+            name = "d%d-%d.bin" % (k, n)
+            n += 1
+            try:
+                r = requests.put(folder + name, data=slow_body(data), auth=auth,
+                                 timeout=20)
+            except Exception:
+                continue            # the crash: not acknowledged
+            if r.status_code == 201:
+                with lock:
+                    acked[name] = hashlib.sha256(data).hexdigest()
+
+    threads = start_clients(put_loop, [(k,) for k in range(UPLOADERS)])
+    try:
+        assert wait_for(lambda: len(acked) >= 2 * UPLOADERS, 60), \
+            "PUTs did not get going"
+        h.kill9()
+    finally:
+        stop_clients(stop, threads)
+
+    rows = {f["name"]: f for f in stack.list_all(pool)
+            if f["folder"] == "/" + uploader.name and f["current"]}
+    assert set(acked) <= set(rows)
+    for name, digest in acked.items():
+        assert rows[name]["sha256"] == digest
+    assert_swept(stack, h, pool, [f["id"] for f in rows.values()])
+
+    h.start()
+    r = requests.request("PROPFIND", folder, headers={"Depth": "1"}, auth=auth,
+                         timeout=30)
+    assert r.status_code == 207
+    listed = {unquote(e.text.rstrip("/").rsplit("/", 1)[1])
+              for e in ET.fromstring(r.content).iter("{DAV:}href")
+              if not e.text.endswith("/%s/" % uploader.name)}
+    # the view shows the rows, no more: nothing unacknowledged is visible
+    assert listed == set(rows)
+    for name, digest in acked.items():
+        r = requests.get(folder + name, auth=auth, timeout=30)
+        assert r.status_code == 200, (name, r.status_code)
+        assert hashlib.sha256(r.content).hexdigest() == digest
+    r = requests.put(folder + "after.bin", data=b"after the crash", auth=auth,
+                     timeout=20)
     assert r.status_code == 201, r.text
 
 
@@ -377,7 +436,7 @@ def test_kill9_mid_batches(stack, pool, uploader, crash_host):
     for t in range(len(stalled)):
         assert "stalled%d" % t not in acked
         assert not any(n.startswith("stalled%d-" % t) for n in by_name)
-    # nothing without a row is visible in the tree /dav shows
+    # nothing without a row is revealed in the storage tree
     assert h.revealed(pool) <= {f["id"] for f in rows}
 
     assert_swept(stack, h, pool, [f["id"] for f in rows])
@@ -611,7 +670,10 @@ def test_kill9_mid_result_puts(stack, pool, uploader, client_of, crash_host):
     # nothing is published, in the feed or the /dav view
     r = proc.s.get(stack.url("/pool/v1/pools/%s/results" % pool))
     assert r.status_code == 200 and r.json()["results"] == [], r.text
-    assert h.published(pool) == set()
+    r = requests.request("PROPFIND", stack.url("/dav/%s/results/" % pool),
+                         headers={"Depth": "1"}, auth=stack.admin(pool), timeout=30)
+    assert r.status_code == 207
+    assert len(list(ET.fromstring(r.content).iter("{DAV:}href"))) == 1, r.text
 
     h.start()
     final = {}
@@ -633,4 +695,7 @@ def test_kill9_mid_result_puts(stack, pool, uploader, client_of, crash_host):
         d = proc.s.get(h.base + x["url"])
         assert d.status_code == 200, (x, d.status_code)
         assert sha(d.content) == final[x["group"]]
-    assert len(h.published(pool)) == GROUPS
+    r = requests.request("PROPFIND", stack.url("/dav/%s/results/" % pool),
+                         headers={"Depth": "1"}, auth=stack.admin(pool), timeout=30)
+    assert r.status_code == 207
+    assert len(list(ET.fromstring(r.content).iter("{DAV:}href"))) == GROUPS + 1

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import assert_problem
+from conftest import assert_problem, etag_of
 
 NAME = "résumé (1) final.txt"
 
@@ -37,7 +37,7 @@ def test_download(stack, uploader, stored):
     assert r.content == data
     assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert int(r.headers["Content-Length"]) == len(data)
-    assert r.headers["ETag"] == '"%s"' % hashlib.sha256(data).hexdigest()
+    assert r.headers["ETag"] == etag_of(hashlib.sha256(data).hexdigest())
     assert r.headers.get("Accept-Ranges") == "bytes"
     assert email.utils.parsedate_to_datetime(r.headers["Last-Modified"])
     cd = r.headers["Content-Disposition"]
@@ -52,7 +52,7 @@ def test_head(stack, uploader, stored):
     assert r.status_code == 200
     assert r.content == b""
     assert int(r.headers["Content-Length"]) == len(data)
-    assert r.headers["ETag"] == '"%s"' % j["sha256"]
+    assert r.headers["ETag"] == etag_of(j["sha256"])
     assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert disposition_name(r.headers["Content-Disposition"]) == NAME
 
@@ -114,7 +114,7 @@ def test_body_httpd_cannot_read_is_a_problem(stack, uploader):
 
 def test_if_none_match(stack, uploader, stored):
     j, _ = stored
-    etag = '"%s"' % j["sha256"]
+    etag = etag_of(j["sha256"])
     r = uploader.get("/" + j["id"], headers={"If-None-Match": etag})
     assert r.status_code == 304
     assert r.content == b""
@@ -137,7 +137,7 @@ def test_downloads_pass_mod_deflate_untouched(stack, uploader):
     assert r.status_code == 200
     assert r.headers.get("Content-Encoding") == "gzip", r.headers
     r.close()
-    etag = '"%s"' % hashlib.sha256(data).hexdigest()
+    etag = etag_of(hashlib.sha256(data).hexdigest())
     r = uploader.get("/" + j["id"], headers=gz, stream=True)
     raw = r.raw.read(decode_content=False)
     assert r.status_code == 200

@@ -100,22 +100,24 @@ def process_status(proc, gid):
     return r.json()["status"], r.json()["message"]
 
 
-def block_results_dir(stack, pool):
-    """The pool's results directory in the storage tree becomes a plain
-    file: linking a published result into it fails (ENOTDIR)."""
-    d = os.path.join(stack.storage, pool)
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "results")
-    assert not os.path.exists(path), "results of %s published already" % pool
-    with open(path, "w") as f:
-        f.write("not a directory\n")
-    return path
+def hide_result(stack, rid):
+    """The result's stored bytes go aside, so that publishing it fails;
+    returns what puts them back."""
+    stored = os.path.join(stack.storage, ".results", rid)
+    os.rename(stored, stored + ".aside")
+    return lambda: os.rename(stored + ".aside", stored)
 
 
 def published_names(stack, pool):
-    """Names in the pool's results directory, which must be valid UTF-8."""
-    d = os.path.join(stack.storage, pool, "results").encode()
-    return sorted(n.decode("utf-8") for n in os.listdir(d))  # strict: raises
+    """Names the WebDAV view lists in the pool's results/ (hrefs decoded as
+    UTF-8, strictly), to an admin of the pool."""
+    cid, secret = stack.admin(pool)
+    r = requests.request("PROPFIND", stack.url("/dav/%s/results/" % pool),
+                         headers={"Depth": "1"}, auth=(cid, secret), timeout=30)
+    assert r.status_code == 207, (r.status_code, r.text[:300])
+    hrefs = [e.text for e in ET.fromstring(r.content).iter("{DAV:}href")]
+    return sorted(unquote(h.rstrip("/").rsplit("/", 1)[1], errors="strict")
+                  for h in hrefs if not h.endswith("/results/"))
 
 
 def dav_results(stack, c):
@@ -196,7 +198,7 @@ def test_store_failure_is_recorded_skipped_and_published_later(stack, pool, clie
     put_result_ok(proc_a, gid_a, "a.txt")
     put_result_ok(proc_b, gid_b, "b.txt")
     rid = result_id(stack, gid_a)
-    blocker = block_results_dir(stack, pool)
+    restore = hide_result(stack, rid)
     try:
         err = publish(stack)
         # the other pool's result, behind it in the queue, is published
@@ -205,20 +207,20 @@ def test_store_failure_is_recorded_skipped_and_published_later(stack, pool, clie
         assert feed(proc_a) == []
         seq, attempts, error, later, failed = result_row(stack, rid)
         assert (seq, attempts, later, failed) == (None, 1, True, False)
-        assert "Not a directory" in error, error
+        assert "not readable in the store" in error, error
         assert "warning: publish: result %s of pool %s: attempt 1 of %d failed" \
             % (rid, pool, MAX_ATTEMPTS) in err, err
         assert "next attempt in" in err
         status, message = process_status(proc_a, gid_a)
         assert status == 0 and "tried again" in message
-        assert "Not a directory" not in message  # the error is the operator's
+        assert "not readable in the store" not in message  # the error is the operator's
 
         # not due yet: the next run leaves it alone, and says it waits
         err = publish(stack)
         assert result_row(stack, rid)[1] == 1
         assert "wait for another attempt" in err
     finally:
-        os.unlink(blocker)
+        restore()
 
     # the cause is gone; once its backoff has passed it is published
     due_now(stack, rid)
@@ -267,7 +269,7 @@ def test_attempts_run_out_reported_every_run_then_retried(stack, pool, client_of
     proc, (gid,) = triggered_groups(stack, pool, client_of)
     put_result_ok(proc, gid, "a.txt")
     rid = result_id(stack, gid)
-    blocker = block_results_dir(stack, pool)
+    restore = hide_result(stack, rid)
     try:
         # as if the earlier attempts had failed: this run makes the last one
         stack.psql("UPDATE results SET publish_attempts = %d WHERE id = '%s'"
@@ -298,7 +300,7 @@ def test_attempts_run_out_reported_every_run_then_retried(stack, pool, client_of
         assert (seq, attempts, later, failed) == (None, MAX_ATTEMPTS + 1,
                                                   False, True)
     finally:
-        os.unlink(blocker)
+        restore()
 
     p = stack.poolctl("results", "retry", rid)
     assert p.returncode == 0, p.stderr
@@ -337,7 +339,7 @@ def test_two_runners_with_a_failing_result_publish_each_once(stack, pool, client
     for gid in gids:
         put_result_ok(proc_b, gid, "b.txt", gid.encode())
     rid = result_id(stack, gid_a)
-    blocker = block_results_dir(stack, pool)
+    restore = hide_result(stack, rid)
     try:
         ps = [subprocess.Popen([POOLCTL, "-c", stack.conf, "run", "--once",
                                 "publish"], stdout=subprocess.PIPE,
@@ -356,9 +358,9 @@ def test_two_runners_with_a_failing_result_publish_each_once(stack, pool, client
                           " p.id = r.pool_id WHERE p.name = '%s' ORDER BY 1"
                           % other).split()
         assert [int(s) for s in seqs] == list(range(1, n + 1))
-        assert len(os.listdir(os.path.join(stack.storage, other, "results"))) == n
+        assert len(published_names(stack, other)) == n
     finally:
-        os.unlink(blocker)
+        restore()
     due_now(stack, rid)
     publish(stack)
     assert [x["seq"] for x in feed(proc_a)] == [1]

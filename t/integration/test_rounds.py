@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -243,12 +242,7 @@ def test_pull_round_end_to_end(stack, pool, client_of):
     assert only_group(adm)["state"] == "done"
     assert only_group(adm)["result_seq"] == 1
 
-    # the WebDAV view of the pool (the directory store's read-only Alias:
-    # a WebDAV store has no such view until the WebDAV-view issue)
-    if stack.dav:
-        return
-    published = os.listdir(os.path.join(stack.storage, pool, "results"))
-    assert published == ["result-000001-avg.txt"]
+    # the WebDAV view of the pool lists it (on either store)
     r = requests.request("PROPFIND", stack.url("/dav/%s/results/" % pool),
                          headers={"Depth": "1"},
                          auth=(ups[0].client_id, ups[0].secret), timeout=30)
@@ -681,8 +675,12 @@ def test_two_runners_trigger_and_publish_exactly_once(stack, pool, client_of):
             " FROM deliveries d JOIN pools p ON p.id = d.pool_id"
             " WHERE p.name = '%s' AND d.event = 'result.published'" % pool
         ).strip() == "%d|%d" % (n, n)
-        if not stack.dav:   # published into the directory store's view
-            assert len(os.listdir(os.path.join(stack.storage, pool, "results"))) == n
+        # the WebDAV view lists each once
+        cid, secret = stack.admin(pool)
+        r = requests.request("PROPFIND", stack.url("/dav/%s/results/" % pool),
+                             headers={"Depth": "1"}, auth=(cid, secret), timeout=30)
+        assert r.status_code == 207
+        assert r.text.count("<D:href>") == n + 1
     finally:
         rcv.close()
         drop_pending(stack, pool)

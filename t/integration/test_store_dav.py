@@ -122,8 +122,6 @@ class SecondHttpd:
         pool, n = re.subn(r"^\s*PoolStorage .*$", "PoolStorage %s\nPoolStorageCredentials %s"
                           % (storage, credentials), pool, flags=re.M)
         assert n == 1
-        pool = re.sub(r"^(\s*)DavLockDB\s.*$", r"\1DavLockDB %s/lockdb" % tmp_path, pool,
-                      flags=re.M)
         (tmp_path / "httpd-pool.conf").write_text(pool)
         main = open(stack.httpd_conf).read()
         var = stack.var

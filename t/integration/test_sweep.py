@@ -344,3 +344,33 @@ def test_sweep_of_one_pool_leaves_others(stack, client_of):
     assert os.path.exists(file_path(stack, b, strays[b]))
     rep, _ = sweep(stack, "--pool", b, "--min-age", "0")
     assert ids_of(rep["lost_found_items"]) == {strays[b]}
+
+
+def test_sweep_removes_expired_webdav_locks(stack, pool, uploader):
+    """A lock past its timeout is ignored by the view at once, and its row
+    goes with the next sweep; a live lock stays."""
+    import requests
+    from test_webhooks import wait_for
+    auth = (uploader.client_id, uploader.secret)
+    base = stack.url("/dav/%s/" % pool)
+    body = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
+            '<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
+            '</D:lockinfo>')
+    for name, timeout in (("short", "Second-1"), ("long", "Second-600")):
+        r = requests.request("LOCK", base + name, data=body, auth=auth,
+                             headers={"Timeout": timeout}, timeout=30)
+        assert r.status_code in (200, 201), (r.status_code, r.text)
+
+    def expired():
+        return stack.psql(
+            "SELECT count(*) FROM dav_locks l JOIN pools p ON p.id = l.pool_id"
+            " WHERE p.name = '%s' AND l.expires_at <= now()" % pool).strip() == "1"
+
+    assert wait_for(expired, 10)
+    # the view no longer sees it: a PUT without its token goes through
+    r = requests.put(base + "short", data=b"x", auth=auth, timeout=30)
+    assert r.status_code in (201, 204), r.status_code
+    rep, _ = sweep(stack, "--pool", pool, "--min-age", "0")
+    assert rep["expired_locks"] == 1, rep
+    assert stack.psql("SELECT l.path FROM dav_locks l JOIN pools p"
+                      " ON p.id = l.pool_id WHERE p.name = '%s'" % pool).split() == ["/long"]

@@ -119,8 +119,6 @@ class SecondHost:
         pool, n = re.subn(r"^(\s*)PoolMaxFileSize\s.*$",
                           r"\1PoolMaxFileSize 64M", pool, flags=re.M)
         assert n == 1
-        pool = re.sub(r"^(\s*)DavLockDB\s.*$",
-                      r"\1DavLockDB %s/dav/lockdb2" % var, pool, flags=re.M)
         pool += "\nPoolCORSOrigins %s\nPoolUploadExpiry %d\n" % (
             " ".join(CORS_ORIGINS), SECOND_EXPIRY)
         if self.storage:

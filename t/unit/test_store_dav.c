@@ -388,8 +388,6 @@ START_TEST(small_and_empty_objects_and_results)
                      APR_SUCCESS);
     ck_assert_int_eq(c.len, 1);
     ck_assert_int_eq(c.buf[0], 'x');
-    ck_assert_int_eq(st->ops->result_publish(st, p, id2, pool_name,
-                                             "result-x.bin"), APR_SUCCESS);
     ck_assert_int_eq(st->ops->remove(st, p, NULL, id2), APR_SUCCESS);
     ck_assert_int_eq(st->ops->stat(st, p, NULL, id2, &size), APR_ENOENT);
 }

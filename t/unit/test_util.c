@@ -499,6 +499,12 @@ START_TEST(digest_field)
     ck_assert_ptr_null(pool_digest_field(p, apr_pstrcat(p, "zz", hex + 2,
                                                         NULL)));
     ck_assert_ptr_null(pool_digest_field(p, apr_pstrcat(p, hex, "0", NULL)));
+    /* the ETag: the same base64, quoted, short enough for litmus's If */
+    ck_assert_str_eq(pool_digest_etag(p, hex),
+                     "\"RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=\"");
+    ck_assert_int_eq(strlen(pool_digest_etag(p, hex)), 46);
+    ck_assert_ptr_null(pool_digest_etag(p, "abc"));
+    ck_assert_ptr_null(pool_digest_etag(p, NULL));
 }
 END_TEST
 
