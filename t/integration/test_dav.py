@@ -301,6 +301,12 @@ def test_folders_move_copy_delete_and_sizes(stack, dav_pool, tmp_path):
                    dav_url(stack, pool + "/moved/z2.bin"), user=u)
     assert code == 201
     assert entries(stack, pool + "/moved/", u)["."]["quota"] == 2000
+    # an upload through the API into the same tree counts too
+    r = up.s.put(stack.files_url(pool, "/api.bin"), data=b"a" * 500,
+                 params={"folder": "/moved/b"})
+    assert r.status_code == 201, r.text
+    assert entries(stack, pool + "/moved/", u)["."]["quota"] == 2500
+    assert_sizes_recount(stack, pool)
     assert len([r for r in api_files(stack, pool) if r["name"] in ("z2.bin", "c.bin")]) == 2
     # DELETE a folder: it leaves the view; the files stay files of the pool
     assert curl("-X", "DELETE", dav_url(stack, pool + "/moved"), user=u)[0] == 204
@@ -471,8 +477,9 @@ def test_cadaver(stack, dav_pool):
         with open(os.path.join(home, "local.txt"), "wb") as fh:
             fh.write(b"from cadaver\n")
         script = ("ls\ncd %s\nls\nget dav-file.bin got.bin\nmkcol sub\n"
-                  "put local.txt sub/local.txt\nmove sub/local.txt sub/moved.txt\n"
-                  "ls sub\nquit\n" % up.name)
+                  "put local.txt sub/local.txt\nlock sub/local.txt\n"
+                  "showlocks\nunlock sub/local.txt\n"
+                  "move sub/local.txt sub/moved.txt\nls sub\nquit\n" % up.name)
         p = subprocess.run(["cadaver", dav_url(stack, pool + "/")], input=script.encode(),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=home,
                            env=dict(os.environ, HOME=home), timeout=60)
@@ -481,6 +488,7 @@ def test_cadaver(stack, dav_pool):
         assert up.name in out, out
         assert "dav-file.bin" in out, out
         assert "moved.txt" in out, out
+        assert "opaquelocktoken:" in out, out       # showlocks listed the lock
         assert "failed" not in out.lower(), out
         with open(os.path.join(home, "got.bin"), "rb") as fh:
             assert fh.read() == data
