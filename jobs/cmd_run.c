@@ -6,8 +6,8 @@
 
 #include <apr_strings.h>
 #include <apr_time.h>
-#include <curl/curl.h>
 
+#include "pool_http.h"
 #include "poolctl.h"
 #include "pool_log.h"
 #include "pool_steps.h"
@@ -162,7 +162,7 @@ int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv)
     sctx.budget = 100;
     sctx.linker = linker;
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pool_http_global_init();
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     rc = POOLCTL_OK;

@@ -50,11 +50,11 @@
 #include <apr_thread_mutex.h>
 #include <apr_time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "pool_conf.h"
+#include "pool_http.h"
 #include "pool_imports.h"
 #include "pool_log.h"
 #include "pool_name.h"
@@ -108,7 +108,7 @@ typedef struct {
     const char *const *args;    /* COMMAND ARG... */
     int nargs;
     int keep;
-    CURL *h;
+    pool_http_t *http;          /* one client: its connection is reused */
     apr_pool_t *token_p;        /* holds token, cleared on renewal */
     const char *token;
     apr_time_t token_renew_at;
@@ -266,76 +266,74 @@ typedef struct {
 
 typedef struct {
     long status;                /* 0: no answer */
-    char *body;                 /* NUL-terminated (not what went to out) */
+    const char *body;           /* NUL-terminated (not what went to out) */
     apr_size_t len;
     apr_off_t written;          /* bytes into out */
     const char *error;          /* NULL: an answer arrived (any status) */
     /* while the transfer runs */
     const http_req_t *rq;
-    CURL *h;
-    apr_size_t cap;
-    int overflow;
-    int write_failed;
+    int write_errno;            /* 0: writing to out did not fail */
 } http_resp_t;
 
-static apr_status_t free_body(void *body)
-{
-    free(body);
-    return APR_SUCCESS;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+/* A 2xx body of a file transfer, into rq->out. */
+static apr_status_t to_file(void *ud, const char *data, apr_size_t n)
 {
     http_resp_t *rs = ud;
     const http_req_t *rq = rs->rq;
-    size_t n = size * nmemb;
-    apr_size_t max = rq->out ? ERROR_BODY_MAX : API_BODY_MAX;
 
-    if (!rs->status) {
-        curl_easy_getinfo(rs->h, CURLINFO_RESPONSE_CODE, &rs->status);
+    if (fwrite(data, 1, n, rq->out) != n) {
+        rs->write_errno = errno ? errno : EIO;
+        return APR_EGENERAL;
     }
-    if (rq->out && rs->status >= 200 && rs->status <= 299) {
-        if (rs->written + (apr_off_t)n > rq->out_max) {
-            rs->overflow = 1;
-            return 0;
-        }
-        if (fwrite(data, 1, n, rq->out) != n) {
-            rs->write_failed = 1;
-            return 0;
-        }
-        if (rq->md) {
-            EVP_DigestUpdate(rq->md, data, n);
-        }
-        rs->written += (apr_off_t)n;
-        return n;
+    if (rq->md) {
+        EVP_DigestUpdate(rq->md, data, n);
     }
-    if (rs->len + n > max) {
-        rs->overflow = 1;
-        return 0;
-    }
-    if (rs->len + n + 1 > rs->cap) {
-        apr_size_t cap = rs->cap ? rs->cap : 4096;
-        char *nb;
-        while (cap < rs->len + n + 1) {
-            cap *= 2;
-        }
-        if (!(nb = realloc(rs->body, cap))) {
-            rs->write_failed = 1;
-            return 0;
-        }
-        rs->body = nb;
-        rs->cap = cap;
-    }
-    memcpy(rs->body + rs->len, data, n);
-    rs->len += n;
-    rs->body[rs->len] = '\0';
-    return n;
+    rs->written += (apr_off_t)n;
+    return APR_SUCCESS;
 }
 
-static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-                   curl_off_t ultotal, curl_off_t ulnow)
+/* The body of a PUT, from rq->in. */
+static apr_status_t from_file(void *ud, char *buf, apr_size_t *len)
+{
+    const http_req_t *rq = ud;
+    size_t n = fread(buf, 1, *len, rq->in);
+
+    if (n == 0 && ferror(rq->in)) {
+        return APR_EGENERAL;
+    }
+    *len = n;
+    return n ? APR_SUCCESS : APR_EOF;
+}
+
+static int on_xfer(void *ud, apr_off_t dltotal, apr_off_t dlnow,
+                   apr_off_t ultotal, apr_off_t ulnow)
 {
     return stop_requested ? 1 : 0;
+}
+
+/* The agent's words for what went wrong (NULL: an answer arrived). */
+static const char *http_error(apr_pool_t *p, http_resp_t *rs,
+                              const pool_http_resp_t *resp)
+{
+    const http_req_t *rq = rs->rq;
+
+    switch (resp->err) {
+    case POOL_HTTP_OK:
+        return NULL;
+    case POOL_HTTP_ETOOLARGE:
+        return rq->out && rs->status >= 200 && rs->status <= 299
+               ? "the server sent more bytes than announced"
+               : "the answer is too large";
+    case POOL_HTTP_ECALLBACK:
+        return rs->write_errno
+               ? apr_psprintf(p, "cannot write the answer: %s",
+                              strerror(rs->write_errno))
+               : "cannot read the file to send";
+    case POOL_HTTP_EABORTED:
+        return "stopped by a signal";
+    default:
+        return resp->error;
+    }
 }
 
 /* One exchange; no redirect is followed (a 3xx is an answer like any
@@ -343,88 +341,53 @@ static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 static void http_do(agent_t *a, apr_pool_t *p, const http_req_t *rq,
                     http_resp_t *rs)
 {
-    CURL *h = a->h;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    CURLcode cc;
+    pool_http_req_t *hr;
 
     memset(rs, 0, sizeof(*rs));
     rs->rq = rq;
-    rs->h = h;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "pool-processor/" PACKAGE_VERSION);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
+    hr = pool_http_req_make(a->http, p, rq->method ? rq->method : "GET",
+                            rq->url);
     if (rq->transfer) {
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)STALL_TIME);
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xfer);
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        hr->timeout.stall = apr_time_from_sec(STALL_TIME);
+        hr->timeout.stall_bytes = 1;
+        hr->on_progress = on_xfer;
     }
     else {
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)API_TIMEOUT);
-        hdrs = curl_slist_append(hdrs, "Accept: application/json");
+        hr->timeout.total = apr_time_from_sec(API_TIMEOUT);
+        apr_table_setn(hr->headers, "Accept", "application/json");
     }
     if (rq->bearer) {
-        hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "Authorization: Bearer ",
-                                                   rq->bearer, NULL));
+        apr_table_setn(hr->headers, "Authorization",
+                       apr_pstrcat(p, "Bearer ", rq->bearer, NULL));
     }
-    if (rq->user) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, rq->user);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, rq->pass);
+    hr->user = rq->user;
+    hr->password = rq->pass;
+    if (rq->ctype) {
+        apr_table_setn(hr->headers, "Content-Type", rq->ctype);
     }
-    /* "Content-Type:" with no value keeps curl from adding its own */
-    hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "Content-Type:",
-                                               rq->ctype ? " " : "",
-                                               rq->ctype, NULL));
     if (rq->in) {
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READDATA, rq->in);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->in_len);
-        hdrs = curl_slist_append(hdrs, "Expect:");
+        hr->read_body = from_file;
+        hr->read_baton = (void *)rq;
+        hr->body_len = rq->in_len;
     }
     else if (rq->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)rq->body_len);
+        hr->body = rq->body;
+        hr->body_len = (apr_off_t)rq->body_len;
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-    if (cc != CURLE_OK) {
-        if (rs->overflow && rq->out && rs->status >= 200
-            && rs->status <= 299) {
-            rs->error = "the server sent more bytes than announced";
-        }
-        else if (rs->overflow) {
-            rs->error = "the answer is too large";
-        }
-        else if (rs->write_failed) {
-            rs->error = apr_psprintf(p, "cannot write the answer: %s",
-                                     strerror(errno));
-        }
-        else if (cc == CURLE_ABORTED_BY_CALLBACK) {
-            rs->error = "stopped by a signal";
-        }
-        else {
-            rs->error = apr_pstrdup(p, *errbuf ? errbuf
-                                               : curl_easy_strerror(cc));
-        }
+    if (rq->out) {
+        hr->on_body = to_file;
+        hr->body_baton = rs;
+        hr->body_max = rq->out_max;
+        hr->error_body_max = ERROR_BODY_MAX;
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(hdrs);
-    if (rs->body) {
-        apr_pool_cleanup_register(p, rs->body, free_body,
-                                  apr_pool_cleanup_null);
+    else {
+        hr->body_max = API_BODY_MAX;
     }
+    pool_http_perform(hr);
+    rs->status = hr->resp.status;
+    rs->body = hr->resp.body;
+    rs->len = hr->resp.len;
+    rs->error = http_error(p, rs, &hr->resp);
 }
 
 /* Why an exchange did not succeed: the transport error, or the status and
@@ -458,17 +421,8 @@ static const char *http_why(apr_pool_t *p, const http_resp_t *rs)
 /* A URL of the server: absolute as it is, a path resolved against --api. */
 static const char *server_url(agent_t *a, apr_pool_t *p, const char *url)
 {
-    CURLU *u = curl_url();
-    char *s = NULL;
-    const char *out = NULL;
+    const char *out = pool_http_url_resolve(p, a->api, url);
 
-    if (u && curl_url_set(u, CURLUPART_URL, a->api, 0) == CURLUE_OK
-        && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) {
-        out = apr_pstrdup(p, s);
-    }
-    curl_free(s);
-    curl_url_cleanup(u);
     return out && !pool_url_check(p, out) ? out : NULL;
 }
 
@@ -796,17 +750,15 @@ static const char *upload(agent_t *a, apr_pool_t *p, const char *result_url,
     http_req_t rq;
     http_resp_t rs;
     struct stat st;
-    const char *url, *why = NULL;
-    char *name;
+    const char *url, *why = NULL, *name;
     int fd;
 
     if (!(url = server_url(a, p, result_url))) {
         return "the manifest's result_url is not an http(s) URL";
     }
-    name = curl_easy_escape(a->h, a->result_name, 0);
+    name = pool_http_url_escape(p, a->result_name);
     url = apr_pstrcat(p, url, strchr(url, '?') ? "&" : "?", "name=",
                       name ? name : "result", NULL);
-    curl_free(name);
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0) {
@@ -1947,8 +1899,9 @@ int main(int argc, const char *const *argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
-        || !(a->h = curl_easy_init())) {
+    if (pool_http_global_init() != APR_SUCCESS
+        || pool_http_create(&a->http, a->p, "pool-processor/" PACKAGE_VERSION,
+                            NULL) != APR_SUCCESS) {
         pool_log(POOL_LOG_ERR, "cannot initialise libcurl");
         return PP_FAIL;
     }
@@ -2036,9 +1989,8 @@ out:
         stop_requested = stop_requested ? stop_requested : SIGTERM;
         apr_thread_join(&trv, thread);
     }
-    curl_easy_cleanup(a->h);
-    curl_global_cleanup();
-    apr_pool_destroy(a->p);
+    apr_pool_destroy(a->p);     /* the client's connections with it */
+    pool_http_global_cleanup();
     if (every) {
         return PP_OK;
     }

@@ -1,8 +1,9 @@
-/* libcurl options every outbound request of mod_pool shares (imports,
- * webhooks): http/https only, no proxy from the environment, and the
- * outbound network policy applied to every address a connection is about to
- * use (after DNS, on every redirect), so a denied network never sees a
- * packet. */
+/* The outbound network guard on a libcurl handle: http/https only, no
+ * proxy from the environment, and the outbound network policy applied to
+ * every address a connection is about to use (after DNS, on every
+ * redirect), so a denied network never sees a packet.  Its user is
+ * pool_http.c (imports, webhooks go through pool_http.h); nothing else
+ * should need libcurl for outbound requests. */
 #ifndef POOL_CURL_H
 #define POOL_CURL_H
 

@@ -10,88 +10,31 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <curl/curl.h>
 
 #include "pool_imports.h"
 #include "pool_ingest.h"
 #include "pool_steps.h"
 #include "pool_fields.h"
+#include "pool_http.h"
 #include "pool_json.h"
 #include "pool_log.h"
 #include "pool_util.h"
 #include "pool_name.h"
 #include "pool_ts.h"
 #include "pool_webhook.h"
-#include "pool_curl.h"
 
 #define MAX_REDIRECTS   5
 #define DISCARD_MAX     (64 * 1024)     /* body bytes read of a non-2xx */
 #define LEASE_SLACK     60              /* seconds beyond the timeout */
+#define STALL_TIME      30              /* seconds without a byte */
+#define USER_AGENT      "mod_pool-import/1"
 
 /* ------------------------------------------------------------------ URLs */
 
-static CURLU *parse_url(const char *url)
-{
-    CURLU *u = curl_url();
-
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        curl_url_cleanup(u);
-        return NULL;
-    }
-    return u;
-}
-
-static char *url_part(apr_pool_t *p, CURLU *u, CURLUPart what)
-{
-    char *v = NULL, *out = NULL;
-
-    if (curl_url_get(u, what, &v, 0) == CURLUE_OK && v) {
-        out = apr_pstrdup(p, v);
-    }
-    curl_free(v);
-    return out;
-}
-
 const char *pool_url_check(apr_pool_t *p, const char *url)
 {
-    CURLU *u;
-    const char *scheme, *host, *why = NULL;
-    apr_size_t i, n = url ? strlen(url) : 0;
-
-    if (!n) {
-        return "a URL is required";
-    }
-    if (n > POOL_URL_MAX) {
-        return "the URL is longer than 2048 bytes";
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)url[i];
-        if (ch <= 0x20 || ch >= 0x7f) {
-            return "the URL contains spaces, control or non-ASCII characters";
-        }
-    }
-    if (!(u = parse_url(url))) {
-        return "not a valid absolute URL";
-    }
-    scheme = url_part(p, u, CURLUPART_SCHEME);
-    host = url_part(p, u, CURLUPART_HOST);
-    if (!scheme || (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
-        why = "only http and https URLs are accepted";
-    }
-    else if (strncmp(url + strlen(scheme), "://", 3)
-             || url[strlen(scheme) + 3] == '/' || url[strlen(scheme) + 3] == '\\') {
-        /* libcurl reads "http:/x" and "http:///x" as host x, as browsers
-         * do; a URL given to us is written out */
-        why = "the URL must be scheme://host/...";
-    }
-    else if (!host || !*host) {
-        why = "the URL has no host";
-    }
-    else if (url_part(p, u, CURLUPART_USER) || url_part(p, u, CURLUPART_PASSWORD)) {
-        why = "credentials in the URL are not accepted";
-    }
-    curl_url_cleanup(u);
-    return why;
+    /* what any outbound request accepts (pool_http.c) */
+    return pool_http_url_check(p, url);
 }
 
 /* ------------------------------------------------------- create and read */
@@ -202,46 +145,31 @@ pool_db_rc pool_process_get(apr_pool_t *p, PGconn *c, const char *pool,
 typedef struct {
     pool_step_ctx_t *ctx;
     apr_pool_t *p;
-    CURL *h;
     pool_spool_t *sp;
     const char *process_id;
-    long code;
-    pool_curl_guard_t guard;    /* outbound policy on every connect */
     int too_big;
     int write_failed;
-    apr_size_t discarded;
     apr_time_t last_progress;
     int last_percent;
 } fetch_t;
 
-static size_t write_body(char *data, size_t size, size_t nmemb, void *ud)
+/* A 2xx body (a redirect's or an error's never comes here). */
+static apr_status_t write_body(void *ud, const char *data, apr_size_t n)
 {
     fetch_t *f = ud;
-    size_t n = size * nmemb;
-    apr_status_t rv;
+    apr_status_t rv = f->ctx->store->ops->spool_write(f->sp, data, n);
 
-    if (!f->code) {
-        curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &f->code);
-    }
-    if (f->code < 200 || f->code > 299) {
-        /* a redirect's or an error's body: read a little, keep nothing */
-        f->discarded += n;
-        return f->discarded > DISCARD_MAX ? 0 : n;
-    }
-    rv = f->ctx->store->ops->spool_write(f->sp, data, n);
     if (rv == POOL_STORE_TOOBIG) {
         f->too_big = 1;
-        return 0;
     }
-    if (rv != APR_SUCCESS) {
+    else if (rv != APR_SUCCESS) {
         f->write_failed = 1;
-        return 0;
     }
-    return n;
+    return rv;
 }
 
-static int progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-                    curl_off_t ultotal, curl_off_t ulnow)
+static int progress(void *ud, apr_off_t dltotal, apr_off_t dlnow,
+                    apr_off_t ultotal, apr_off_t ulnow)
 {
     fetch_t *f = ud;
     apr_time_t now = apr_time_now();
@@ -273,119 +201,96 @@ static int progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 
 typedef enum { FETCH_OK, FETCH_RETRY, FETCH_FAIL } fetch_outcome;
 
-/* One GET, following redirects to the same host only. */
-static fetch_outcome download(fetch_t *f, const char *url, const char **why,
-                              const char **ctype)
+/* What the exchange gave: the file in f->sp, or why not (in f->p). */
+static fetch_outcome outcome(fetch_t *f, const pool_http_req_t *rq,
+                             const char **why, const char **ctype)
 {
-    const pool_conf_t *conf = f->ctx->conf;
-    CURLU *first = parse_url(url);
-    const char *host0 = first ? url_part(f->p, first, CURLUPART_HOST) : NULL;
-    int hops;
+    const pool_http_resp_t *resp = &rq->resp;
+    int ok = resp->status >= 200 && resp->status <= 299;
 
-    if (first) {
-        curl_url_cleanup(first);
-    }
-    if (!host0) {
-        *why = "not a valid URL";
+    if (resp->err == POOL_HTTP_EDENIED) {
+        *why = apr_pstrdup(f->p, resp->error);
         return FETCH_FAIL;
     }
-    for (hops = 0; hops <= MAX_REDIRECTS; hops++) {
-        CURLcode cc;
-        apr_status_t rv;
-        char *loc = NULL;
-        const char *lhost;
-        CURLU *lu;
-
-        rv = f->ctx->store->ops->spool_open(f->ctx->store, f->p,
-                                            conf->max_file_size, &f->sp);
-        if (rv != APR_SUCCESS) {
-            *why = "cannot open a spool file in PoolStorage";
-            return FETCH_RETRY;
-        }
-        f->code = 0;
-        f->discarded = 0;
-        curl_easy_setopt(f->h, CURLOPT_URL, url);
-        cc = curl_easy_perform(f->h);
-        if (f->guard.denied) {
-            *why = apr_psprintf(f->p, "the URL's host resolves to %s, a network "
-                                "denied for outbound requests", f->guard.denied_ip);
-            return FETCH_FAIL;
-        }
-        if (f->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-            *why = apr_psprintf(f->p, "the file is larger than the limit of %"
-                                APR_OFF_T_FMT " bytes", conf->max_file_size);
-            return FETCH_FAIL;
-        }
-        if (f->write_failed) {
-            *why = "cannot write to the spool";
-            return FETCH_RETRY;
-        }
-        if (cc != CURLE_OK) {
-            *why = apr_psprintf(f->p, "download failed: %s",
-                                curl_easy_strerror(cc));
-            switch (cc) {
-            case CURLE_UNSUPPORTED_PROTOCOL:
-            case CURLE_URL_MALFORMAT:
-            case CURLE_TOO_MANY_REDIRECTS:
-                return FETCH_FAIL;
-            default:
-                return FETCH_RETRY;
-            }
-        }
-        curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &f->code);
-        if (f->code >= 200 && f->code <= 299) {
-            char *ct = NULL;
-            curl_easy_getinfo(f->h, CURLINFO_CONTENT_TYPE, &ct);
-            *ctype = ct ? apr_pstrdup(f->p, ct) : NULL;
-            return FETCH_OK;
-        }
-        if (f->code < 300 || f->code > 399) {
-            *why = apr_psprintf(f->p, "the server answered %ld", f->code);
-            return (f->code == 408 || f->code == 429 || f->code >= 500)
-                   ? FETCH_RETRY : FETCH_FAIL;
-        }
-        curl_easy_getinfo(f->h, CURLINFO_REDIRECT_URL, &loc);
-        if (!loc || pool_url_check(f->p, loc)) {
-            *why = apr_psprintf(f->p, "the server answered %ld without a usable "
-                                "Location", f->code);
-            return FETCH_FAIL;
-        }
-        url = apr_pstrdup(f->p, loc);
-        lu = parse_url(url);
-        lhost = lu ? url_part(f->p, lu, CURLUPART_HOST) : NULL;
-        if (lu) {
-            curl_url_cleanup(lu);
-        }
-        if (!lhost || strcasecmp(lhost, host0)) {
-            *why = "redirect to another host refused";
-            return FETCH_FAIL;
-        }
-        f->ctx->store->ops->spool_abort(f->sp);
-        f->sp = NULL;
+    if (f->too_big || (resp->err == POOL_HTTP_ETOOLARGE && ok)) {
+        *why = apr_psprintf(f->p, "the file is larger than the limit of %"
+                            APR_OFF_T_FMT " bytes",
+                            f->ctx->conf->max_file_size);
+        return FETCH_FAIL;
     }
-    *why = "too many redirects";
-    return FETCH_FAIL;
+    if (f->write_failed) {
+        *why = "cannot write to the spool";
+        return FETCH_RETRY;
+    }
+    if (resp->err == POOL_HTTP_EREDIRECT) {
+        *why = apr_pstrdup(f->p, resp->error);
+        return FETCH_FAIL;
+    }
+    if (resp->err != POOL_HTTP_OK) {
+        *why = apr_psprintf(f->p, "download failed: %s", resp->error);
+        return resp->err == POOL_HTTP_EURL ? FETCH_FAIL : FETCH_RETRY;
+    }
+    if (ok) {
+        const char *ct = apr_table_get(resp->headers, "Content-Type");
+        *ctype = ct ? apr_pstrdup(f->p, ct) : NULL;
+        return FETCH_OK;
+    }
+    *why = pool_http_why(f->p, resp);
+    return (resp->status == 408 || resp->status == 429 || resp->status >= 500)
+           ? FETCH_RETRY : FETCH_FAIL;
+}
+
+/* One GET into a spool, following redirects to the same host only. */
+static fetch_outcome download(fetch_t *f, pool_http_t *http, const char *url,
+                              const char **why, const char **ctype)
+{
+    const pool_conf_t *conf = f->ctx->conf;
+    pool_http_req_t *rq;
+    apr_pool_t *rp;
+    fetch_outcome oc;
+    apr_status_t rv;
+
+    rv = f->ctx->store->ops->spool_open(f->ctx->store, f->p,
+                                        conf->max_file_size, &f->sp);
+    if (rv != APR_SUCCESS) {
+        *why = "cannot open a spool file in PoolStorage";
+        return FETCH_RETRY;
+    }
+    /* the request's memory (an error body) goes with this download */
+    apr_pool_create(&rp, f->p);
+    rq = pool_http_req_make(http, rp, "GET", url);
+    rq->redirects = POOL_HTTP_REDIRECT_SAME_HOST;
+    rq->max_redirects = MAX_REDIRECTS;
+    rq->timeout.total = apr_time_from_sec(conf->import_timeout);
+    rq->timeout.stall = apr_time_from_sec(conf->import_timeout < STALL_TIME
+                                          ? conf->import_timeout : STALL_TIME);
+    rq->timeout.stall_bytes = 1;
+    rq->on_body = write_body;
+    rq->body_baton = f;
+    rq->body_max = conf->max_file_size;
+    rq->error_body_max = DISCARD_MAX;
+    rq->on_progress = progress;
+    rq->progress_baton = f;
+    pool_http_perform(rq);
+    oc = outcome(f, rq, why, ctype);
+    apr_pool_destroy(rp);
+    return oc;
 }
 
 /* The file name: the import's, else the URL's last path segment. */
 static const char *name_from_url(apr_pool_t *p, const char *url)
 {
-    CURLU *u = parse_url(url);
-    char *path = u ? url_part(p, u, CURLUPART_PATH) : NULL;
-    const char *last, *name = "download";
+    pool_http_url_t u;
+    const char *last, *dec;
+    apr_size_t n = 0;
 
-    if (u) {
-        curl_url_cleanup(u);
+    if (pool_http_url_parse(p, url, &u) == APR_SUCCESS && u.path
+        && (last = strrchr(u.path, '/')) != NULL && last[1]
+        && (dec = pool_http_url_unescape(p, last + 1, &n)) != NULL
+        && n > 0 && strlen(dec) == n && !pool_name_check(dec)) {
+        return dec;
     }
-    if (path && (last = strrchr(path, '/')) != NULL && last[1]) {
-        int n = 0;
-        char *dec = curl_easy_unescape(NULL, last + 1, 0, &n);
-        if (dec && n > 0 && (int)strlen(dec) == n && !pool_name_check(dec)) {
-            name = apr_pstrdup(p, dec);
-        }
-        curl_free(dec);
-    }
-    return name;
+    return "download";
 }
 
 /* ------------------------------------------------------------ the step */
@@ -696,9 +601,16 @@ static pool_db_rc finish_success(pool_step_ctx_t *ctx, fetch_t *f,
 
 pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err)
 {
+    pool_http_t *http;
     int n;
 
     *done = 0;
+    /* one client for the call: a second import from a host reuses the
+     * connection */
+    if (pool_http_create(&http, ctx->p, USER_AGENT, ctx->net) != APR_SUCCESS) {
+        *err = "cannot set up outbound HTTP";
+        return POOL_DB_ERROR;
+    }
     for (n = 0; n < ctx->budget; n++) {
         claimed_t cl;
         fetch_t f;
@@ -706,7 +618,6 @@ pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err)
         const char *why = NULL, *ctype = NULL;
         fetch_outcome oc;
         pool_db_rc rc;
-        long low_time;
 
         memset(&cl, 0, sizeof(cl));
         rc = claim(ctx, &cl, &got, err);
@@ -718,29 +629,8 @@ pool_db_rc pool_step_fetch(pool_step_ctx_t *ctx, int *done, const char **err)
         f.p = ctx->p;
         f.process_id = cl.id;
         f.last_percent = -1;
-        if (!(f.h = curl_easy_init())) {
-            *err = "cannot initialise libcurl";
-            return POOL_DB_ERROR;
-        }
-        low_time = ctx->conf->import_timeout < 30 ? ctx->conf->import_timeout
-                                                  : 30;
-        pool_curl_guard(f.h, &f.guard, ctx->net, ctx->p);
-        curl_easy_setopt(f.h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(f.h, CURLOPT_CONNECTTIMEOUT, 10L);
-        curl_easy_setopt(f.h, CURLOPT_TIMEOUT, (long)ctx->conf->import_timeout);
-        curl_easy_setopt(f.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(f.h, CURLOPT_LOW_SPEED_TIME, low_time);
-        curl_easy_setopt(f.h, CURLOPT_MAXFILESIZE_LARGE,
-                         (curl_off_t)ctx->conf->max_file_size);
-        curl_easy_setopt(f.h, CURLOPT_USERAGENT, "mod_pool-import/1");
-        curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, write_body);
-        curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &f);
-        curl_easy_setopt(f.h, CURLOPT_XFERINFOFUNCTION, progress);
-        curl_easy_setopt(f.h, CURLOPT_XFERINFODATA, &f);
-        curl_easy_setopt(f.h, CURLOPT_NOPROGRESS, 0L);
 
-        oc = download(&f, cl.url, &why, &ctype);
-        curl_easy_cleanup(f.h);
+        oc = download(&f, http, cl.url, &why, &ctype);
         if (oc == FETCH_OK) {
             rc = finish_success(ctx, &f, &cl, ctype, err);
         }

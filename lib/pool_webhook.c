@@ -4,27 +4,23 @@
  * The deliver step claims due deliveries in small batches with FOR UPDATE
  * SKIP LOCKED and a lease (locked_until = now + 60 s, longer than any one
  * attempt may take), opens an attempt row for each (so an attempt cut short
- * by a killed runner stays visible), and sends them in parallel with libcurl
- * multi (one multi handle for the whole call, so connections to one host
- * are reused), until nothing is due or DELIVER_STEP_TIME has passed.  The
- * outcomes that complete together are written in one statement, each only
- * while this runner still holds its lease (lock_owner and the attempt
- * number must match), so two runners never send one delivery at the same
- * time and a late writer changes nothing. */
+ * by a killed runner stays visible), and sends them in parallel through
+ * pool_http's multi interface (one for the whole call, so connections to
+ * one host are reused), until nothing is due or DELIVER_STEP_TIME has
+ * passed.  The outcomes that complete together are written in one
+ * statement, each only while this runner still holds its lease (lock_owner
+ * and the attempt number must match), so two runners never send one
+ * delivery at the same time and a late writer changes nothing. */
 #include <string.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <apr_date.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_time.h>
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "pool_webhook.h"
-#include "pool_curl.h"
+#include "pool_http.h"
 #include "pool_imports.h"       /* pool_url_check */
 #include "pool_json.h"
 #include "pool_log.h"
@@ -773,11 +769,28 @@ pool_db_rc pool_delivery_retry(apr_pool_t *p, PGconn *c, const char *id,
 
 /* ------------------------------------------------------------ the step */
 
+/* Outcomes waiting to be written, one column array each: one statement
+ * records a whole batch (a round trip per delivery held fan-out to a few
+ * hundred a second, bench/rounds). */
+#define REC_COLS 9
+typedef struct {
+    apr_pool_t *p;              /* the strings; cleared after each flush */
+    apr_array_header_t *col[REC_COLS];
+    apr_array_header_t *log;    /* (level, line) written once recorded */
+} recorder_t;
+
+/* One call of the step: what its deliveries share. */
 typedef struct {
     pool_step_ctx_t *ctx;
+    pool_http_t *http;
+    recorder_t *rec;
+    int *done;
+} deliver_run_t;
+
+typedef struct {
+    deliver_run_t *run;
     apr_pool_t *p;              /* this delivery's; destroyed when done */
-    CURL *h;
-    struct curl_slist *headers;
+    pool_http_req_t *rq;        /* NULL when it is not sent */
     const char *id;
     const char *attempt_id;
     const char *attempts;       /* the lease's fencing number, as text */
@@ -789,12 +802,6 @@ typedef struct {
     int fail_now;               /* skip is permanent */
     int registered;             /* url is the client's registered endpoint */
     apr_time_t started;
-    long retry_after;
-    apr_size_t got;
-    char snippet[SNIPPET_MAX + 1];
-    apr_size_t snippet_len;
-    pool_curl_guard_t guard;    /* outbound policy on every connect */
-    char errbuf[CURL_ERROR_SIZE];
 } delivery_t;
 
 typedef struct {
@@ -804,49 +811,12 @@ typedef struct {
     int wait;                   /* seconds, when pending */
 } outcome_t;
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    delivery_t *d = ud;
-    size_t n = size * nmemb;
-
-    if (d->snippet_len < SNIPPET_MAX) {
-        apr_size_t k = SNIPPET_MAX - d->snippet_len;
-        if (k > n) {
-            k = n;
-        }
-        memcpy(d->snippet + d->snippet_len, data, k);
-        d->snippet_len += k;
-    }
-    d->got += n;
-    /* the receiver's answer is not used: read a little, then stop */
-    return d->got > RESPONSE_MAX ? 0 : n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
-{
-    delivery_t *d = ud;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-
-    if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-        d->retry_after = -1;        /* a new response (after a 1xx) */
-    }
-    else if (n > sizeof(name) - 1 && n < 200
-             && !strncasecmp(data, name, sizeof(name) - 1)) {
-        char buf[200];
-        memcpy(buf, data + sizeof(name) - 1, n - (sizeof(name) - 1));
-        buf[n - (sizeof(name) - 1)] = '\0';
-        d->retry_after = pool_retry_after_parse(buf,
-                                                apr_time_sec(apr_time_now()));
-    }
-    return n;
-}
-
-/* Prepares the easy handle; sets d->skip on a permanent problem. */
+/* Prepares the request; sets d->skip on a permanent problem. */
 static void prepare(delivery_t *d)
 {
     apr_int64_t now = apr_time_sec(apr_time_now());
     const char *sig, *why = NULL;
+    pool_http_req_t *rq;
 
     sig = pool_webhook_sign(d->p, d->secret, d->id, now, d->body,
                             strlen(d->body), &why);
@@ -855,61 +825,30 @@ static void prepare(delivery_t *d)
         d->fail_now = 1;
         return;
     }
-    if (!(d->h = curl_easy_init())) {
-        d->skip = "cannot initialise libcurl";
-        return;
-    }
-    d->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    d->headers = curl_slist_append(d->headers,
-                                   apr_pstrcat(d->p, "webhook-id: ", d->id,
-                                               NULL));
-    d->headers = curl_slist_append(d->headers,
-        apr_psprintf(d->p, "webhook-timestamp: %" APR_INT64_T_FMT, now));
-    d->headers = curl_slist_append(d->headers,
-                                   apr_pstrcat(d->p, "webhook-signature: ",
-                                               sig, NULL));
-    d->headers = curl_slist_append(d->headers, "Expect:");
-    if (!d->headers) {
-        d->skip = "out of memory";
-        return;
-    }
-    d->retry_after = -1;
-    curl_easy_setopt(d->h, CURLOPT_URL, d->url);
-    curl_easy_setopt(d->h, CURLOPT_PRIVATE, d);
-    pool_curl_guard(d->h, &d->guard, d->ctx->net, d->p);
-    curl_easy_setopt(d->h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(d->h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
-    curl_easy_setopt(d->h, CURLOPT_TIMEOUT, (long)TOTAL_TIMEOUT);
-    curl_easy_setopt(d->h, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(d->h, CURLOPT_HTTPHEADER, d->headers);
-    curl_easy_setopt(d->h, CURLOPT_POST, 1L);
-    curl_easy_setopt(d->h, CURLOPT_POSTFIELDS, d->body);
-    curl_easy_setopt(d->h, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)strlen(d->body));
-    curl_easy_setopt(d->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(d->h, CURLOPT_WRITEDATA, d);
-    curl_easy_setopt(d->h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(d->h, CURLOPT_HEADERDATA, d);
-    curl_easy_setopt(d->h, CURLOPT_ERRORBUFFER, d->errbuf);
-    d->errbuf[0] = '\0';
+    rq = pool_http_req_make(d->run->http, d->p, "POST", d->url);
+    apr_table_setn(rq->headers, "Content-Type", "application/json");
+    apr_table_setn(rq->headers, "webhook-id", d->id);
+    apr_table_setn(rq->headers, "webhook-timestamp",
+                   apr_psprintf(d->p, "%" APR_INT64_T_FMT, now));
+    apr_table_setn(rq->headers, "webhook-signature", sig);
+    rq->body = d->body;
+    rq->body_len = (apr_off_t)strlen(d->body);
+    /* the receiver's answer is not used: read a little, then stop */
+    rq->body_max = RESPONSE_MAX;
+    rq->timeout.connect = apr_time_from_sec(CONNECT_TIMEOUT);
+    rq->timeout.total = apr_time_from_sec(TOTAL_TIMEOUT);
+    d->rq = rq;
     d->started = apr_time_now();
 }
 
 static void release(delivery_t *d)
 {
-    if (d->h) {
-        curl_easy_cleanup(d->h);
-        d->h = NULL;
-    }
-    if (d->headers) {
-        curl_slist_free_all(d->headers);
-        d->headers = NULL;
-    }
-    apr_pool_destroy(d->p);
+    apr_pool_destroy(d->p);     /* the request's memory with it */
 }
 
-/* A failure: retried with backoff (or Retry-After) until the last attempt. */
-static void retry_or_fail(delivery_t *d, outcome_t *o, int honour_ra)
+/* A failure: retried with backoff (or Retry-After, when retry_after > 0)
+ * until the last attempt. */
+static void retry_or_fail(delivery_t *d, outcome_t *o, long retry_after)
 {
     int wait = pool_delivery_backoff(d->n_attempts);
 
@@ -919,16 +858,37 @@ static void retry_or_fail(delivery_t *d, outcome_t *o, int honour_ra)
                                 o->error, d->n_attempts);
         return;
     }
-    if (honour_ra && d->retry_after > 0) {
-        wait = (int)d->retry_after;
+    if (retry_after > 0) {
+        wait = (int)retry_after;
     }
     o->state = "pending";
     o->wait = wait;
 }
 
-static void classify(delivery_t *d, CURLcode cc, outcome_t *o)
+/* No answer: refused by the policy, or why none came. */
+static void classify_no_answer(delivery_t *d, const pool_http_resp_t *resp,
+                               outcome_t *o)
 {
-    long code = 0;
+    const char *e = resp->error ? resp->error : "?";
+
+    if (resp->err == POOL_HTTP_EDENIED) {
+        o->state = "failed";
+        o->error = e;
+        return;
+    }
+    o->error = apr_pstrcat(d->p, "no answer: ",
+                           clean_text(d->p, e, strlen(e), 400), NULL);
+    if (resp->err == POOL_HTTP_EURL) {
+        o->state = "failed";
+        return;
+    }
+    retry_or_fail(d, o, 0);
+}
+
+static void classify(delivery_t *d, outcome_t *o)
+{
+    const pool_http_resp_t *resp;
+    int code;
 
     memset(o, 0, sizeof(*o));
     o->status = -1;
@@ -942,34 +902,14 @@ static void classify(delivery_t *d, CURLcode cc, outcome_t *o)
         }
         return;
     }
-    curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &code);
+    resp = &d->rq->resp;
+    code = resp->status;
     if (code >= 100 && code <= 599) {
-        o->status = (int)code;
+        o->status = code;
     }
     if (code < 200) {
-        if (d->guard.denied) {
-            o->state = "failed";
-            o->error = apr_psprintf(d->p, "refused before connecting: the "
-                                    "URL's host resolves to %s, a network "
-                                    "denied for outbound requests "
-                                    "(PoolOutboundDeny, PoolOutboundAllow)",
-                                    d->guard.denied_ip);
-            return;
-        }
-        o->error = apr_psprintf(d->p, "no answer: %s%s%s",
-                                curl_easy_strerror(cc),
-                                d->errbuf[0] ? " - " : "",
-                                clean_text(d->p, d->errbuf,
-                                           strlen(d->errbuf), 300));
-        switch (cc) {
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_URL_MALFORMAT:
-            o->state = "failed";
-            return;
-        default:
-            retry_or_fail(d, o, 0);
-            return;
-        }
+        classify_no_answer(d, resp, o);
+        return;
     }
     /* an answer: its status decides, even if reading its body failed */
     if (code >= 200 && code <= 299) {
@@ -985,28 +925,22 @@ static void classify(delivery_t *d, CURLcode cc, outcome_t *o)
         return;
     }
     if (code >= 300 && code <= 399) {
-        o->error = apr_psprintf(d->p, "the endpoint answered %ld: redirects "
+        o->error = apr_psprintf(d->p, "the endpoint answered %d: redirects "
                                 "are not followed (register the final URL)",
                                 code);
     }
     else {
-        o->error = apr_psprintf(d->p, "the endpoint answered %ld%s%s", code,
-                                d->snippet_len ? ": " : "",
-                                clean_text(d->p, d->snippet, d->snippet_len,
-                                           SNIPPET_MAX));
+        apr_size_t n = resp->len < SNIPPET_MAX ? resp->len : SNIPPET_MAX;
+        o->error = apr_psprintf(d->p, "the endpoint answered %d%s%s", code,
+                                n ? ": " : "",
+                                clean_text(d->p, resp->body, n, SNIPPET_MAX));
     }
-    retry_or_fail(d, o, code == 429 || code == 503);
+    retry_or_fail(d, o, (code == 429 || code == 503)
+                  ? pool_retry_after_parse(apr_table_get(resp->headers,
+                                                         "Retry-After"),
+                                           apr_time_sec(apr_time_now()))
+                  : 0);
 }
-
-/* Outcomes waiting to be written, one column array each: one statement
- * records a whole batch (a round trip per delivery held fan-out to a few
- * hundred a second, bench/rounds). */
-#define REC_COLS 9
-typedef struct {
-    apr_pool_t *p;              /* the strings; cleared after each flush */
-    apr_array_header_t *col[REC_COLS];
-    apr_array_header_t *log;    /* (level, line) written once recorded */
-} recorder_t;
 
 typedef struct {
     int level;
@@ -1026,7 +960,7 @@ static void recorder_reset(recorder_t *rec)
 }
 
 /* Classifies the outcome of d and queues it (copied: d goes next). */
-static void record(recorder_t *rec, delivery_t *d, CURLcode cc)
+static void record(recorder_t *rec, delivery_t *d)
 {
     apr_time_t took = d->started ? apr_time_now() - d->started : 0;
     const char *v[REC_COLS];
@@ -1034,7 +968,7 @@ static void record(recorder_t *rec, delivery_t *d, CURLcode cc)
     outcome_t o;
     int i;
 
-    classify(d, cc, &o);
+    classify(d, &o);
     if (o.error && strlen(o.error) > ERROR_MAX) {
         o.error = clean_text(d->p, o.error, strlen(o.error), ERROR_MAX);
     }
@@ -1111,9 +1045,10 @@ static pool_db_rc flush(pool_step_ctx_t *ctx, recorder_t *rec,
 
 /* Claims up to n due deliveries and turns them into prepared transfers
  * (pushed on out).  *got = number claimed. */
-static pool_db_rc claim(pool_step_ctx_t *ctx, int n, apr_array_header_t *out,
+static pool_db_rc claim(deliver_run_t *run, int n, apr_array_header_t *out,
                         int *got, const char **err)
 {
+    pool_step_ctx_t *ctx = run->ctx;
     const char *params[4];
     PGresult *res;
     pool_db_rc rc;
@@ -1161,7 +1096,7 @@ static pool_db_rc claim(pool_step_ctx_t *ctx, int n, apr_array_header_t *out,
             return POOL_DB_ERROR;
         }
         d = apr_pcalloc(dp, sizeof(*d));
-        d->ctx = ctx;
+        d->run = run;
         d->p = dp;
         d->id = col(dp, res, i, 0);
         d->attempt_id = col(dp, res, i, 1);
@@ -1204,114 +1139,107 @@ static pool_db_rc claim(pool_step_ctx_t *ctx, int n, apr_array_header_t *out,
     return POOL_DB_OK;
 }
 
-/* Keeps the transfers in flight in active[] (DELIVER_PARALLEL slots). */
-static void track(delivery_t **active, delivery_t *d, int add)
+/* A transfer is over: its outcome is queued for the next flush. */
+static void on_done(pool_http_req_t *rq, void *baton)
 {
-    int i;
+    delivery_t *d = baton;
+    deliver_run_t *run = d->run;
 
-    for (i = 0; i < DELIVER_PARALLEL; i++) {
-        if (add ? !active[i] : active[i] == d) {
-            active[i] = add ? d : NULL;
-            return;
-        }
+    /* cancelled after a database error: nothing is recorded, the lease
+     * expires and the delivery is tried again */
+    if (rq->resp.err != POOL_HTTP_ECANCELLED) {
+        record(run->rec, d);
+        (*run->done)++;
     }
+    release(d);
+}
+
+/* Claims a batch and starts its transfers; those that cannot start are
+ * recorded at once.  *exhausted when nothing more is due. */
+static pool_db_rc refill(deliver_run_t *run, pool_http_multi_t *m, int room,
+                         apr_array_header_t *batch, int *exhausted,
+                         const char **err)
+{
+    pool_db_rc rc;
+    int got = 0, i;
+
+    batch->nelts = 0;
+    if ((rc = claim(run, room, batch, &got, err)) != POOL_DB_OK) {
+        return rc;
+    }
+    if (got < room) {
+        *exhausted = 1;
+    }
+    for (i = 0; i < batch->nelts; i++) {
+        delivery_t *d = APR_ARRAY_IDX(batch, i, delivery_t *);
+
+        if (!d->skip
+            && pool_http_multi_add(m, d->rq, on_done, d) == POOL_HTTP_OK) {
+            continue;
+        }
+        if (!d->skip) {
+            d->skip = apr_pstrcat(d->p, "cannot start the transfer: ",
+                                  d->rq->resp.error, NULL);
+        }
+        record(run->rec, d);
+        release(d);
+        (*run->done)++;
+    }
+    return POOL_DB_OK;
 }
 
 pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
                              const char **err)
 {
-    CURLM *m;
+    pool_http_multi_t *m;
     apr_array_header_t *batch;
-    delivery_t *active[DELIVER_PARALLEL];
+    deliver_run_t run;
     recorder_t rec;
-    int inflight = 0, exhausted = 0, i;
+    int exhausted = 0;
     apr_time_t until = apr_time_now() + apr_time_from_sec(DELIVER_STEP_TIME);
     pool_db_rc rc = POOL_DB_OK;
 
     *done = 0;
-    if (!(m = curl_multi_init())) {
-        *err = "cannot initialise libcurl";
+    run.ctx = ctx;
+    run.rec = &rec;
+    run.done = done;
+    /* one multi for the whole call, so connections to one host are reused */
+    if (pool_http_create(&run.http, ctx->p, USER_AGENT, ctx->net)
+            != APR_SUCCESS
+        || pool_http_multi_create(&m, run.http, ctx->p) != APR_SUCCESS) {
+        *err = "cannot set up outbound HTTP";
         return POOL_DB_ERROR;
     }
     apr_pool_create(&rec.p, ctx->p);
     recorder_reset(&rec);
     batch = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
-    memset(active, 0, sizeof(active));
     for (;;) {
-        int room = DELIVER_PARALLEL - inflight, got = 0, running = 0, left;
-        CURLMsg *msg;
+        int inflight = pool_http_multi_inflight(m);
+        int room = DELIVER_PARALLEL - inflight;
 
         /* refill in batches while there is work, room and time: one call
          * sends everything due (a fan-out), for at most DELIVER_STEP_TIME */
         if (!exhausted && (inflight == 0 || room >= DELIVER_PARALLEL / 4)
             && apr_time_now() < until) {
-            batch->nelts = 0;
-            rc = claim(ctx, room, batch, &got, err);
+            rc = refill(&run, m, room, batch, &exhausted, err);
             if (rc != POOL_DB_OK) {
                 break;
             }
-            if (got < room) {
-                exhausted = 1;
-            }
-            for (i = 0; i < batch->nelts; i++) {
-                delivery_t *d = APR_ARRAY_IDX(batch, i, delivery_t *);
-
-                if (!d->skip && d->h
-                    && curl_multi_add_handle(m, d->h) == CURLM_OK) {
-                    track(active, d, 1);
-                    inflight++;
-                    continue;
-                }
-                if (!d->skip) {
-                    d->skip = "cannot start the transfer";
-                }
-                record(&rec, d, CURLE_OK);
-                release(d);
-                (*done)++;
-            }
         }
-        if (inflight == 0) {
+        if (pool_http_multi_inflight(m) == 0) {
             if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK
                 || exhausted || apr_time_now() >= until) {
                 break;
             }
             continue;
         }
-        curl_multi_perform(m, &running);
-        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-            delivery_t *d = NULL;
-
-            if (msg->msg != CURLMSG_DONE) {
-                continue;
-            }
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
-            curl_multi_remove_handle(m, msg->easy_handle);
-            inflight--;
-            if (!d) {
-                continue;
-            }
-            track(active, d, 0);
-            record(&rec, d, msg->data.result);
-            release(d);
-            (*done)++;
-        }
+        pool_http_multi_run(m, apr_time_from_msec(500));
         /* what finished in this round, in one statement */
         if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK) {
             break;
         }
-        if (inflight > 0) {
-            curl_multi_poll(m, NULL, 0, 500, NULL);
-        }
     }
-    /* after a database error: drop what is still in flight; those leases
-     * expire and the deliveries are tried again */
-    for (i = 0; i < DELIVER_PARALLEL; i++) {
-        if (active[i]) {
-            curl_multi_remove_handle(m, active[i]->h);
-            release(active[i]);
-            active[i] = NULL;
-        }
-    }
-    curl_multi_cleanup(m);
+    /* after a database error: drop what is still in flight */
+    pool_http_multi_destroy(m);
     return rc;
 }

@@ -61,5 +61,6 @@ def test_sample_config_has_every_directive():
     for d in ("PoolDatabase", "PoolStorage", "PoolKeyFile", "PoolPublicURL",
               "PoolMaxFileSize", "PoolTokenLifetime", "PoolDatabaseConnections",
               "SetHandler pool", "AuthBasicProvider socache pool", "Require pool-member",
-              "Dav filesystem", "AllowEncodedSlashes NoDecode"):
+              "Dav pool", "Require pool-role uploader admin",
+              "AllowEncodedSlashes NoDecode"):
         assert re.search(r"^\s*%s\b" % re.escape(d), sample, re.M), d

@@ -22,6 +22,7 @@ Suite *suite_db(void);
 Suite *suite_store_dav(void);
 Suite *suite_view(void);
 Suite *suite_davlock(void);
+Suite *suite_http(void);
 
 /* Suites that need a real PostgreSQL (POOL_TEST_DB, started by
  * scripts/test): without one, adds to tc a test that fails saying so and

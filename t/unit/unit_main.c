@@ -50,6 +50,7 @@ int main(void)
     srunner_add_suite(sr, suite_store_dav());
     srunner_add_suite(sr, suite_view());
     srunner_add_suite(sr, suite_davlock());
+    srunner_add_suite(sr, suite_http());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
