@@ -387,6 +387,7 @@ static void pool_register_hooks(apr_pool_t *p)
     ap_hook_check_authn(pool_dav_bearer, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(pool_dav_get, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_type_checker(pool_dav_type, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_insert_filter(pool_dav_insert_filter, NULL, NULL,
                           APR_HOOK_MIDDLE);
     pool_dav_filters_register();

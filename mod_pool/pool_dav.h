@@ -75,6 +75,9 @@ int pool_dav_get(request_rec *r);
 int pool_dav_translate(request_rec *r);
 int pool_dav_map_to_storage(request_rec *r);
 int pool_dav_bearer(request_rec *r);
+/* mod_dav answers getcontenttype in an allprop PROPFIND from a subrequest
+ * (type_checker): a file's is its stored type, not its extension's. */
+int pool_dav_type(request_rec *r);
 /* OPTIONS of a client that may only read lists no writing method. */
 void pool_dav_insert_filter(request_rec *r);
 void pool_dav_filters_register(void);

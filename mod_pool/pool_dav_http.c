@@ -74,6 +74,20 @@ int pool_dav_bearer(request_rec *r)
     return OK;
 }
 
+int pool_dav_type(request_rec *r)
+{
+    dav_resource *res;
+
+    if (!r->main || !r->filename
+        || strncmp(r->filename, FILENAME_PREFIX, sizeof(FILENAME_PREFIX) - 1)
+        || dav_get_resource(r, 0, 0, &res) || !res->exists
+        || res->collection || !res->info->e) {
+        return DECLINED;
+    }
+    ap_set_content_type(r, res->info->e->content_type);
+    return OK;
+}
+
 int pool_dav_get(request_rec *r)
 {
     dav_resource *res;

@@ -131,7 +131,11 @@ static void insert_all_liveprops(request_rec *r, const dav_resource *res,
         return;
     }
     for (s = props; s->name; s++) {
-        (void)insert_prop(res, s->propid, what, phdr);
+        /* (mod_dav adds getcontenttype itself, from a subrequest that
+         * pool_dav_type answers with the stored type) */
+        if (s->propid != DAV_PROPID_getcontenttype) {
+            (void)insert_prop(res, s->propid, what, phdr);
+        }
     }
 }
 

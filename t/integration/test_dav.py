@@ -137,6 +137,27 @@ def test_pool_root_shows_folders_and_results(stack, dav_pool):
     assert top["."]["quota"] == len(data)
 
 
+def test_allprop_shows_the_stored_type_once(stack, dav_pool, tmp_path):
+    """An allprop PROPFIND: mod_dav asks a subrequest for getcontenttype;
+    the answer is the stored type, not the name's extension's, once."""
+    pool, up, _, _ = dav_pool
+    src = tmp_path / "x"
+    src.write_bytes(b"{}")
+    url = dav_url(stack, "%s/%s/data.txt" % (pool, up.name))
+    assert curl("-H", "Content-Type: application/json", url, user=login(up),
+                data_file=str(src))[0] == 201
+    for depth, path in (("0", url), ("1", dav_url(stack, "%s/%s/" % (pool, up.name)))):
+        code, body = curl("-X", "PROPFIND", "-H", "Depth: " + depth, path, user=login(up))
+        assert code == 207, body[:300]
+        for resp in ET.fromstring(body).findall("D:response", NS):
+            if resp.findtext("D:href", "", NS).endswith("/data.txt"):
+                types = [e.text for e in resp.iter("{DAV:}getcontenttype")]
+                assert types == ["application/json"], (depth, types)
+                break
+        else:
+            raise AssertionError("data.txt not listed")
+
+
 def test_get_by_name(stack, dav_pool):
     pool, up, f, data = dav_pool
     url = "%s/%s/dav-file.bin" % (pool, up.name)

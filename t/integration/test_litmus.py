@@ -20,7 +20,9 @@ SUITES = ["basic", "copymove", "props", "locks", "http"]
 
 
 def run_litmus(url, user, password, suite, cwd):
-    env = dict(os.environ, TESTS=suite, HOME=str(cwd))
+    # POSIXLY_CORRECT: options end at the URL, so that a secret beginning
+    # with "-" is not read as one
+    env = dict(os.environ, TESTS=suite, HOME=str(cwd), POSIXLY_CORRECT="1")
     p = subprocess.run(["litmus", url, user, password],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        cwd=str(cwd), env=env, timeout=600)
