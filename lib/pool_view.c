@@ -104,6 +104,13 @@ const char *pool_view_basename(const char *path)
     US(d ".modified_at") ", 0, " FOLDER_SIZES(d) ", " \
     "regexp_replace(" d ".path, '^.*/', '') AS name"
 
+/* the same, sizes not computed (-1): a path lookup that does not show
+ * them need not sum the folder's unfolded deltas */
+#define FOLDER_COLS_UNSIZED(d) \
+    "'d', " d ".id, NULL, NULL, 0, NULL, NULL, " US(d ".created_at") ", " \
+    US(d ".modified_at") ", 0, -1, -1, " \
+    "regexp_replace(" d ".path, '^.*/', '') AS name"
+
 #define FILE_COLS(f) \
     "'f', " f ".folder_id, " f ".id::text, c.client_id, " f ".size, " \
     f ".sha256, " f ".content_type, " US(f ".received_at") ", " \
@@ -188,9 +195,9 @@ static pool_db_rc pool_exists(apr_pool_t *p, PGconn *c, const char *pool,
     return rc;
 }
 
-pool_db_rc pool_view_lookup(apr_pool_t *p, PGconn *c, const char *pool,
-                            const char *path, pool_view_entry_t **out,
-                            const char **err)
+static pool_db_rc lookup(apr_pool_t *p, PGconn *c, const char *pool,
+                         const char *path, int sized,
+                         pool_view_entry_t **out, const char **err)
 {
     const char *params[4];
     const char *parent = pool_view_parent(p, path);
@@ -221,22 +228,25 @@ pool_db_rc pool_view_lookup(apr_pool_t *p, PGconn *c, const char *pool,
     params[1] = path;
     params[2] = parent;
     params[3] = pool_view_basename(path);
+#define LOOKUP_SQL(folder_cols) \
+    "SELECT " folder_cols " FROM folders d" \
+    " JOIN pools p ON p.id = d.pool_id" \
+    " WHERE p.name = $1 AND d.path = $2" \
+    " UNION ALL" \
+    " SELECT " FILE_COLS("f") " FROM files f" \
+    " JOIN folders d ON d.id = f.folder_id" \
+    " JOIN pools p ON p.id = d.pool_id" \
+    " JOIN clients c ON c.id = f.client_id" \
+    " WHERE p.name = $1 AND d.path = $3 AND f.name = $4" \
+    " AND f.in_view" \
+    " UNION ALL" \
+    " SELECT 'p', 0, NULL, NULL, 0, NULL, NULL, " \
+    US("p.created_at") ", " US("p.created_at") ", 0, 0, 0," \
+    " '' FROM pools p WHERE p.name = $1 AND $2 = '/'" \
+    " ORDER BY 1 LIMIT 1"
     rc = pool_db_exec(p, c, "look up path",
-                      "SELECT " FOLDER_COLS("d") " FROM folders d"
-                      " JOIN pools p ON p.id = d.pool_id"
-                      " WHERE p.name = $1 AND d.path = $2"
-                      " UNION ALL"
-                      " SELECT " FILE_COLS("f") " FROM files f"
-                      " JOIN folders d ON d.id = f.folder_id"
-                      " JOIN pools p ON p.id = d.pool_id"
-                      " JOIN clients c ON c.id = f.client_id"
-                      " WHERE p.name = $1 AND d.path = $3 AND f.name = $4"
-                      " AND f.in_view"
-                      " UNION ALL"
-                      " SELECT 'p', 0, NULL, NULL, 0, NULL, NULL, "
-                      US("p.created_at") ", " US("p.created_at") ", 0, 0, 0,"
-                      " '' FROM pools p WHERE p.name = $1 AND $2 = '/'"
-                      " ORDER BY 1 LIMIT 1",
+                      sized ? LOOKUP_SQL(FOLDER_COLS("d"))
+                            : LOOKUP_SQL(FOLDER_COLS_UNSIZED("d")),
                       4, params, ENTRY_NCOLS, &r, err);
     if (rc != POOL_DB_OK) {
         return rc;
@@ -251,6 +261,46 @@ pool_db_rc pool_view_lookup(apr_pool_t *p, PGconn *c, const char *pool,
     e->name = parent ? pool_view_basename(path) : "";
     PQclear(r);
     *out = e;
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_view_lookup(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *path, pool_view_entry_t **out,
+                            const char **err)
+{
+    return lookup(p, c, pool, path, 1, out, err);
+}
+
+pool_db_rc pool_view_locate(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *path, pool_view_entry_t **out,
+                            const char **err)
+{
+    return lookup(p, c, pool, path, 0, out, err);
+}
+
+pool_db_rc pool_view_folder_size(apr_pool_t *p, PGconn *c,
+                                 pool_view_entry_t *e, const char **err)
+{
+    const char *params[1];
+    PGresult *r;
+    pool_db_rc rc;
+
+    if (e->kind != POOL_VIEW_FOLDER || !e->folder_id) {
+        e->bytes = e->files = 0;
+        return POOL_DB_OK;
+    }
+    params[0] = pool_db_i64(p, e->folder_id);
+    rc = pool_db_exec(p, c, "folder size",
+                      "SELECT " FOLDER_SIZES("d") " FROM folders d"
+                      " WHERE d.id = $1::bigint", 1, params, 2, &r, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) == 1) {
+        e->bytes = pool_db_col_i64(r, 0, 0);
+        e->files = pool_db_col_i64(r, 0, 1);
+    }
+    PQclear(r);
     return POOL_DB_OK;
 }
 
@@ -389,7 +439,7 @@ static pool_db_rc writable_folder(apr_pool_t *p, PGconn *c, const char *pool,
                                   const char *path, pool_view_entry_t **out,
                                   const char **err)
 {
-    pool_db_rc rc = pool_view_lookup(p, c, pool, path, out, err);
+    pool_db_rc rc = pool_view_locate(p, c, pool, path, out, err);
 
     if (rc == POOL_DB_OK && (*out)->kind != POOL_VIEW_FOLDER) {
         if ((*out)->kind == POOL_VIEW_FILE) {
@@ -457,7 +507,7 @@ pool_db_rc pool_view_mkcol(apr_pool_t *p, PGconn *c, const char *pool,
     }
     rc = writable_folder(p, c, pool, parent, &e, err);
     if (rc == POOL_DB_OK) {
-        rc = pool_view_lookup(p, c, pool, path, &e, err);
+        rc = pool_view_locate(p, c, pool, path, &e, err);
         if (rc == POOL_DB_OK) {
             set_err(err, apr_psprintf(p, "%s exists", path));
             rc = POOL_DB_CONFLICT;
@@ -647,7 +697,7 @@ pool_db_rc pool_view_move(apr_pool_t *p, PGconn *c, const char *pool,
     }
     rc = writable_folder(p, c, pool, parent, &dir, err);
     if (rc == POOL_DB_OK) {
-        rc = pool_view_lookup(p, c, pool, dst, &there, err);
+        rc = pool_view_locate(p, c, pool, dst, &there, err);
         if (rc == POOL_DB_OK) {
             if (!overwrite) {
                 set_err(err, apr_psprintf(p, "%s exists", dst));

@@ -59,6 +59,14 @@ const char *pool_view_basename(const char *path);
 pool_db_rc pool_view_lookup(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *path, pool_view_entry_t **out,
                             const char **err);
+/* The same without a folder's sizes (bytes and files -1): the WebDAV view
+ * looks paths up on every request and shows sizes only when asked,
+ * through pool_view_folder_size. */
+pool_db_rc pool_view_locate(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *path, pool_view_entry_t **out,
+                            const char **err);
+pool_db_rc pool_view_folder_size(apr_pool_t *p, PGconn *c,
+                                 pool_view_entry_t *e, const char **err);
 
 /* The entries of a folder, subfolders and files (the root's include
  * results/) by name (bytewise), at most limit (<= 0: no limit) after the

@@ -33,6 +33,33 @@ static const dav_liveprop_group group = {
     props, ns_uris, &liveprop_hooks
 };
 
+static pool_db_rc op_folder_size(apr_pool_t *p, PGconn *c, void *b,
+                                 const char **err)
+{
+    return pool_view_folder_size(p, c, b, err);
+}
+
+/* A folder's sizes, read when a PROPFIND asks for them (a path lookup
+ * leaves them out).  0 when the database cannot tell (logged). */
+static int folder_size(const dav_resource *res)
+{
+    pool_view_entry_t *e = res->info->e;
+    const char *err;
+    pool_db_rc rc;
+
+    if (e->bytes >= 0) {
+        return 1;
+    }
+    rc = pool_db_run(res->info->r, op_folder_size, e, &err);
+    if (rc != POOL_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, res->info->r,
+                      "pool: folder size of %s: %s", res->info->path,
+                      err ? err : "?");
+        return 0;
+    }
+    return 1;
+}
+
 static const char *prop_value(const dav_resource *res, int propid,
                               apr_pool_t *p)
 {
@@ -63,8 +90,10 @@ static const char *prop_value(const dav_resource *res, int propid,
         return *etag ? apr_xml_quote_string(p, etag, 0) : NULL;
     }
     case PROP_QUOTA_USED:
-        return e && e->kind == POOL_VIEW_FOLDER
-               ? apr_psprintf(p, "%" APR_INT64_T_FMT, e->bytes) : NULL;
+        if (!e || e->kind != POOL_VIEW_FOLDER || !folder_size(res)) {
+            return NULL;
+        }
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, e->bytes);
     default:
         return NULL;
     }

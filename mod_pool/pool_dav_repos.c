@@ -28,7 +28,7 @@ static pool_db_rc op_lookup(apr_pool_t *p, PGconn *c, void *b,
 {
     lookup_baton *lb = b;
 
-    return pool_view_lookup(p, c, lb->pool, lb->path, &lb->e, err);
+    return pool_view_locate(p, c, lb->pool, lb->path, &lb->e, err);
 }
 
 dav_error *pool_dav_error(request_rec *r, int status, const char *msg)
