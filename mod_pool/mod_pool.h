@@ -131,6 +131,9 @@ int pool_bearer_principal(request_rec *r, const char *token,
 /* The client record of r->user, looked up once per request (main request
  * and subrequests share it): OK, NOTFOUND, UNAVAILABLE, ERROR. */
 pool_db_rc pool_auth_client(request_rec *r, pool_client_t **client);
+/* A verified token's principal as the request's client record: its pool
+ * and role are the token's (as on the API), no lookup. */
+void pool_auth_note_principal(request_rec *r, const pool_principal *who);
 int pool_handle_token(request_rec *r);
 void pool_register_auth_providers(apr_pool_t *p);
 void pool_auth_init(apr_pool_t *pconf);

@@ -42,6 +42,17 @@ static pool_db_rc op_client_get(apr_pool_t *p, PGconn *c, void *b,
     return pool_db_client_get(p, c, cb->client_id, &cb->client, err);
 }
 
+void pool_auth_note_principal(request_rec *r, const pool_principal *who)
+{
+    request_rec *mr = r->main ? r->main : r;
+    pool_client_t *client = apr_pcalloc(mr->pool, sizeof(*client));
+
+    client->client_id = apr_pstrdup(mr->pool, who->client_id);
+    client->pool = apr_pstrdup(mr->pool, who->pool);
+    client->role = apr_pstrdup(mr->pool, who->role);
+    apr_pool_userdata_setn(client, NOTE_CLIENT, NULL, mr->pool);
+}
+
 pool_db_rc pool_auth_client(request_rec *r, pool_client_t **client)
 {
     client_get_baton cb;

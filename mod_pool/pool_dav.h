@@ -23,6 +23,7 @@ struct dav_resource_private {
     const char *pool;           /* the pool's name (first segment) */
     const char *path;           /* normal path in the pool: "/", "/a/b" */
     pool_view_entry_t *e;       /* what is there; NULL: nothing */
+    dav_resource *parent;       /* looked up once (mod_dav asks again) */
 };
 
 extern const dav_hooks_repository pool_dav_hooks_repository;

@@ -71,6 +71,7 @@ int pool_dav_bearer(request_rec *r)
     }
     r->user = apr_pstrdup(r->pool, who->client_id);
     r->ap_auth_type = (char *)"Bearer";
+    pool_auth_note_principal(r, who);
     return OK;
 }
 

@@ -194,13 +194,22 @@ static dav_error *get_parent_resource(const dav_resource *res,
 {
     dav_resource_private *info = res->info;
     const char *pp;
+    dav_error *err;
 
     if (!info->pool || !strcmp(info->path, "/")) {
         *parent = NULL;
         return NULL;
     }
+    if (info->parent) {
+        *parent = info->parent;
+        return NULL;
+    }
     pp = pool_view_parent(info->r->pool, info->path);
-    return pool_dav_resource(info->r, info->prefix, info->pool, pp, parent);
+    err = pool_dav_resource(info->r, info->prefix, info->pool, pp, parent);
+    if (!err) {
+        info->parent = *parent;
+    }
+    return err;
 }
 
 static int is_same_resource(const dav_resource *a, const dav_resource *b)
