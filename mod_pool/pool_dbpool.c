@@ -69,14 +69,19 @@ pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
                        const char **err)
 {
     pool_srv_conf *sc = pool_srv(r->server);
-    int attempt;
+    int attempt, fresh = 0;
     pool_db_rc rc = POOL_DB_UNAVAILABLE;
 
     *err = "database not configured";
     if (!sc->db) {
         return POOL_DB_UNAVAILABLE;
     }
-    for (attempt = 0; attempt < 2; attempt++) {
+    /* After a restart of the server every pooled connection is broken:
+     * each one found so is thrown away and does not count, so the op gets
+     * at most two tries on connections that were alive (at most the pool's
+     * size plus two acquisitions in all) */
+    for (attempt = 0; attempt < sc->conf.db_connections + 2 && fresh < 2;
+         attempt++) {
         void *res;
         PGconn *c;
         apr_status_t rv = apr_reslist_acquire(sc->db->rl, &res);
@@ -93,7 +98,11 @@ pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
         *err = NULL;
         rc = op(r->pool, c, baton, err);
         if (rc == POOL_DB_UNAVAILABLE || !pool_db_ok(c)) {
-            /* the server went away (restart, failover): retry once fresh */
+            /* the server went away (restart, failover): retry fresh; a
+             * connection that turned out dead was stale, not a try */
+            if (pool_db_ok(c)) {
+                fresh++;
+            }
             apr_reslist_invalidate(sc->db->rl, c);
             rc = POOL_DB_UNAVAILABLE;
             continue;

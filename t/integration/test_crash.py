@@ -400,11 +400,14 @@ def test_kill9_mid_batches(stack, pool, uploader, crash_host):
         s = stack.session(token=uploader.token)
         n = 0
         while not stop.is_set():
+            # each attempt a key of its own: an attempt whose answer was
+            # lost (a client timeout on a loaded machine) may have been
+            # stored, and its bytes are not the next attempt's
+            n += 1
             try:
                 send(s, "b%d-%d" % (k, n))
             except Exception:
                 continue            # the crash: not acknowledged
-            n += 1
 
     threads = []
     try:
