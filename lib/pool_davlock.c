@@ -220,23 +220,6 @@ pool_db_rc pool_davlock_list(apr_pool_t *p, PGconn *c, const char *pool,
 
 /* ---- taking a lock */
 
-static pool_db_rc begin(apr_pool_t *p, PGconn *c, const char **err)
-{
-    return exec0(p, c, "begin", "BEGIN", 0, NULL, err);
-}
-
-static pool_db_rc commit(apr_pool_t *p, PGconn *c, pool_db_rc rc,
-                         const char **err)
-{
-    if (rc == POOL_DB_OK) {
-        rc = exec0(p, c, "commit", "COMMIT", 0, NULL, err);
-        if (rc == POOL_DB_OK) {
-            return rc;
-        }
-    }
-    return pool_db_rollback(p, c, rc);
-}
-
 /* The pool's id, with the pool's advisory lock held to the end of the
  * transaction: two nodes taking locks in one pool check and insert one
  * after the other, never both on the same snapshot. */
@@ -437,14 +420,14 @@ pool_db_rc pool_davlock_create(apr_pool_t *p, PGconn *c, const char *pool,
         set_err(err, why);
         return POOL_DB_ERROR;
     }
-    if ((rc = begin(p, c, err)) != POOL_DB_OK) {
+    if ((rc = pool_db_begin(p, c, err)) != POOL_DB_OK) {
         return rc;
     }
     rc = lock_pool(p, c, pool, &pool_id, err);
     if (rc == POOL_DB_OK) {
         rc = already_taken(p, c, pool_id, l, out, err);
         if (rc != POOL_DB_NOTFOUND) {
-            return commit(p, c, rc, err);
+            return pool_db_end(p, c, rc, err);
         }
         rc = purge_and_count(p, c, pool_id, err);
     }
@@ -454,7 +437,7 @@ pool_db_rc pool_davlock_create(apr_pool_t *p, PGconn *c, const char *pool,
     if (rc == POOL_DB_OK) {
         rc = insert(p, c, pool_id, l, timeout, out, err);
     }
-    return commit(p, c, rc, err);
+    return pool_db_end(p, c, rc, err);
 }
 
 /* ---- refreshing and removing */

@@ -334,6 +334,23 @@ pool_db_rc pool_db_rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc)
     return rc;
 }
 
+pool_db_rc pool_db_begin(apr_pool_t *p, PGconn *c, const char **err)
+{
+    return pool_db_exec0(p, c, "begin", "BEGIN", 0, NULL, err);
+}
+
+pool_db_rc pool_db_end(apr_pool_t *p, PGconn *c, pool_db_rc rc,
+                       const char **err)
+{
+    if (rc == POOL_DB_OK) {
+        rc = pool_db_exec0(p, c, "commit", "COMMIT", 0, NULL, err);
+        if (rc == POOL_DB_OK) {
+            return rc;
+        }
+    }
+    return pool_db_rollback(p, c, rc);
+}
+
 const char *pool_db_col_str(apr_pool_t *p, const PGresult *r, int row,
                             int col)
 {

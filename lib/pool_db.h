@@ -88,6 +88,12 @@ pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
 /* Ends the transaction a failed step leaves open (ROLLBACK, unless the
  * connection is gone) and returns rc, for "return pool_db_rollback(...)". */
 pool_db_rc pool_db_rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc);
+/* BEGIN; and the end of a transaction of several steps: COMMIT when rc is
+ * OK (a failed COMMIT is that failure), else ROLLBACK; returns the
+ * outcome, for "return pool_db_end(p, c, rc, err)". */
+pool_db_rc pool_db_begin(apr_pool_t *p, PGconn *c, const char **err);
+pool_db_rc pool_db_end(apr_pool_t *p, PGconn *c, pool_db_rc rc,
+                       const char **err);
 
 /* Microseconds since the epoch of a timestamptz column, exact on every
  * server version (no floating point on the whole value). */

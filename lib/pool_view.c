@@ -417,23 +417,6 @@ pool_db_rc pool_view_list(apr_pool_t *p, PGconn *c, const char *pool,
 
 /* ---- changing */
 
-static pool_db_rc begin(apr_pool_t *p, PGconn *c, const char **err)
-{
-    return exec0(p, c, "begin", "BEGIN", 0, NULL, err);
-}
-
-static pool_db_rc commit(apr_pool_t *p, PGconn *c, pool_db_rc rc,
-                         const char **err)
-{
-    if (rc == POOL_DB_OK) {
-        rc = exec0(p, c, "commit", "COMMIT", 0, NULL, err);
-        if (rc == POOL_DB_OK) {
-            return rc;
-        }
-    }
-    return pool_db_rollback(p, c, rc);
-}
-
 /* The folder at path must be a folder of the tree (not results/). */
 static pool_db_rc writable_folder(apr_pool_t *p, PGconn *c, const char *pool,
                                   const char *path, pool_view_entry_t **out,
@@ -502,7 +485,7 @@ pool_db_rc pool_view_mkcol(apr_pool_t *p, PGconn *c, const char *pool,
         set_err(err, "results/ is read-only");
         return POOL_DB_CLASH;
     }
-    if ((rc = begin(p, c, err)) != POOL_DB_OK) {
+    if ((rc = pool_db_begin(p, c, err)) != POOL_DB_OK) {
         return rc;
     }
     rc = writable_folder(p, c, pool, parent, &e, err);
@@ -516,7 +499,7 @@ pool_db_rc pool_view_mkcol(apr_pool_t *p, PGconn *c, const char *pool,
             rc = ensure_folder(p, c, pool, path, &id, err);
         }
     }
-    return commit(p, c, rc, err);
+    return pool_db_end(p, c, rc, err);
 }
 
 #define SUBTREE \
@@ -587,10 +570,10 @@ pool_db_rc pool_view_remove(apr_pool_t *p, PGconn *c, const char *pool,
     pool_db_rc rc;
 
     (void)pool;
-    if ((rc = begin(p, c, err)) != POOL_DB_OK) {
+    if ((rc = pool_db_begin(p, c, err)) != POOL_DB_OK) {
         return rc;
     }
-    return commit(p, c, remove_entry(p, c, e, err), err);
+    return pool_db_end(p, c, remove_entry(p, c, e, err), err);
 }
 
 static pool_db_rc move_file(apr_pool_t *p, PGconn *c,
@@ -692,7 +675,7 @@ pool_db_rc pool_view_move(apr_pool_t *p, PGconn *c, const char *pool,
         set_err(err, "the destination contains what moves");
         return POOL_DB_CLASH;
     }
-    if ((rc = begin(p, c, err)) != POOL_DB_OK) {
+    if ((rc = pool_db_begin(p, c, err)) != POOL_DB_OK) {
         return rc;
     }
     rc = writable_folder(p, c, pool, parent, &dir, err);
@@ -721,7 +704,7 @@ pool_db_rc pool_view_move(apr_pool_t *p, PGconn *c, const char *pool,
              ? move_file(p, c, src, dir_id, pool_view_basename(dst), err)
              : move_folder(p, c, pool, src, dir_id, dst, err);
     }
-    return commit(p, c, rc, err);
+    return pool_db_end(p, c, rc, err);
 }
 
 /* ---- sizes */
@@ -801,7 +784,7 @@ static pool_db_rc sizes_fix(apr_pool_t *p, PGconn *c, int *repaired,
         APR_ARRAY_PUSH(which, const char *) = pool_db_col_str(p, r, i, 0);
     }
     PQclear(r);
-    return commit(p, c, POOL_DB_OK, err);
+    return pool_db_end(p, c, POOL_DB_OK, err);
 }
 
 pool_db_rc pool_view_sizes(apr_pool_t *p, PGconn *c, int *repaired,
