@@ -24,18 +24,13 @@ static const char *pool_a, *pool_b, *client_a;
 
 static void setup(void)
 {
-    const char *conninfo = getenv("POOL_TEST_DB"), *err = NULL, *secret;
+    const char *err = NULL, *secret;
     const char *tag;
     pool_pool_t *pl;
     pool_client_t *cl;
-    int applied;
 
     ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
-    ck_assert_msg(conninfo != NULL, "POOL_TEST_DB is not set (scripts/test "
-                  "sets it to a private PostgreSQL)");
-    db = pool_db_connect(p, conninfo, &err);
-    ck_assert_msg(db != NULL, "cannot connect: %s", err ? err : "?");
-    ck_assert_int_eq(pool_db_migrate(p, db, &applied, &err), POOL_DB_OK);
+    db = unit_db_open(p);
     tag = apr_pstrndup(p, pool_uuid(p), 8);
     pool_a = apr_psprintf(p, "lock%s", tag);
     pool_b = apr_psprintf(p, "lockb%s", tag);

@@ -289,17 +289,12 @@ static int remove_entry(const char *path, const struct stat *sb, int flag,
 
 static void setup(void)
 {
-    const char *conninfo = getenv("POOL_TEST_DB"), *err = NULL, *secret;
+    const char *err = NULL, *secret;
     pool_pool_t *pl;
     pool_client_t *cl;
-    int applied;
 
     ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
-    ck_assert_msg(conninfo != NULL, "POOL_TEST_DB is not set (scripts/test "
-                  "sets it to a private PostgreSQL)");
-    db = pool_db_connect(p, conninfo, &err);
-    ck_assert_msg(db != NULL, "cannot connect: %s", err ? err : "?");
-    ck_assert_int_eq(pool_db_migrate(p, db, &applied, &err), POOL_DB_OK);
+    db = unit_db_open(p);
     strcpy(root, "/tmp/pool-ingest-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(root));
     fs = pool_store_fs(p, root);

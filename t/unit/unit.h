@@ -3,6 +3,8 @@
 #define UNIT_H
 
 #include <check.h>
+#include <apr_pools.h>
+#include <libpq-fe.h>
 
 Suite *suite_util(void);
 Suite *suite_throttle(void);
@@ -28,5 +30,8 @@ Suite *suite_http(void);
  * scripts/test): without one, adds to tc a test that fails saying so and
  * returns 1; the caller then returns its suite as it is. */
 int unit_need_db(Suite *s, TCase *tc);
+/* A connection to POOL_TEST_DB with the schema migrated (a test's setup;
+ * fails the test when there is none). */
+PGconn *unit_db_open(apr_pool_t *p);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <apr_general.h>
 
+#include "pool_db.h"
 #include "unit.h"
 
 START_TEST(no_database_configured)
@@ -22,6 +23,20 @@ int unit_need_db(Suite *s, TCase *tc)
     tcase_add_test(tc, no_database_configured);
     suite_add_tcase(s, tc);
     return 1;
+}
+
+PGconn *unit_db_open(apr_pool_t *p)
+{
+    const char *conninfo = getenv("POOL_TEST_DB"), *err = NULL;
+    PGconn *db;
+    int applied;
+
+    ck_assert_msg(conninfo != NULL, "POOL_TEST_DB is not set (scripts/test "
+                  "sets it to a private PostgreSQL)");
+    db = pool_db_connect(p, conninfo, &err);
+    ck_assert_msg(db != NULL, "cannot connect: %s", err ? err : "?");
+    ck_assert_int_eq(pool_db_migrate(p, db, &applied, &err), POOL_DB_OK);
+    return db;
 }
 
 int main(void)
