@@ -11,6 +11,7 @@
 #include <mod_auth.h>
 
 #include "pool_dav.h"
+#include "pool_groups.h"
 #include "pool_ts.h"
 
 #define FILENAME_PREFIX "pool-dav:"
@@ -89,6 +90,19 @@ int pool_dav_type(request_rec *r)
     return OK;
 }
 
+typedef struct {
+    const char *result;
+    const char *client;
+} read_baton;
+
+static pool_db_rc op_result_read(apr_pool_t *p, PGconn *c, void *b,
+                                 const char **err)
+{
+    read_baton *rb = b;
+
+    return pool_result_read(p, c, rb->result, rb->client, err);
+}
+
 int pool_dav_get(request_rec *r)
 {
     dav_resource *res;
@@ -104,6 +118,19 @@ int pool_dav_get(request_rec *r)
         return DECLINED;        /* mod_dav answers: errors, folders, 404 */
     }
     e = res->info->e;
+    if (e->kind == POOL_VIEW_RESULT && !r->header_only && r->user) {
+        /* a download of a result is a read receipt, as on the API */
+        read_baton rb;
+        const char *why;
+
+        rb.result = e->id;
+        rb.client = r->user;
+        if (pool_db_run(r, op_result_read, &rb, &why) != POOL_DB_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "pool: read receipt of result %s: %s", e->id,
+                          why ? why : "?");
+        }
+    }
     return pool_send_object(r, e->kind == POOL_VIEW_RESULT ? NULL
                             : res->info->pool, e->id, e->size,
                             pool_ts_format(r->pool, e->modified),

@@ -247,6 +247,14 @@ def test_pull_round_end_to_end(stack, pool, client_of):
                          headers={"Depth": "1"},
                          auth=(ups[0].client_id, ups[0].secret), timeout=30)
     assert r.status_code == 207 and "result-000001-avg.txt" in r.text
+    # and a download through it is a read receipt, as on the API
+    d = requests.get(stack.url("/dav/%s/results/result-000001-avg.txt" % pool),
+                     auth=(listener.client_id, listener.secret), timeout=30)
+    assert d.status_code == 200 and d.content == result
+    r = adm.s.get(api(stack, pool, "/results/latest/receipts"))
+    rec = {c["client_id"]: c for c in r.json()["clients"]}
+    assert rec[listener.client_id]["received_at"] is not None
+    assert r.json()["received"] == 4
 
 
 def test_roles_and_views(stack, pool, client_of):
