@@ -162,6 +162,12 @@ static void settings_fields(apr_pool_t *p, apr_array_header_t *kv,
     FIELD("late_policy", s->late_reject ? "reject" : "keep");
     FIELD("retention", s->retention ? DURATION(s->retention)
                                     : "keep for ever");
+    FIELD("max_storage_bytes", s->max_storage_bytes
+          ? NUMBER(s->max_storage_bytes) : "no limit");
+    FIELD("max_monthly_download_bytes", s->max_monthly_download_bytes
+          ? NUMBER(s->max_monthly_download_bytes) : "no limit");
+    FIELD("max_clients", s->max_clients ? NUMBER(s->max_clients)
+                                        : "no limit");
 #undef NUMBER
 #undef DURATION
 #undef FIELD

@@ -11,6 +11,7 @@
 #include "poolctl.h"
 #include "pool_log.h"
 #include "pool_steps.h"
+#include "pool_usage.h"
 #include "pool_view.h"
 
 /* Folder sizes (lib/pool_view.h): the deltas uploads leave are folded into
@@ -36,6 +37,20 @@ static pool_db_rc step_sizes(pool_step_ctx_t *ctx, int *done,
     return rc;
 }
 
+/* Usage (lib/pool_usage.h): the counts actions left are folded into the
+ * daily rows and storage held since the last run becomes byte-seconds. */
+static pool_db_rc step_usage(pool_step_ctx_t *ctx, int *done,
+                             const char **err)
+{
+    pool_db_rc rc = pool_usage_fold(ctx->p, ctx->db, done, err);
+
+    if (rc == POOL_DB_OK && *done < 0) {
+        pool_log(POOL_LOG_INFO, "usage: another runner folds now");
+        *done = 0;
+    }
+    return rc;
+}
+
 static const struct {
     const char *name;
     pool_step_fn *fn;
@@ -48,6 +63,7 @@ static const struct {
     { "publish", pool_step_publish, "results handled" },
     { "deliver", pool_step_deliver, "webhook deliveries handled" },
     { "sizes", step_sizes, "folders repaired" },
+    { "usage", step_usage, "usage counts folded" },
     /* only when named: it walks the whole storage tree */
     { "sweep", pool_step_sweep, "storage items reclaimed or reconciled" },
 };

@@ -155,6 +155,8 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
         json_object_set_new(j, "missing", json_integer(rep.missing));
         json_object_set_new(j, "expired_locks",
                             json_integer(rep.expired_locks));
+        json_object_set_new(j, "messages_removed",
+                            json_integer(rep.messages));
         json_object_set_new(j, "failures", json_integer(rep.failures));
         json_object_set_new(j, "lost_found_items",
                             items_json(rep.lost_items));
@@ -178,6 +180,7 @@ int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv)
                " bytes)\n", rep.lost, rep.lost_bytes);
         printf("rows whose bytes are missing:   %d\n", rep.missing);
         printf("expired WebDAV locks removed:   %d\n", rep.expired_locks);
+        printf("messages removed (retention):   %d\n", rep.messages);
         print_items("moved to lost+found (no row)", rep.lost_items, rep.lost);
         print_items("missing from storage (row kept)", rep.missing_items,
                     rep.missing);

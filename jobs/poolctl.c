@@ -48,21 +48,59 @@ static const poolctl_cmd_t commands[] = {
       "prints a new\n"
       "                                   processor secret (only this once)" },
     { "client", poolctl_cmd_client,
-      "client add POOL NAME --role ROLE [--json]\n"
+      "client add POOL NAME --role ROLE [--label KEY=VALUE]... [--json]\n"
       "                                   add a client to a pool; prints its "
       "client_id\n"
       "                                   and secret (the secret only this "
       "once)\n"
-      "client list POOL [--json]          list the clients of a pool\n"
+      "client list POOL [--role ROLE] [--label KEY=VALUE]... [--json]\n"
+      "                                   list the clients of a pool (those "
+      "with\n"
+      "                                   that role and all those labels)\n"
+      "client show CLIENT_ID [--json]     show one client\n"
       "client disable CLIENT_ID           disable a client: its secret stops "
       "working\n"
       "                                   (tokens already issued expire "
       "within\n"
       "                                   PoolTokenLifetime)\n"
+      "client enable CLIENT_ID            enable a disabled client again\n"
+      "client label CLIENT_ID KEY=VALUE|KEY=...\n"
+      "                                   set labels (KEY= removes one)\n"
+      "client secret CLIENT_ID [--grace DURATION] [--json]\n"
+      "                                   give the client a new secret "
+      "(shown once);\n"
+      "                                   the old one works for --grace "
+      "(default 0)\n"
+      "client import POOL FILE --out CREDENTIALS [--role ROLE] [--json]\n"
+      "                                   create many clients (CSV with a "
+      "header\n"
+      "                                   name,role,labels, or a JSON array) "
+      "in one\n"
+      "                                   transaction; their secrets go to "
+      "CREDENTIALS\n"
+      "                                   (a new file, mode 0600)\n"
       "client token CLIENT_ID [--json]    print an access token for the "
       "client, signed\n"
       "                                   with PoolKeyFile (as the token "
       "endpoint would)" },
+    { "enroll", poolctl_cmd_enroll,
+      "enroll create POOL --role ROLE [--uses N] [--expires DURATION]\n"
+      "              [--label KEY=VALUE]... [--json]\n"
+      "                                   make an enrollment key (shown once) "
+      "with which\n"
+      "                                   applications register as clients "
+      "(default\n"
+      "                                   --expires 7d, no limit on uses)\n"
+      "enroll list POOL [--json]          the pool's enrollment keys\n"
+      "enroll show POOL KEY_ID [--json]   one key and how often it was used\n"
+      "enroll revoke POOL KEY_ID          revoke a key: no more clients with "
+      "it" },
+    { "usage", poolctl_cmd_usage,
+      "usage POOL [--from DAY] [--to DAY] [--by day|client] [--csv|--json]\n"
+      "                                   the pool's usage per day or per "
+      "client (days\n"
+      "                                   YYYY-MM-DD, UTC; default: this month)"
+    },
     { "key", poolctl_cmd_key,
       "key generate FILE                  append a new token signing key to "
       "FILE\n"
@@ -74,8 +112,9 @@ static const poolctl_cmd_t commands[] = {
       "once);\n"
       "                                   steps: group, trigger, expire, "
       "fetch, publish,\n"
-      "                                   deliver, sizes, sweep (sweep only "
-      "when named)" },
+      "                                   deliver, sizes, usage, sweep "
+      "(sweep only when\n"
+      "                                   named)" },
     { "deliveries", poolctl_cmd_deliveries,
       "deliveries list [--pool NAME] [--failed] [--limit N] [--json]\n"
       "                                   outbound webhooks, newest first\n"
@@ -289,6 +328,140 @@ void poolctl_print_table(apr_array_header_t *rows)
     free(width);
 }
 
+/* The text of one member for poolctl_render. */
+static const char *render_cell(apr_pool_t *p, json_t *obj,
+                               const poolctl_col_t *col)
+{
+    json_t *v;
+
+    if (col->fmt) {
+        return col->fmt(p, obj);
+    }
+    v = json_object_get(obj, col->key);
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return poolctl_show(p, json_string_value(v));
+    case JSON_INTEGER:
+        return apr_psprintf(p, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)json_integer_value(v));
+    case JSON_REAL:
+        return apr_psprintf(p, "%g", json_real_value(v));
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_OBJECT: {
+        const char *k, *out = NULL;
+        json_t *e;
+
+        json_object_foreach(v, k, e) {
+            const char *kv = apr_pstrcat(p, k, "=", json_is_string(e)
+                                         ? json_string_value(e) : "?", NULL);
+            out = out ? apr_pstrcat(p, out, ",", kv, NULL) : kv;
+        }
+        return out ? poolctl_show(p, out) : NULL;
+    }
+    default:
+        return NULL;
+    }
+}
+
+int poolctl_render(poolctl_t *ctl, json_t *data, const poolctl_col_t *cols,
+                   int json)
+{
+    apr_array_header_t *rows, *row;
+    const char **kv;
+    size_t i;
+    int ncols, j;
+
+    if (!data) {
+        poolctl_err("out of memory");
+        return POOLCTL_FAIL;
+    }
+    if (json) {
+        return poolctl_print_json(ctl, data);
+    }
+    for (ncols = 0; cols[ncols].title; ncols++) {
+    }
+    if (json_is_array(data)) {
+        rows = apr_array_make(ctl->p, (int)json_array_size(data) + 1,
+                              sizeof(apr_array_header_t *));
+        row = apr_array_make(ctl->p, ncols, sizeof(const char *));
+        for (j = 0; j < ncols; j++) {
+            APR_ARRAY_PUSH(row, const char *) = cols[j].title;
+        }
+        APR_ARRAY_PUSH(rows, apr_array_header_t *) = row;
+        for (i = 0; i < json_array_size(data); i++) {
+            row = apr_array_make(ctl->p, ncols, sizeof(const char *));
+            for (j = 0; j < ncols; j++) {
+                APR_ARRAY_PUSH(row, const char *) =
+                    render_cell(ctl->p, json_array_get(data, i), &cols[j]);
+            }
+            APR_ARRAY_PUSH(rows, apr_array_header_t *) = row;
+        }
+        if (json_array_size(data) > 0) {
+            poolctl_print_table(rows);
+        }
+    }
+    else {
+        kv = apr_pcalloc(ctl->p, sizeof(char *) * (2 * ncols + 1));
+        for (j = 0; j < ncols; j++) {
+            kv[2 * j] = cols[j].title;
+            kv[2 * j + 1] = render_cell(ctl->p, data, &cols[j]);
+        }
+        poolctl_print_fields(kv);
+    }
+    json_decref(data);
+    fflush(stdout);
+    return POOLCTL_OK;
+}
+
+int poolctl_render_csv(poolctl_t *ctl, json_t *data,
+                       const poolctl_col_t *cols)
+{
+    size_t i;
+    int j;
+
+    if (!json_is_array(data)) {
+        json_decref(data);
+        poolctl_err("out of memory");
+        return POOLCTL_FAIL;
+    }
+    for (j = 0; cols[j].title; j++) {
+        printf("%s%s", j ? "," : "", cols[j].key ? cols[j].key
+                                                 : cols[j].title);
+    }
+    fputc('\n', stdout);
+    for (i = 0; i < json_array_size(data); i++) {
+        for (j = 0; cols[j].title; j++) {
+            const char *cell = render_cell(ctl->p, json_array_get(data, i),
+                                           &cols[j]);
+            const char *c;
+
+            fputs(j ? "," : "", stdout);
+            if (!cell) {
+                continue;
+            }
+            if (!strpbrk(cell, ",\"\r\n")) {
+                fputs(cell, stdout);
+                continue;
+            }
+            fputc('"', stdout);
+            for (c = cell; *c; c++) {
+                if (*c == '"') {
+                    fputc('"', stdout);
+                }
+                fputc(*c, stdout);
+            }
+            fputc('"', stdout);
+        }
+        fputc('\n', stdout);
+    }
+    json_decref(data);
+    fflush(stdout);
+    return POOLCTL_OK;
+}
+
 void poolctl_print_fields(const char *const *kv)
 {
     int i, w = 0;
@@ -402,7 +575,16 @@ int poolctl_getopt(poolctl_t *ctl, int argc, const char *const *argv,
                 }
                 val = argv[++i];
             }
-            *o->value = val;
+            if (o->values) {
+                if (!*o->values) {
+                    *o->values = apr_array_make(ctl->p, 4,
+                                                sizeof(const char *));
+                }
+                APR_ARRAY_PUSH(*o->values, const char *) = val;
+            }
+            else {
+                *o->value = val;
+            }
         }
         else {
             if (has_val) {

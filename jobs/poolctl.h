@@ -39,6 +39,8 @@ typedef struct {
     int takes_arg;
     const char **value;         /* takes_arg */
     int *flag;                  /* !takes_arg */
+    apr_array_header_t **values; /* takes_arg, repeatable: every value
+                                  * (const char *), made on first use */
 } poolctl_opt_t;
 
 /* A subcommand: argv[0] is the command name.  Returns an exit code. */
@@ -89,6 +91,27 @@ void poolctl_print_table(apr_array_header_t *rows);
  * pairs (a NULL value prints as "-"). */
 void poolctl_print_fields(const char *const *kv);
 
+/* One printer for what commands return (after mod_md's md_cmd): a command
+ * builds its result as JSON and poolctl_render prints it, as compact JSON
+ * with --json, else as text: an array of objects as a table with one
+ * column per poolctl_col_t, an object as "key:  value" lines.  A cell is
+ * the member `key` (a string as is, a number, true/false, an object as
+ * k=v,k=v, null or absent as "-"), or fmt's text when fmt is set. */
+typedef struct {
+    const char *title;          /* column header or field name */
+    const char *key;            /* member of each object */
+    const char *(*fmt)(apr_pool_t *p, json_t *obj);
+} poolctl_col_t;
+/* cols ends with a { NULL } entry.  Steals data.  POOLCTL_OK, or
+ * POOLCTL_FAIL after printing why (NULL data: out of memory). */
+int poolctl_render(poolctl_t *ctl, json_t *data, const poolctl_col_t *cols,
+                   int json);
+
+/* An array of objects as CSV (a header line of the columns' keys, RFC 4180
+ * quoting); steals data. */
+int poolctl_render_csv(poolctl_t *ctl, json_t *data,
+                       const poolctl_col_t *cols);
+
 /* Files the job steps write or remove belong to the storage owner (the
  * httpd User): when run as root, switch to the owner of PoolStorage before
  * doing any work.  POOLCTL_OK, or POOLCTL_FAIL after printing why. */
@@ -100,6 +123,11 @@ pool_store_t *poolctl_store(poolctl_t *ctl);
 int poolctl_cmd_migrate(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_pool(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_client(poolctl_t *ctl, int argc, const char *const *argv);
+int poolctl_cmd_enroll(poolctl_t *ctl, int argc, const char *const *argv);
+/* client import POOL FILE --out FILE [--role ROLE] [--json] */
+int poolctl_client_import(poolctl_t *ctl, apr_array_header_t *pos,
+                          const char *role, const char *out, int json);
+int poolctl_cmd_usage(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_key(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_deliveries(poolctl_t *ctl, int argc,

@@ -17,7 +17,6 @@
 
 #include "pool_db.h"
 #include "pool_groups.h"
-#include "pool_kdf.h"
 #include "pool_log.h"
 #include "pool_migrations.h"
 #include "pool_ts.h"
@@ -31,10 +30,6 @@
 #define MIGRATE_LOCK_SQL   "SELECT pg_advisory_lock($1::bigint)"
 #define MIGRATE_UNLOCK_SQL "SELECT pg_advisory_unlock($1::bigint)"
 
-#define CLIENT_ID_PREFIX "cl_"
-#define CLIENT_ID_BYTES  12         /* 24 hex digits */
-#define CLIENT_ID_MAX    64
-#define ADD_ATTEMPTS     3
 #define LIST_LIMIT_MAX   10000
 
 /* ---- helpers */
@@ -270,6 +265,9 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
     else if (state && !strcmp(state, "PF409")) {
         rc = POOL_DB_CLASH;
     }
+    else if (state && !strcmp(state, "PF507")) {
+        rc = POOL_DB_QUOTA;
+    }
     else if (state && !strcmp(state, "23503")
              && (cn = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME)) != NULL
              && !strcmp(cn, "files_folder_id_fkey")) {
@@ -284,8 +282,8 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
         cn = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
         *constraint = cn ? apr_pstrdup(p, cn) : NULL;
     }
-    if (rc == POOL_DB_CLASH) {
-        /* our own message for the client (sql/009) */
+    if (rc == POOL_DB_CLASH || rc == POOL_DB_QUOTA) {
+        /* our own message for the client (sql/009, sql/015) */
         set_err(err, one_line(p, msg));
     }
     else {
@@ -317,6 +315,16 @@ pool_db_rc pool_db_exec(apr_pool_t *p, PGconn *c, const char *what,
                         PGresult **res, const char **err)
 {
     return run(p, c, what, sql, nparams, params, nfields, res, NULL, err);
+}
+
+pool_db_rc pool_db_exec_constraint(apr_pool_t *p, PGconn *c,
+                                   const char *what, const char *sql,
+                                   int nparams, const char *const *params,
+                                   int nfields, PGresult **res,
+                                   const char **constraint, const char **err)
+{
+    return run(p, c, what, sql, nparams, params, nfields, res, constraint,
+               err);
 }
 
 pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
@@ -723,191 +731,6 @@ pool_db_rc pool_db_pool_list(apr_pool_t *p, PGconn *c,
         APR_ARRAY_PUSH(*out, pool_pool_t *) = pool_row(p, r, i);
     }
     PQclear(r);
-    return POOL_DB_OK;
-}
-
-/* ---- clients */
-
-#define CLIENT_COLS \
-    "c.id, c.client_id, p.name, c.name, c.role, c.disabled_at IS NOT NULL, " \
-    SQL_US("c.created_at")
-#define CLIENT_NCOLS 7
-
-static pool_client_t *client_row(apr_pool_t *p, const PGresult *r, int row)
-{
-    pool_client_t *cl = apr_pcalloc(p, sizeof(*cl));
-
-    cl->id = col_i64(r, row, 0);
-    cl->client_id = col_str(p, r, row, 1);
-    cl->pool = col_str(p, r, row, 2);
-    cl->name = col_str(p, r, row, 3);
-    cl->role = col_str(p, r, row, 4);
-    cl->disabled = col_bool(r, row, 5);
-    cl->created_at = col_time(p, r, row, 6);
-    return cl;
-}
-
-pool_db_rc pool_db_client_add(apr_pool_t *p, PGconn *c, const char *pool,
-                              const char *name, const char *role,
-                              pool_client_t **out, const char **secret,
-                              const char **err)
-{
-    unsigned char rnd[CLIENT_ID_BYTES];
-    const char *params[5];
-    const char *constraint, *sec, *hash;
-    PGresult *r;
-    pool_db_rc rc = POOL_DB_ERROR;
-    int attempt;
-
-    sec = pool_secret_new(p);
-    hash = sec ? pool_kdf_hash(p, sec) : NULL;
-    if (!hash) {
-        set_err(err, "add client: cannot create a secret (no randomness)");
-        return POOL_DB_ERROR;
-    }
-    params[1] = pool;
-    params[2] = name;
-    params[3] = role;
-    params[4] = hash;
-    for (attempt = 0; attempt < ADD_ATTEMPTS; attempt++) {
-        if (pool_random(rnd, sizeof(rnd)) != APR_SUCCESS) {
-            set_err(err, "add client: cannot create a client id "
-                    "(no randomness)");
-            return POOL_DB_ERROR;
-        }
-        params[0] = apr_pstrcat(p, CLIENT_ID_PREFIX,
-                                pool_hex(p, rnd, sizeof(rnd)), NULL);
-        /* RETURNING sees only the new row: the pool name is params[1]. */
-        rc = run(p, c, "add client",
-                 "INSERT INTO clients AS c"
-                 " (client_id, pool_id, name, role, secret_hash)"
-                 " SELECT $1, p.id, $3, $4, $5 FROM pools p WHERE p.name = $2"
-                 " RETURNING c.id, c.client_id, $2, c.name, c.role,"
-                 " c.disabled_at IS NOT NULL, " SQL_US("c.created_at"),
-                 5, params, CLIENT_NCOLS, &r, &constraint, err);
-        if (rc == POOL_DB_CONFLICT && constraint
-            && !strcmp(constraint, "clients_client_id_key")) {
-            continue;           /* a client_id collision: draw again */
-        }
-        break;
-    }
-    if (rc == POOL_DB_CONFLICT) {
-        set_err(err, apr_psprintf(p, "client '%s' already exists in pool "
-                                  "'%s'", name, pool));
-        return rc;
-    }
-    if (rc != POOL_DB_OK) {
-        return rc;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        set_err(err, apr_psprintf(p, "pool '%s' not found", pool));
-        return POOL_DB_NOTFOUND;
-    }
-    if (out) {
-        *out = client_row(p, r, 0);
-    }
-    if (secret) {
-        *secret = sec;
-    }
-    PQclear(r);
-    return POOL_DB_OK;
-}
-
-pool_db_rc pool_db_client_list(apr_pool_t *p, PGconn *c, const char *pool,
-                               apr_array_header_t **out, const char **err)
-{
-    const char *params[1] = { pool };
-    PGresult *r;
-    pool_db_rc rc;
-    int i, n;
-
-    /* The LEFT JOIN tells "no such pool" (no row) from "no clients" (one
-     * row of NULLs). */
-    rc = run(p, c, "list clients",
-             "SELECT " CLIENT_COLS " FROM pools p"
-             " LEFT JOIN clients c ON c.pool_id = p.id"
-             " WHERE p.name = $1 ORDER BY c.name",
-             1, params, CLIENT_NCOLS, &r, NULL, err);
-    if (rc != POOL_DB_OK) {
-        return rc;
-    }
-    n = PQntuples(r);
-    if (n == 0) {
-        PQclear(r);
-        set_err(err, apr_psprintf(p, "pool '%s' not found", pool));
-        return POOL_DB_NOTFOUND;
-    }
-    *out = apr_array_make(p, n, sizeof(pool_client_t *));
-    for (i = 0; i < n; i++) {
-        if (PQgetisnull(r, i, 0)) {
-            continue;
-        }
-        APR_ARRAY_PUSH(*out, pool_client_t *) = client_row(p, r, i);
-    }
-    PQclear(r);
-    return POOL_DB_OK;
-}
-
-pool_db_rc pool_db_client_disable(apr_pool_t *p, PGconn *c,
-                                  const char *client_id, const char **err)
-{
-    const char *params[1] = { client_id };
-    PGresult *r;
-    pool_db_rc rc;
-    int n;
-
-    if (!client_id || strlen(client_id) > CLIENT_ID_MAX) {
-        set_err(err, "client not found");
-        return POOL_DB_NOTFOUND;
-    }
-    /* Disabling twice keeps the first time. */
-    rc = run(p, c, "disable client",
-             "UPDATE clients SET disabled_at = coalesce(disabled_at, now())"
-             " WHERE client_id = $1 RETURNING id",
-             1, params, 1, &r, NULL, err);
-    if (rc != POOL_DB_OK) {
-        return rc;
-    }
-    n = PQntuples(r);
-    PQclear(r);
-    if (n != 1) {
-        set_err(err, apr_psprintf(p, "client '%s' not found", client_id));
-        return POOL_DB_NOTFOUND;
-    }
-    return POOL_DB_OK;
-}
-
-pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
-                              pool_client_t **out, const char **err)
-{
-    const char *params[1] = { client_id };
-    PGresult *r;
-    pool_db_rc rc;
-    pool_client_t *cl;
-
-    if (!client_id || strlen(client_id) > CLIENT_ID_MAX) {
-        set_err(err, "client not found");
-        return POOL_DB_NOTFOUND;
-    }
-    rc = run(p, c, "get client",
-             "SELECT " CLIENT_COLS ", c.secret_hash FROM clients c"
-             " JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1",
-             1, params, CLIENT_NCOLS + 1, &r, NULL, err);
-    if (rc != POOL_DB_OK) {
-        return rc;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        set_err(err, apr_psprintf(p, "client '%s' not found", client_id));
-        return POOL_DB_NOTFOUND;
-    }
-    cl = client_row(p, r, 0);
-    cl->secret_hash = col_str(p, r, 0, CLIENT_NCOLS);
-    PQclear(r);
-    if (out) {
-        *out = cl;
-    }
     return POOL_DB_OK;
 }
 

@@ -17,8 +17,11 @@ typedef enum {
     POOL_DB_ERROR,              /* anything else; *err says what */
     POOL_DB_CLASH,              /* a name in a pool's tree is in the way
                                  * (SQLSTATE PF409 from sql/009) */
-    POOL_DB_REFUSED             /* a pool's policy refuses it (late files);
+    POOL_DB_REFUSED,            /* a pool's policy refuses it (late files);
                                  * *err says why, in English: send 409 */
+    POOL_DB_QUOTA               /* a pool's storage quota is reached
+                                 * (SQLSTATE PF507 from sql/015); *err says
+                                 * so, in English: send 507 */
 } pool_db_rc;
 
 typedef struct {
@@ -36,7 +39,9 @@ typedef struct {
     const char *role;
     int disabled;
     const char *created_at;
+    const char *labels;         /* JSON object text */
     const char *secret_hash;    /* only from pool_db_client_get */
+    const char *prev_secret_hash; /* the same, while a rotation's grace runs */
 } pool_client_t;
 
 typedef struct {
@@ -81,6 +86,13 @@ pool_db_rc pool_db_exec(apr_pool_t *p, PGconn *c, const char *what,
                         const char *sql, int nparams,
                         const char *const *params, int nfields,
                         PGresult **res, const char **err);
+/* pool_db_exec, with the name of the violated constraint (or NULL) in
+ * *constraint on CONFLICT. */
+pool_db_rc pool_db_exec_constraint(apr_pool_t *p, PGconn *c,
+                                   const char *what, const char *sql,
+                                   int nparams, const char *const *params,
+                                   int nfields, PGresult **res,
+                                   const char **constraint, const char **err);
 /* The same for statements whose result is not looked at (BEGIN, COMMIT). */
 pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
                          const char *sql, int nparams,
@@ -144,21 +156,6 @@ pool_db_rc pool_db_pool_get(apr_pool_t *p, PGconn *c, const char *name,
 /* Array of pool_pool_t*, by name. */
 pool_db_rc pool_db_pool_list(apr_pool_t *p, PGconn *c,
                              apr_array_header_t **out, const char **err);
-
-/* Creates a client with a new client_id and secret; returns the secret in
- * *secret (shown once, stored only as a KDF hash). */
-pool_db_rc pool_db_client_add(apr_pool_t *p, PGconn *c, const char *pool,
-                              const char *name, const char *role,
-                              pool_client_t **out, const char **secret,
-                              const char **err);
-/* Array of pool_client_t*, by name. NOTFOUND if the pool does not exist. */
-pool_db_rc pool_db_client_list(apr_pool_t *p, PGconn *c, const char *pool,
-                               apr_array_header_t **out, const char **err);
-pool_db_rc pool_db_client_disable(apr_pool_t *p, PGconn *c,
-                                  const char *client_id, const char **err);
-/* Includes secret_hash and the pool name. */
-pool_db_rc pool_db_client_get(apr_pool_t *p, PGconn *c, const char *client_id,
-                              pool_client_t **out, const char **err);
 
 /* The ingest's record and lookup (lib/pool_ingest.h) of one file: baton
  * is a pool_db_file_baton.  record: the insert, where a conflict on the id

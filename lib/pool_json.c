@@ -39,8 +39,33 @@ json_t *pool_json_client(const pool_client_t *c)
     set_str(o, "name", c->name);
     set_str(o, "role", c->role);
     json_object_set_new(o, "disabled", json_boolean(c->disabled));
+    json_object_set_new(o, "labels", c->labels
+                        ? json_loads(c->labels, 0, NULL) : json_object());
     set_str(o, "created_at", c->created_at);
     /* never secret_hash */
+    return o;
+}
+
+json_t *pool_json_enroll_key(const pool_enroll_key_t *k)
+{
+    json_t *o;
+
+    if (!k || !(o = json_object())) {
+        return NULL;
+    }
+    set_str(o, "key_id", k->key_id);
+    set_str(o, "pool", k->pool);
+    set_str(o, "role", k->role);
+    set_str(o, "state", k->state);
+    json_object_set_new(o, "uses", json_integer(k->uses));
+    json_object_set_new(o, "uses_max", k->uses_max > 0
+                        ? json_integer(k->uses_max) : json_null());
+    set_str(o, "expires_at", k->expires_at);
+    set_str(o, "revoked_at", k->revoked_at);
+    json_object_set_new(o, "labels", k->labels
+                        ? json_loads(k->labels, 0, NULL) : json_object());
+    set_str(o, "created_by", k->created_by);
+    set_str(o, "created_at", k->created_at);
     return o;
 }
 

@@ -10,22 +10,25 @@
 #include "pool_util.h"
 
 #define LINK_KEY_LABEL    "mod_pool signed link v1"
+#define CLIENT_KEY_LABEL  "mod_pool client link v1"
 #define LINK_MAC_LEN      32
 #define LINK_SIG_CHARS    43      /* unpadded base64url of LINK_MAC_LEN bytes */
 #define LINK_EXPIRES_MAX  20      /* digits */
 
-/* The link signature over method, path, expires and the key's id. */
+/* The link signature over method, path, expires, the key's id and, for a
+ * client link, the link's id; the two kinds use keys derived with labels
+ * of their own, so that neither ever verifies as the other. */
 static void link_mac(apr_pool_t *p, const pool_key_t *k, const char *method,
                      const char *path, const char *expires,
-                     unsigned char out[LINK_MAC_LEN])
+                     const char *link_id, unsigned char out[LINK_MAC_LEN])
 {
+    const char *label = link_id ? CLIENT_KEY_LABEL : LINK_KEY_LABEL;
     unsigned char lk[LINK_MAC_LEN];
     const char *msg;
 
-    pool_hmac_sha256(k->key, k->keylen, LINK_KEY_LABEL,
-                     sizeof(LINK_KEY_LABEL) - 1, lk);
+    pool_hmac_sha256(k->key, k->keylen, label, strlen(label), lk);
     msg = apr_pstrcat(p, method, "\n", path, "\n", expires, "\n", k->kid,
-                      NULL);
+                      link_id ? "\n" : NULL, link_id, NULL);
     pool_hmac_sha256(lk, sizeof(lk), msg, strlen(msg), out);
     OPENSSL_cleanse(lk, sizeof(lk));
 }
@@ -59,10 +62,11 @@ static int path_ok(const char *s)
     return 1;
 }
 
-const char *pool_link_sign(apr_pool_t *p, const pool_keyring_t *keys,
-                           const char *method, const char *path,
-                           apr_int64_t expires, apr_int64_t now,
-                           const char **err)
+/* Both kinds of link: link_id NULL for a processor link. */
+static const char *link_sign(apr_pool_t *p, const pool_keyring_t *keys,
+                             const char *method, const char *path,
+                             const char *link_id, apr_int64_t expires,
+                             apr_int64_t now, const char **err)
 {
     const pool_key_t *k = pool_keyring_signing(keys);
     unsigned char mac[LINK_MAC_LEN];
@@ -93,11 +97,35 @@ const char *pool_link_sign(apr_pool_t *p, const pool_keyring_t *keys,
                             POOL_LINK_MAX_LIFETIME);
         return NULL;
     }
+    if (link_id && !pool_uuid_valid(link_id)) {
+        *err = "invalid link id for a signed link";
+        return NULL;
+    }
     exp_s = apr_psprintf(p, "%" APR_INT64_T_FMT, expires);
-    link_mac(p, k, method, path, exp_s, mac);
+    link_mac(p, k, method, path, exp_s, link_id, mac);
     q = apr_pstrcat(p, "expires=", exp_s, "&kid=", k->kid, "&sig=",
                     pool_b64url_encode(p, mac, sizeof(mac)), NULL);
-    return q;
+    return link_id ? apr_pstrcat(p, "link=", link_id, "&", q, NULL) : q;
+}
+
+const char *pool_link_sign(apr_pool_t *p, const pool_keyring_t *keys,
+                           const char *method, const char *path,
+                           apr_int64_t expires, apr_int64_t now,
+                           const char **err)
+{
+    return link_sign(p, keys, method, path, NULL, expires, now, err);
+}
+
+const char *pool_link_sign_client(apr_pool_t *p, const pool_keyring_t *keys,
+                                  const char *method, const char *path,
+                                  const char *link_id, apr_int64_t expires,
+                                  apr_int64_t now, const char **err)
+{
+    if (!link_id) {
+        *err = "invalid link id for a signed link";
+        return NULL;
+    }
+    return link_sign(p, keys, method, path, link_id, expires, now, err);
 }
 
 /* One parameter we need, as found in the query. */
@@ -191,44 +219,27 @@ static int parse_expires(const char *s, apr_size_t n, apr_int64_t *out,
     return 1;
 }
 
-pool_link_rc pool_link_verify(apr_pool_t *p, const pool_keyring_t *keys,
-                              const char *method, const char *path,
-                              const char *query, apr_int64_t now,
-                              const char **detail)
+/* The form of the parameters of a signed query (link NULL: a processor
+ * link's).  POOL_LINK_OK with *expires, *overflow and the signature's
+ * bytes, else POOL_LINK_MALFORMED with *detail. */
+static pool_link_rc check_form(apr_pool_t *p, const link_param *params,
+                               int nparams, apr_int64_t *expires,
+                               int *overflow, unsigned char *sig,
+                               const char **detail)
 {
-    link_param params[3] = {
-        { "expires", NULL, 0, 0 },
-        { "kid", NULL, 0, 0 },
-        { "sig", NULL, 0, 0 },
-    };
     const link_param *exp_p = &params[0], *kid_p = &params[1];
     const link_param *sig_p = &params[2];
-    const pool_key_t *k;
-    const char *why, *exp_s, *kid;
-    unsigned char sig[LINK_MAC_LEN], mac[LINK_MAC_LEN];
-    apr_int64_t expires = 0;
-    int i, overflow;
-    const char *dummy;
+    const char *why;
+    int i;
 
-    if (!detail) {
-        detail = &dummy;
-    }
-    *detail = NULL;
-    scan_query(query, params, 3);
-    if (sig_p->count == 0) {
-        *detail = "not a signed link (no sig parameter)";
-        return POOL_LINK_NONE;
-    }
-
-    /* the form of each parameter */
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < nparams; i++) {
         why = param_problem(p, &params[i]);
         if (why) {
             *detail = why;
             return POOL_LINK_MALFORMED;
         }
     }
-    if (!parse_expires(exp_p->v, exp_p->n, &expires, &overflow)) {
+    if (!parse_expires(exp_p->v, exp_p->n, expires, overflow)) {
         *detail = apr_psprintf(p, "signed link: expires must be Unix seconds "
                                "(at most %d digits, no sign or leading "
                                "zeros)", LINK_EXPIRES_MAX);
@@ -241,11 +252,60 @@ pool_link_rc pool_link_verify(apr_pool_t *p, const pool_keyring_t *keys,
         return POOL_LINK_MALFORMED;
     }
     if (sig_p->n != LINK_SIG_CHARS
-        || pool_b64url_decode_buf(sig_p->v, sig_p->n, sig, sizeof(sig))
+        || pool_b64url_decode_buf(sig_p->v, sig_p->n, sig, LINK_MAC_LEN)
            != LINK_MAC_LEN) {
         *detail = apr_psprintf(p, "signed link: sig must be %d characters "
                                "of unpadded base64url", LINK_SIG_CHARS);
         return POOL_LINK_MALFORMED;
+    }
+    if (nparams > 3
+        && !pool_uuid_valid(apr_pstrmemdup(p, params[3].v, params[3].n))) {
+        *detail = "signed link: link must be a link id (a lower-case UUID)";
+        return POOL_LINK_MALFORMED;
+    }
+    return POOL_LINK_OK;
+}
+
+/* Both kinds of link: client says whether the query must carry a link id
+ * (given back in *link_id). */
+static pool_link_rc link_verify(apr_pool_t *p, const pool_keyring_t *keys,
+                                const char *method, const char *path,
+                                const char *query, apr_int64_t now,
+                                int client, const char **link_id,
+                                const char **detail)
+{
+    link_param params[4] = {
+        { "expires", NULL, 0, 0 },
+        { "kid", NULL, 0, 0 },
+        { "sig", NULL, 0, 0 },
+        { "link", NULL, 0, 0 },
+    };
+    const link_param *exp_p = &params[0], *kid_p = &params[1];
+    const link_param *sig_p = &params[2], *link_p = &params[3];
+    const pool_key_t *k;
+    const char *exp_s, *kid, *lid = NULL;
+    unsigned char sig[LINK_MAC_LEN], mac[LINK_MAC_LEN];
+    apr_int64_t expires = 0;
+    pool_link_rc rc;
+    int overflow;
+
+    *detail = NULL;
+    scan_query(query, params, 4);
+    if (sig_p->count == 0) {
+        *detail = "not a signed link (no sig parameter)";
+        return POOL_LINK_NONE;
+    }
+    if (client && link_p->count == 0) {
+        *detail = "not a client link (no link parameter)";
+        return POOL_LINK_NONE;
+    }
+    rc = check_form(p, params, client ? 4 : 3, &expires, &overflow, sig,
+                    detail);
+    if (rc != POOL_LINK_OK) {
+        return rc;
+    }
+    if (client) {
+        lid = apr_pstrmemdup(p, link_p->v, link_p->n);
     }
 
     /* time */
@@ -276,11 +336,42 @@ pool_link_rc pool_link_verify(apr_pool_t *p, const pool_keyring_t *keys,
         return POOL_LINK_BAD_SIG;
     }
     exp_s = apr_pstrmemdup(p, exp_p->v, exp_p->n);
-    link_mac(p, k, method, path, exp_s, mac);
+    link_mac(p, k, method, path, exp_s, lid, mac);
     if (!pool_ct_equal(mac, sig, LINK_MAC_LEN)) {
-        *detail = "signed link: signature does not match the request "
-                  "(method, path, expires or kid changed)";
+        *detail = client
+                  ? "signed link: signature does not match the request "
+                    "(method, path, expires, kid or link changed)"
+                  : "signed link: signature does not match the request "
+                    "(method, path, expires or kid changed)";
         return POOL_LINK_BAD_SIG;
     }
+    if (link_id) {
+        *link_id = lid;
+    }
     return POOL_LINK_OK;
+}
+
+pool_link_rc pool_link_verify(apr_pool_t *p, const pool_keyring_t *keys,
+                              const char *method, const char *path,
+                              const char *query, apr_int64_t now,
+                              const char **detail)
+{
+    const char *dummy;
+
+    return link_verify(p, keys, method, path, query, now, 0, NULL,
+                       detail ? detail : &dummy);
+}
+
+pool_link_rc pool_link_verify_client(apr_pool_t *p,
+                                     const pool_keyring_t *keys,
+                                     const char *method, const char *path,
+                                     const char *query, apr_int64_t now,
+                                     const char **link_id,
+                                     const char **detail)
+{
+    const char *dummy;
+
+    *link_id = NULL;
+    return link_verify(p, keys, method, path, query, now, 1, link_id,
+                       detail ? detail : &dummy);
 }

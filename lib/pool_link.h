@@ -5,7 +5,14 @@
  * so that a link signature never equals a token signature.  PATH is the raw
  * (percent-encoded) request path without the query; EXPIRES is decimal Unix
  * seconds without sign or leading zeros.  The last key of the ring signs;
- * any key of the ring verifies (rotation). */
+ * any key of the ring verifies (rotation).
+ *
+ * Client links (docs/api.md, "Links for clients") carry the id of their
+ * row too: "?link=L&expires=E&kid=K&sig=S", S over
+ *     METHOD "\n" PATH "\n" EXPIRES "\n" KID "\n" L
+ * with linkkey = HMAC-SHA256(key KID, "mod_pool client link v1"): a client
+ * link's signature never verifies as a processor link's, nor the other way
+ * round, nor as a token's. */
 #ifndef POOL_LINK_H
 #define POOL_LINK_H
 
@@ -47,5 +54,24 @@ pool_link_rc pool_link_verify(apr_pool_t *p, const pool_keyring_t *keys,
                               const char *method, const char *path,
                               const char *query, apr_int64_t now,
                               const char **detail);
+
+/* A client link: the query "link=L&expires=E&kid=K&sig=S" for the link
+ * whose row has id link_id (a lower-case UUID); otherwise as
+ * pool_link_sign. */
+const char *pool_link_sign_client(apr_pool_t *p, const pool_keyring_t *keys,
+                                  const char *method, const char *path,
+                                  const char *link_id, apr_int64_t expires,
+                                  apr_int64_t now, const char **err);
+
+/* Verifies a client link as pool_link_verify does a processor link's;
+ * POOL_LINK_NONE when the query lacks sig or link (a malformed or repeated
+ * link is POOL_LINK_MALFORMED).  On POOL_LINK_OK *link_id is the link's id,
+ * whose row the caller then looks up. */
+pool_link_rc pool_link_verify_client(apr_pool_t *p,
+                                     const pool_keyring_t *keys,
+                                     const char *method, const char *path,
+                                     const char *query, apr_int64_t now,
+                                     const char **link_id,
+                                     const char **detail);
 
 #endif

@@ -37,6 +37,10 @@ void pool_problem_db(apr_pool_t *p, pool_problem_t *pr, pool_db_rc rc,
     case POOL_DB_CLASH:
         pool_problem_set(pr, 409, err ? err : "refused", NULL);
         break;
+    case POOL_DB_QUOTA:
+        pool_problem_set(pr, 507, err ? err : "the pool's storage quota is "
+                         "reached; nothing was stored", NULL);
+        break;
     case POOL_DB_UNAVAILABLE:
         pool_problem_set(pr, 503, "the metadata database is unavailable; "
                          "retry later", NULL);

@@ -23,7 +23,7 @@ void pool_problem_set(pool_problem_t *pr, int status, const char *detail,
                       const char *field);
 
 /* A database outcome: NOTFOUND 404 "no such <what>", CONFLICT 409, REFUSED
- * 409 with err, UNAVAILABLE 503 (Retry-After), else 500 (err logged). */
+ * and CLASH 409 with err, QUOTA 507 with err, UNAVAILABLE 503 (Retry-After), else 500 (err logged). */
 void pool_problem_db(apr_pool_t *p, pool_problem_t *pr, pool_db_rc rc,
                      const char *err, const char *what);
 

@@ -27,6 +27,8 @@
 typedef enum {
     KIND_DURATION,              /* seconds: integer, or number + s/m/h/d */
     KIND_INT,                   /* a whole number */
+    KIND_BYTES,                 /* bytes: a whole number, or with K, M, G
+                                 * or T (powers of 1024) */
     KIND_WORD,                  /* one of two words, stored as the word */
     KIND_URL                    /* an http(s) URL */
 } kind_t;
@@ -52,6 +54,9 @@ static const setting_key_t keys[] = {
     { "max_attempts",   KIND_INT, 1, 100, { NULL } },
     { "late_policy",    KIND_WORD, 0, 0, { "keep", "reject" } },
     { "retention",      KIND_DURATION, HOUR, 3650L * DAY, { NULL } },
+    { "max_storage_bytes", KIND_BYTES, 1, 1L << 60, { NULL } },
+    { "max_monthly_download_bytes", KIND_BYTES, 1, 1L << 60, { NULL } },
+    { "max_clients",    KIND_INT, 1, 10000000, { NULL } },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -118,9 +123,8 @@ static int all_digits(const char *s, apr_size_t n)
     return n > 0;
 }
 
-/* A duration: whole seconds, or a number with s, m, h or d.  0 on success,
- * -1 when malformed, -2 when too large for any range. */
-static int parse_duration(apr_pool_t *p, const char *s, apr_int64_t *out)
+int pool_settings_parse_duration(apr_pool_t *p, const char *s,
+                                 apr_int64_t *out)
 {
     apr_size_t n = strlen(s);
     long unit = 1, v;
@@ -147,7 +151,7 @@ static int parse_duration(apr_pool_t *p, const char *s, apr_int64_t *out)
 
 static const char *range_msg(apr_pool_t *p, const setting_key_t *k)
 {
-    if (k->kind == KIND_INT) {
+    if (k->kind == KIND_INT || k->kind == KIND_BYTES) {
         return apr_psprintf(p, "%s: must be between %ld and %ld", k->name,
                             k->min, k->max);
     }
@@ -170,7 +174,7 @@ static json_t *parse_value(apr_pool_t *p, const setting_key_t *k,
 
     switch (k->kind) {
     case KIND_DURATION:
-        rc = parse_duration(p, v, &n);
+        rc = pool_settings_parse_duration(p, v, &n);
         if (rc == -1) {
             *why = apr_psprintf(p, "%s: '%s' is not a duration (whole "
                                 "seconds, or a number with s, m, h or d)",
@@ -194,6 +198,28 @@ static json_t *parse_value(apr_pool_t *p, const setting_key_t *k,
         }
         n = apr_atoi64(v);
         break;
+    case KIND_BYTES: {
+        apr_size_t len = strlen(v);
+        int shift = 0;
+
+        if (len > 1 && strchr("KMGT", v[len - 1])) {
+            shift = 10 * (int)(strchr("KMGT", v[len - 1]) - "KMGT" + 1);
+            len--;
+        }
+        if (!all_digits(v, len)) {
+            *why = apr_psprintf(p, "%s: '%s' is not a number of bytes (a "
+                                "whole number, or with K, M, G or T)",
+                                k->name, pool_conf_show(p, v));
+            return NULL;
+        }
+        if (len > 18 || (n = apr_atoi64(apr_pstrmemdup(p, v, len)))
+                        > (k->max >> shift)) {
+            *why = range_msg(p, k);
+            return NULL;
+        }
+        n <<= shift;
+        break;
+    }
     case KIND_WORD:
     case KIND_URL:
         return json_string(v);  /* checked as stored values are */
@@ -211,6 +237,7 @@ static const char *check_value(apr_pool_t *p, const setting_key_t *k,
     switch (k->kind) {
     case KIND_DURATION:
     case KIND_INT:
+    case KIND_BYTES:
         if (!json_is_integer(v)) {
             return apr_psprintf(p, "%s: the stored value is not an integer",
                                 k->name);
@@ -321,6 +348,9 @@ const char *pool_settings_from_json(apr_pool_t *p, const char *json,
     GET_LONG("result_timeout", result_timeout);
     GET_LONG("max_attempts", max_attempts);
     GET_LONG("retention", retention);
+    GET_LONG("max_clients", max_clients);
+    GET_LONG("max_storage_bytes", max_storage_bytes);
+    GET_LONG("max_monthly_download_bytes", max_monthly_download_bytes);
 #undef GET_LONG
     if ((v = json_object_get(o, "quorum_policy")) != NULL) {
         out->quorum_trigger = !strcmp(json_string_value(v), "trigger");
@@ -431,6 +461,12 @@ json_t *pool_settings_json(const pool_settings_t *s)
     SET("max_attempts", json_integer(s->max_attempts));
     SET("late_policy", json_string(s->late_reject ? "reject" : "keep"));
     SET("retention", s->retention ? json_integer(s->retention) : json_null());
+    SET("max_storage_bytes", s->max_storage_bytes
+        ? json_integer(s->max_storage_bytes) : json_null());
+    SET("max_monthly_download_bytes", s->max_monthly_download_bytes
+        ? json_integer(s->max_monthly_download_bytes) : json_null());
+    SET("max_clients", s->max_clients ? json_integer(s->max_clients)
+                                      : json_null());
     SET("mode", json_string(s->processor_url ? "push" : "pull"));
     SET("grouping", json_boolean(s->window > 0));
 #undef SET

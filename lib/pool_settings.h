@@ -32,6 +32,9 @@ typedef struct {
     long max_attempts;    /* default 3 */
     int late_reject;      /* late_policy: 0 keep (default), 1 reject */
     long retention;       /* seconds; 0 = keep for ever (default) */
+    long max_storage_bytes;          /* quotas; 0 = none (default) */
+    long max_monthly_download_bytes;
+    long max_clients;
 } pool_settings_t;
 
 void pool_settings_defaults(pool_settings_t *s);
@@ -59,6 +62,11 @@ const char *pool_settings_apply(apr_pool_t *p, const char *cur_json,
  * words, processor_url null in pull mode, "mode": "push"|"pull" and
  * "grouping": true|false.  Never contains a secret.  NULL on failure. */
 json_t *pool_settings_json(const pool_settings_t *s);
+
+/* A duration: whole seconds, or a number with s, m, h or d ("7d").  0 on
+ * success, -1 when malformed, -2 when too large for any range. */
+int pool_settings_parse_duration(apr_pool_t *p, const char *s,
+                                 apr_int64_t *out);
 
 /* A duration for people: the largest of d, h, m, s that divides it ("5m",
  * "90s", "2d"), "0" for zero. */

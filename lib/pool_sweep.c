@@ -6,10 +6,12 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 
+#include "pool_clientlinks.h"
 #include "pool_davlock.h"
 #include "pool_sweep.h"
 #include "pool_conf.h"
 #include "pool_log.h"
+#include "pool_messages.h"
 #include "pool_steps.h"
 #include "pool_tus.h"
 #include "pool_util.h"
@@ -556,13 +558,30 @@ pool_db_rc pool_sweep(apr_pool_t *p, PGconn *c, pool_store_t *st,
     /* retention before the checks, so that its files are not counted
      * missing or lost */
     if ((rc = sweep_retention(p, c, st, only, rep, err)) != POOL_DB_OK
+        || (rc = pool_msg_purge(p, c, only, &rep->messages, err))
+           != POOL_DB_OK
         || (rc = sweep_lost(p, c, st, only, before, rep, err)) != POOL_DB_OK
         || (rc = sweep_missing(p, c, st, only, 0, rep, err)) != POOL_DB_OK
         || (rc = sweep_missing(p, c, st, only, 1, rep, err)) != POOL_DB_OK) {
         return rc;
     }
     /* expired locks are ignored already; their rows go here */
-    return pool_davlock_purge(p, c, only, &rep->expired_locks, err);
+    if ((rc = pool_davlock_purge(p, c, only, &rep->expired_locks, err))
+        != POOL_DB_OK) {
+        return rc;
+    }
+    /* links for clients, a while after they expired or were revoked */
+    {
+        int links = 0;
+
+        rc = pool_clientlinks_purge(p, c, only, POOL_CLIENTLINK_KEEP, &links,
+                                    err);
+        if (rc == POOL_DB_OK && links) {
+            pool_log(POOL_LOG_INFO, "removed %d links for clients past "
+                     "their expiry or revocation", links);
+        }
+    }
+    return rc;
 }
 
 pool_db_rc pool_step_sweep(pool_step_ctx_t *ctx, int *done, const char **err)
@@ -578,14 +597,15 @@ pool_db_rc pool_step_sweep(pool_step_ctx_t *ctx, int *done, const char **err)
         return rc;
     }
     *done = rep.expired + rep.orphans + rep.spool + rep.retained + rep.lost
-            + rep.staged + rep.revealed;
+            + rep.staged + rep.revealed + rep.messages;
     if (*done || rep.missing || rep.failures) {
         pool_log(POOL_LOG_NOTICE, "sweep: %d expired uploads, %d orphaned "
                  "upload data, %d spool files, %d unacknowledged staged "
-                 "files, %d files past retention removed; %d staged files "
-                 "revealed; %d moved to lost+found; %d missing from storage; "
-                 "%d failures", rep.expired, rep.orphans, rep.spool,
-                 rep.staged, rep.retained, rep.revealed, rep.lost,
+                 "files, %d files past retention removed, %d messages past "
+                 "retention removed; %d staged files revealed; %d moved to "
+                 "lost+found; %d missing from storage; %d failures",
+                 rep.expired, rep.orphans, rep.spool, rep.staged,
+                 rep.retained, rep.messages, rep.revealed, rep.lost,
                  rep.missing, rep.failures);
     }
     return POOL_DB_OK;

@@ -4,7 +4,8 @@
  *   - resumable (tus) uploads past their expiry: the row and the data;
  *   - upload data without an upload row, spool files left by a dead child;
  *   - retention: the files of finished groups (done, failed, skipped)
- *     received longer ago than their pool's `retention` setting;
+ *     received longer ago than their pool's `retention` setting, and the
+ *     messages sent longer ago than it (pool_msg_purge);
  *   - committed files and stored results that have no row (debris of a
  *     crash between linking into place and the commit): moved aside to
  *     <storage>/.lost+found/, never deleted, and reported;
@@ -57,6 +58,7 @@ typedef struct {
     apr_off_t lost_bytes;
     int missing;                /* rows without their bytes (reported) */
     int expired_locks;          /* WebDAV locks past their timeout */
+    int messages;               /* messages past retention removed */
     int failures;               /* items it could not handle (logged) */
     apr_array_header_t *lost_items;     /* pool_sweep_item_t */
     apr_array_header_t *missing_items;  /* pool_sweep_item_t */

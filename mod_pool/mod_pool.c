@@ -188,6 +188,7 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
     server_rec *sv;
 
     pool_auth_throttle_child_init(pchild, s);
+    pool_usage_child_init(pchild);
     for (sv = s; sv; sv = sv->next) {
         pool_srv_conf *sc = pool_srv(sv);
         server_rec *prev;
@@ -201,6 +202,7 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
             if (pc->db && !strcmp(pc->conf.database, sc->conf.database)) {
                 sc->db = pc->db;
                 sc->files = pc->files;
+                sc->msgwait = pc->msgwait;
                 break;
             }
         }
@@ -209,11 +211,13 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
             sc->files = pool_filecache_create(pchild, POOL_FILECACHE_SLOTS,
                                               apr_time_from_sec(
                                                   POOL_FILECACHE_TTL));
+            pool_msgwait_create(pchild, sv, sc);
         }
     }
 }
 
-/* Splits the next segment off *path (raw, not decoded).  NULL at the end. */
+/* Splits the next segment off *path (httpd has percent-decoded it).  NULL
+ * at the end. */
 static char *next_segment(apr_pool_t *p, const char **path)
 {
     const char *s = *path, *e;
@@ -228,6 +232,55 @@ static char *next_segment(apr_pool_t *p, const char **path)
     }
     *path = e;
     return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+}
+
+/* A request whose query has link= and sig= is a client link (docs/api.md,
+ * "Links for clients"): its signature is checked here, its row by the
+ * handler; it may only GET (or HEAD) its file or PUT its name.  DECLINED
+ * when the request is not one. */
+static int client_link(request_rec *r, const char *rest)
+{
+    pool_srv_conf *sc = pool_srv(r->server);
+    const char *detail = NULL, *link_id = NULL, *s = rest;
+    char *pool, *seg, *x;
+    pool_link_rc lrc;
+
+    if (!sc->keys) {
+        return DECLINED;        /* signed_link refuses every sig= */
+    }
+    lrc = pool_link_verify_client(r->pool, sc->keys,
+                                  r->method_number == M_GET ? "GET"
+                                  : r->method,
+                                  pool_link_canon_path(r->pool,
+                                                       r->parsed_uri.path),
+                                  r->args, apr_time_sec(apr_time_now()),
+                                  &link_id, &detail);
+    if (lrc == POOL_LINK_NONE) {
+        return DECLINED;
+    }
+    if (lrc == POOL_LINK_EXPIRED) {
+        return pool_problem(r, HTTP_GONE, "this link has expired", NULL);
+    }
+    if (lrc != POOL_LINK_OK) {
+        return pool_problem(r, HTTP_FORBIDDEN,
+                            apr_pstrcat(r->pool, "signed link refused: ",
+                                        detail ? detail : "invalid", NULL),
+                            NULL);
+    }
+    pool = next_segment(r->pool, &s);
+    seg = next_segment(r->pool, &s);
+    x = next_segment(r->pool, &s);
+    if (pool && !pool_ident_check(pool) && seg && !strcmp(seg, "files")
+        && x && *x && !*s) {
+        if (r->method_number == M_GET) {
+            return pool_link_download(r, pool, link_id, x);
+        }
+        if (r->method_number == M_PUT) {
+            return pool_link_upload(r, pool, link_id, x);
+        }
+    }
+    return pool_problem(r, HTTP_FORBIDDEN, "a signed link is valid only for "
+                        "the request it was made for", NULL);
 }
 
 /* A request whose query has sig= is a signed link (docs/rounds.md): it
@@ -313,7 +366,15 @@ static int pool_handler(request_rec *r)
     if (!seg || (strcmp(seg, "pools") && strcmp(seg, "processes"))) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
+    /* an application enrolling itself has an enrollment key, no client */
+    if (!strcmp(seg, "pools")
+        && (rv = pool_enroll_request(r, path)) != DECLINED) {
+        return rv;
+    }
     /* everything below needs a caller: a signed link, or credentials */
+    if (!strcmp(seg, "pools") && (rv = client_link(r, path)) != DECLINED) {
+        return rv;
+    }
     if (!strcmp(seg, "pools") && signed_link(r, path, &who)) {
         return OK;
     }
@@ -348,6 +409,9 @@ static int pool_handler(request_rec *r)
     if (seg && !strcmp(seg, "clients")) {
         return pool_handle_clients(r, who, pool, *path ? path + 1 : NULL);
     }
+    if (seg && !strcmp(seg, "enrollment-keys")) {
+        return pool_handle_enroll_keys(r, who, pool, *path ? path + 1 : NULL);
+    }
     if (seg && !strcmp(seg, "imports")) {
         return pool_handle_imports(r, who, pool, *path ? path + 1 : NULL);
     }
@@ -360,8 +424,21 @@ static int pool_handler(request_rec *r)
     if (seg && !strcmp(seg, "folders")) {
         return pool_handle_folders(r, who, pool, *path ? path + 1 : NULL);
     }
+    if (seg && !strcmp(seg, "messages")) {
+        return pool_handle_messages(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "usage") && !*path) {
+        return pool_handle_usage(r, who, pool);
+    }
     if (seg && !strcmp(seg, "settings") && !*path) {
         return pool_handle_settings(r, who, pool);
+    }
+    if (seg && !strcmp(seg, "links")) {
+        return pool_handle_links(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "upload-links")) {
+        return pool_handle_upload_links(r, who, pool,
+                                        *path ? path + 1 : NULL);
     }
     return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
 }
@@ -376,6 +453,7 @@ static void pool_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(pool_request_id_hook, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_handler(pool_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(pool_usage_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(pool_error_filter_insert, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     pool_error_filter_register();

@@ -2,6 +2,7 @@
 #ifndef MOD_POOL_H
 #define MOD_POOL_H
 
+#include <jansson.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -40,6 +41,7 @@ enum {
 };
 
 typedef struct pool_dbpool pool_dbpool;
+typedef struct pool_msgwait pool_msgwait;
 
 typedef struct {
     pool_conf_t conf;
@@ -48,6 +50,7 @@ typedef struct {
     pool_store_t *store;        /* created in post_config */
     pool_dbpool *db;            /* per child, created in child_init */
     pool_filecache_t *files;    /* file rows for downloads, per child */
+    pool_msgwait *msgwait;      /* inbox long-polls, per child */
 } pool_srv_conf;
 
 /* The file-row cache of each child (lib/pool_filecache.h): rows never
@@ -99,6 +102,12 @@ int pool_db_problem(request_rec *r, pool_db_rc rc, const char *err,
 int pool_send_json(request_rec *r, int status, void *json /* json_t *, stolen */);
 /* Percent-decodes one path segment; NULL on a bad escape.  *len gets the
  * decoded length (a decoded NUL is kept, so callers can refuse it). */
+/* httpd hands modules the path percent-decoded (but for %2F under
+ * AllowEncodedSlashes NoDecode), so a name's own '%' cannot be told from an
+ * escape there.  This is the part of the request's raw path that became
+ * tail (the same number of trailing segments), still percent-encoded;
+ * NULL when it is not (httpd merged "//" or resolved dot segments). */
+const char *pool_raw_tail(request_rec *r, const char *tail);
 char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
                       apr_size_t *len);
 /* The query string as a table (*args; empty when there is none): each
@@ -113,6 +122,14 @@ void pool_set_etag(request_rec *r, const char *etag);
 /* Reads a small request body (form posts) up to limit bytes. */
 int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
                          apr_size_t *len);
+/* Reads a JSON object body (application/json, at most limit bytes): OK
+ * with *out (freed with r->pool), or *out NULL and the problem sent
+ * (415, 413, 400 naming the line and column), whose result to return. */
+int pool_read_json(request_rec *r, apr_size_t limit, json_t **out);
+/* DECLINED when every member of j is in allowed (NULL-terminated); else
+ * 422 naming the first other one is sent, and its result returned. */
+int pool_json_fields_check(request_rec *r, json_t *j,
+                           const char *const *allowed);
 int pool_request_id_hook(request_rec *r);
 /* insert_error_filter: httpd's own error pages on the API's paths become
  * problem documents (pool_http.c) */
@@ -171,6 +188,24 @@ int pool_api_early(request_rec *r, const char *rest);
 int pool_handle_batch(request_rec *r, pool_principal *who, const char *pool);
 
 /* pool_clients.c: .../pools/{pool}/clients/me/callback[/test]. */
+/* .../clients/me/callback[/test] (pool_callback.c) */
+int pool_handle_callback(request_rec *r, pool_principal *who,
+                         const char *pool, const char *rest);
+/* POST .../pools/{pool}/clients with an enrollment key (or none): handled
+ * before authentication; DECLINED for any other request.  path: after
+ * "/v1/pools". */
+int pool_enroll_request(request_rec *r, const char *path);
+/* .../enrollment-keys[/{key_id}] (admins) */
+int pool_handle_enroll_keys(request_rec *r, pool_principal *who,
+                            const char *pool, const char *rest);
+/* Usage (pool_usage.c): GET .../usage; the download quota (DECLINED, or
+ * the 429 sent and its result) and counting (noted by pool_send_object,
+ * counted by the log_transaction hook). */
+int pool_handle_usage(request_rec *r, pool_principal *who, const char *pool);
+void pool_usage_child_init(apr_pool_t *pchild);
+int pool_usage_download_check(request_rec *r, const char *pool);
+void pool_usage_note_download(request_rec *r, const char *pool);
+int pool_usage_log(request_rec *r);
 int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest);
 
@@ -190,9 +225,59 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
 int pool_handle_folders(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest);
 
+/* pool_messages.c: .../pools/{pool}/messages[/{id}[/read]]; rest is NULL
+ * for the collection, else the raw text after "messages/". */
+int pool_handle_messages(request_rec *r, pool_principal *who, const char *pool,
+                         const char *rest);
+
+/* pool_msgwait.c: the long-poll waiter of a child.  One thread with its
+ * own connection LISTENs for new messages (lib/pool_messages.h) and wakes
+ * the requests waiting on the pool named in a notification; at most half
+ * the child's threads may wait at once. */
+apr_status_t pool_msgwait_create(apr_pool_t *pchild, server_rec *s,
+                                 pool_srv_conf *sc);
+typedef struct {
+    pool_msgwait *w;
+    unsigned int slot;          /* of the pool's name */
+    apr_uint32_t gen, epoch;    /* what was seen */
+    apr_time_t recheck;         /* while the listener is down */
+} pool_msgwait_ticket;
+/* Takes a ticket for the pool's notifications from now on; 0 when as many
+ * requests as allowed wait already (then do not wait). */
+int pool_msgwait_enter(pool_msgwait *w, const char *pool,
+                       pool_msgwait_ticket *t);
+/* Sleeps until the pool may have a new message (1: look again) or the
+ * deadline (0); without a listener it wakes every few seconds (1). */
+int pool_msgwait_wait(pool_msgwait_ticket *t, apr_time_t deadline);
+void pool_msgwait_leave(pool_msgwait_ticket *t);
+
 /* pool_settings.c: GET/PATCH .../pools/{pool}/settings (admin). */
 int pool_handle_settings(request_rec *r, pool_principal *who,
                          const char *pool);
+
+/* pool_links.c: links for clients (docs/api.md "Links for clients").
+ * POST .../files/{id}/links; POST .../upload-links (rest NULL); GET
+ * .../links, GET|DELETE .../links/{id} (rest: the text after "links/"). */
+int pool_handle_file_links(request_rec *r, pool_principal *who,
+                           const char *pool, const char *file_id);
+int pool_handle_upload_links(request_rec *r, pool_principal *who,
+                             const char *pool, const char *rest);
+int pool_handle_links(request_rec *r, pool_principal *who, const char *pool,
+                      const char *rest);
+/* A request through a client link whose signature mod_pool.c verified:
+ * GET/HEAD of file_id, PUT of name (decoded, as httpd decodes the path). */
+int pool_link_download(request_rec *r, const char *pool, const char *link_id,
+                       const char *file_id);
+int pool_link_upload(request_rec *r, const char *pool, const char *link_id,
+                     const char *name);
+/* The path a client link signs: the request's path as httpd has decoded
+ * and normalised it (r->parsed_uri.path), escaped the one way httpd
+ * escapes paths, so that every way of writing the URL that decodes to the
+ * same path verifies. */
+const char *pool_link_canon_path(apr_pool_t *p, const char *path);
+/* PoolPublicURL, or this request's own scheme and host, without a
+ * trailing '/': what absolute links begin with. */
+const char *pool_public_base(request_rec *r);
 
 /* pool_files.c */
 int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
@@ -219,15 +304,16 @@ int pool_receive_spool(request_rec *r, const char *what, pool_spool_t **sp,
 int pool_file_commit(request_rec *r, pool_spool_t *sp,
                      const unsigned char *want, pool_file_t *f,
                      pool_file_t **out, pool_problem_t *pr);
-/* Serves the stored object (pool, id) (pool NULL: a result) as httpd's
+/* Serves the stored object (pool, id) (pool NULL: a result) of pool owner
+ * (whose download quota and usage it counts against) as httpd's
  * default handler would (Range, conditional GET, HEAD, sendfile/mmap as
  * configured; from a store without local files, streamed with one range
  * passed to the store) with ETag "sha256", the content type and a
  * Content-Disposition for name; what ("file", "result") names it.  With
  * missing not NULL, an object the store does not have sets *missing and
  * returns DECLINED without answering (the caller's row may be stale). */
-int pool_send_object(request_rec *r, const char *pool, const char *id,
-                     apr_off_t size, const char *stored_at,
+int pool_send_object(request_rec *r, const char *owner, const char *pool,
+                     const char *id, apr_off_t size, const char *stored_at,
                      const char *ctype, const char *sha256, const char *name,
                      const char *what, int *missing);
 

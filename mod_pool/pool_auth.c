@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "mod_pool.h"
+#include "pool_clients.h"
 #include "pool_jwt.h"
 #include "pool_kdf.h"
 #include "pool_util.h"
@@ -84,7 +85,8 @@ pool_db_rc pool_auth_client(request_rec *r, pool_client_t **client)
 }
 
 /* A hash of nothing, verified when the client does not exist, so that the
- * time taken does not tell whether a client_id exists. */
+ * time taken does not tell whether a client_id exists (as long as it has
+ * a secret made since 012; older PBKDF2 hashes take longer). */
 static const char *dummy_hash;
 
 /* What names a verified secret: the client, its stored hash (so a new
@@ -105,17 +107,19 @@ static void cred_digest(const char *client_id, const char *secret_hash,
     EVP_MD_CTX_free(c);
 }
 
-/* The KDF costs ~30 ms of CPU per check, so a secret is checked only while
- * neither its client id nor the caller's address has failed too often
- * (unknown ids count as known ones do, and cost the same), and a secret
- * verified in the last minutes is recognised without the KDF: its client
- * keeps working while someone else's guesses are refused. */
+/* Checking a secret costs CPU (~30 ms for the PBKDF2 hashes of older
+ * clients), so a secret is checked only while neither its client id nor
+ * the caller's address has failed too often (unknown ids count as known
+ * ones do, and cost the same), and a secret verified in the last minutes is
+ * recognised without hashing: its client keeps working while someone
+ * else's guesses are refused.  After a rotation the previous secret is
+ * accepted too, until its grace period ends. */
 int pool_check_secret(request_rec *r, const char *client_id,
                       const char *secret, pool_client_t **client,
                       int *retry_after)
 {
     client_get_baton cb;
-    unsigned char cred[32];
+    unsigned char cred[32], prev[32];
     const char *err;
     pool_db_rc rc;
     int wait;
@@ -138,6 +142,12 @@ int pool_check_secret(request_rec *r, const char *client_id,
         if (pool_auth_known(r, cred)) {
             goto verified;
         }
+        if (cb.client->prev_secret_hash) {
+            cred_digest(client_id, cb.client->prev_secret_hash, secret, prev);
+            if (pool_auth_known(r, prev)) {
+                goto verified;
+            }
+        }
     }
     if ((wait = pool_auth_wait(r, client_id)) > 0) {
         *retry_after = wait;
@@ -150,11 +160,17 @@ int pool_check_secret(request_rec *r, const char *client_id,
         pool_auth_failed(r, client_id);
         return HTTP_UNAUTHORIZED;
     }
-    if (!pool_kdf_verify(secret, cb.client->secret_hash)) {
+    if (pool_kdf_verify(secret, cb.client->secret_hash)) {
+        pool_auth_remember(r, cred);
+    }
+    else if (cb.client->prev_secret_hash
+             && pool_kdf_verify(secret, cb.client->prev_secret_hash)) {
+        pool_auth_remember(r, prev);
+    }
+    else {
         pool_auth_failed(r, client_id);
         return HTTP_UNAUTHORIZED;
     }
-    pool_auth_remember(r, cred);
 verified:
     if (cb.client->disabled) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -583,5 +599,5 @@ void pool_register_auth_providers(apr_pool_t *p)
 void pool_auth_init(apr_pool_t *pconf)
 {
     /* pconf is new after every restart: always recompute */
-    dummy_hash = pool_kdf_hash(pconf, "not a secret");
+    dummy_hash = pool_secret_hash(pconf, "not a secret");
 }

@@ -131,7 +131,8 @@ int pool_dav_get(request_rec *r)
                           why ? why : "?");
         }
     }
-    return pool_send_object(r, e->kind == POOL_VIEW_RESULT ? NULL
+    return pool_send_object(r, res->info->pool,
+                            e->kind == POOL_VIEW_RESULT ? NULL
                             : res->info->pool, e->id, e->size,
                             pool_ts_format(r->pool, e->modified),
                             e->content_type, e->sha256, e->name, "file",

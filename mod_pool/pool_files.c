@@ -251,10 +251,15 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
                             "the %s role may not upload files", who->role),
                             NULL);
     }
-    name = pool_pct_decode(r->pool, raw_name, strlen(raw_name), &nlen);
+    /* the name as the client encoded it: httpd's decoded path cannot tell
+     * a '%' of the name ("100%25.txt") from an escape */
+    raw_name = pool_raw_tail(r, raw_name);
+    name = raw_name ? pool_pct_decode(r->pool, raw_name, strlen(raw_name),
+                                      &nlen) : NULL;
     if (!name) {
-        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                            "the file name has a malformed %-escape", "name");
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "the file name has "
+                            "a malformed %-escape or the path is not "
+                            "normalised", "name");
     }
     if (pool_query(r, &args) != OK) {
         return OK;          /* refused, answered */
@@ -491,7 +496,7 @@ static int download(request_rec *r, const char *pool, const char *id)
             }
             pool_filecache_put(fc, gb.file);
         }
-        status = pool_send_object(r, pool, id, gb.file->size,
+        status = pool_send_object(r, pool, pool, id, gb.file->size,
                                   gb.file->received_at, gb.file->content_type,
                                   gb.file->sha256, gb.file->name, "file",
                                   cached ? &missing : NULL);
@@ -689,8 +694,8 @@ static int send_streamed(request_rec *r, pool_store_obj_t *o, const char *what,
     return OK;
 }
 
-int pool_send_object(request_rec *r, const char *pool, const char *id,
-                     apr_off_t size, const char *stored_at,
+int pool_send_object(request_rec *r, const char *owner, const char *pool,
+                     const char *id, apr_off_t size, const char *stored_at,
                      const char *ctype, const char *sha256, const char *name,
                      const char *what, int *missing)
 {
@@ -704,6 +709,10 @@ int pool_send_object(request_rec *r, const char *pool, const char *id,
     apr_time_t mtime;
     int cond;
 
+    if ((cond = pool_usage_download_check(r, owner)) != DECLINED) {
+        return cond;
+    }
+    pool_usage_note_download(r, owner);
     /* as httpd's own default handler: sendfile and mmap as configured
      * (EnableSendfile, EnableMMAP) */
     cd = ap_get_core_module_config(r->per_dir_config);
@@ -803,6 +812,14 @@ int pool_handle_files(request_rec *r, pool_principal *who, const char *pool,
         return upload(r, who, pool, rest);
     }
     if (strchr(rest, '/')) {
+        /* files/{id}/links: links for clients (pool_links.c) */
+        const char *sl = strchr(rest, '/');
+
+        if (!strcmp(sl, "/links")) {
+            return pool_handle_file_links(r, who, pool,
+                                          apr_pstrmemdup(r->pool, rest,
+                                                         sl - rest));
+        }
         return pool_problem(r, HTTP_NOT_FOUND, "no such file", NULL);
     }
     return download(r, pool, rest);

@@ -54,21 +54,27 @@ static pool_db_rc op_folder(apr_pool_t *p, PGconn *c, void *b,
                           &fb->entries, err);
 }
 
-/* "/" + rest with each segment percent-decoded, or NULL with *why.  A
- * segment is decoded alone, so an escaped '/' cannot make two names. */
-static const char *decode_path(apr_pool_t *p, const char *rest,
+/* "/" + rest with each segment percent-decoded from the raw path (httpd's
+ * decoded one cannot tell a name's '%' from an escape), or NULL with *why.
+ * A segment is decoded alone, so an escaped '/' cannot make two names. */
+static const char *decode_path(request_rec *r, const char *rest,
                                const char **why)
 {
-    const char *s = rest ? rest : "", *slash;
-    char *out = apr_pstrdup(p, "");
+    const char *s = rest && *rest ? pool_raw_tail(r, rest) : "", *slash;
+    char *out = apr_pstrdup(r->pool, "");
 
+    if (!s) {
+        /* httpd merged "//" or resolved dot segments: what it made of the
+         * path is all there is (and a listing changes nothing) */
+        return apr_pstrcat(r->pool, "/", rest, NULL);
+    }
     for (;;) {
         apr_size_t n, len;
         char *seg;
 
         slash = strchr(s, '/');
         n = slash ? (apr_size_t)(slash - s) : strlen(s);
-        seg = pool_pct_decode(p, s, n, &len);
+        seg = pool_pct_decode(r->pool, s, n, &len);
         if (!seg) {
             *why = "the folder path has a malformed %-escape";
             return NULL;
@@ -77,7 +83,7 @@ static const char *decode_path(apr_pool_t *p, const char *rest,
             *why = "a name in the folder path contains an escaped '/' or NUL";
             return NULL;
         }
-        out = apr_pstrcat(p, out, "/", seg, NULL);
+        out = apr_pstrcat(r->pool, out, "/", seg, NULL);
         if (!slash) {
             return out;
         }
@@ -183,7 +189,7 @@ int pool_handle_folders(request_rec *r, pool_principal *who, const char *pool,
     }
     memset(&fb, 0, sizeof(fb));
     fb.pool = pool;
-    if (!(raw = decode_path(r->pool, rest, &why))
+    if (!(raw = decode_path(r, rest, &why))
         || (why = pool_view_path_check(r->pool, raw, &fb.path)) != NULL) {
         return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, why, "path");
     }

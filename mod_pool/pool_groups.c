@@ -643,7 +643,7 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
     if (rc != POOL_DB_OK) {
         return result_db_problem(r, rc, err, rb.seq);
     }
-    return pool_send_object(r, NULL, rb.res->id, rb.res->size,
+    return pool_send_object(r, pool, NULL, rb.res->id, rb.res->size,
                             rb.res->received_at, rb.res->content_type,
                             rb.res->sha256, rb.res->name, "result", NULL);
 }

@@ -261,6 +261,61 @@ char *pool_pct_decode(apr_pool_t *p, const char *s, apr_size_t n,
     return out;
 }
 
+/* 1 when raw, percent-decoded except for %2F, is tail. */
+static int same_as_decoded(apr_pool_t *p, const char *raw, const char *tail)
+{
+    apr_size_t i, n = strlen(raw), o = 0, len;
+    char *kept = apr_palloc(p, 3 * n + 1), *dec;
+
+    /* %2F becomes %252F, which decodes back to %2F */
+    for (i = 0; i < n; i++) {
+        if (raw[i] == '%' && i + 2 < n && raw[i + 1] == '2'
+            && (raw[i + 2] == 'F' || raw[i + 2] == 'f')) {
+            memcpy(kept + o, "%25", 3);
+            o += 3;
+            continue;
+        }
+        kept[o++] = raw[i];
+    }
+    kept[o] = '\0';
+    dec = pool_pct_decode(p, kept, o, &len);
+    return dec && len == strlen(tail) && !memcmp(dec, tail, len);
+}
+
+const char *pool_raw_tail(request_rec *r, const char *tail)
+{
+    const char *raw = r->unparsed_uri, *end, *s;
+    int k = 1;
+
+    if (!raw || !tail) {
+        return NULL;
+    }
+    if (*raw != '/') {
+        apr_uri_t u;            /* absolute-form: http://host/path */
+        if (apr_uri_parse(r->pool, raw, &u) != APR_SUCCESS || !u.path) {
+            return NULL;
+        }
+        raw = u.path;
+    }
+    end = raw + strcspn(raw, "?#");
+    for (s = tail; *s; s++) {
+        k += *s == '/';
+    }
+    for (s = end; s > raw; s--) {
+        if (s[-1] == '/' && --k == 0) {
+            break;
+        }
+    }
+    if (k || s == raw) {
+        return NULL;
+    }
+    raw = apr_pstrmemdup(r->pool, s, (apr_size_t)(end - s));
+    /* it must be what httpd made tail of: decoded as httpd does (but for
+     * %2F, which AllowEncodedSlashes NoDecode keeps), nothing merged or
+     * resolved */
+    return same_as_decoded(r->pool, raw, tail) ? raw : NULL;
+}
+
 /* One key or value of a query string, decoded ('+' first, so that "%2B"
  * stays a plus); NULL on a bad escape or a decoded NUL. */
 static char *query_piece(apr_pool_t *p, const char *s, apr_size_t n)
@@ -370,4 +425,70 @@ int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
     *buf = b;
     *len = got;
     return OK;
+}
+
+static apr_status_t json_release(void *j)
+{
+    json_decref(j);
+    return APR_SUCCESS;
+}
+
+int pool_read_json(request_rec *r, apr_size_t limit, json_t **out)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    json_error_t jerr;
+    char *body;
+    apr_size_t len;
+    int st;
+
+    *out = NULL;
+    if (!ct || strncasecmp(ct, "application/json", 16)
+        || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        return pool_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                            "the body must be application/json", NULL);
+    }
+    st = pool_read_small_body(r, limit, &body, &len);
+    if (st == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return pool_problem(r, st, apr_psprintf(r->pool, "the body is larger "
+                            "than %" APR_SIZE_T_FMT " bytes", limit), NULL);
+    }
+    if (st != OK) {
+        return pool_problem(r, HTTP_BAD_REQUEST,
+                            "cannot read the request body", NULL);
+    }
+    *out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*out) {
+        return pool_problem(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool,
+                            "the body is not JSON: line %d, column %d: %s",
+                            jerr.line, jerr.column, jerr.text), NULL);
+    }
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return pool_problem(r, HTTP_BAD_REQUEST,
+                            "the body must be a JSON object", NULL);
+    }
+    apr_pool_cleanup_register(r->pool, *out, json_release,
+                              apr_pool_cleanup_null);
+    return OK;
+}
+
+int pool_json_fields_check(request_rec *r, json_t *j,
+                           const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    int i;
+
+    json_object_foreach(j, key, v) {
+        for (i = 0; allowed[i] && strcmp(allowed[i], key); i++) {
+        }
+        if (!allowed[i]) {
+            const char *k = apr_pstrdup(r->pool, key);
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                apr_psprintf(r->pool, "%s: unknown field",
+                                             pool_conf_show(r->pool, k)), k);
+        }
+    }
+    return DECLINED;
 }

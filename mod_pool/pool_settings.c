@@ -137,31 +137,15 @@ int pool_handle_settings(request_rec *r, pool_principal *who,
     }
     if (r->method_number == M_PATCH) {
         apr_array_header_t *pairs;
-        const char *ct = apr_table_get(r->headers_in, "Content-Type");
         const char *key, *why = NULL;
-        json_error_t jerr;
         json_t *j, *v;
-        char *body;
-        apr_size_t len;
         int st;
 
-        if (!ct || strncasecmp(ct, "application/json", 16)
-            || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
-            return pool_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                "the body must be application/json", NULL);
+        if ((st = pool_read_json(r, SETTINGS_BODY_MAX, &j)) != OK || !j) {
+            return st;
         }
-        st = pool_read_small_body(r, SETTINGS_BODY_MAX, &body, &len);
-        if (st == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            return pool_problem(r, st, "the body is larger than 8 KB", NULL);
-        }
-        if (st != OK) {
-            return pool_problem(r, HTTP_BAD_REQUEST,
-                                "cannot read the request body", NULL);
-        }
-        j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!j || !json_is_object(j) || json_object_size(j) == 0
+        if (json_object_size(j) == 0
             || json_object_size(j) > SETTINGS_MAX_KEYS) {
-            json_decref(j);
             return pool_problem(r, HTTP_BAD_REQUEST, "the body must be a JSON "
                                 "object of 1 to 32 settings, e.g. "
                                 "{\"window\": \"5m\", \"lateness\": null}",
@@ -172,15 +156,13 @@ int pool_handle_settings(request_rec *r, pool_principal *who,
         json_object_foreach(j, key, v) {
             const char *pr = pair_of(r->pool, key, v, &why);
             if (!pr) {
-                int ret = pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                                       apr_pstrcat(r->pool, key, ": ", why,
-                                                   NULL), key);
-                json_decref(j);
-                return ret;
+                return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                    apr_pstrcat(r->pool, key, ": ", why,
+                                                NULL),
+                                    apr_pstrdup(r->pool, key));
             }
             APR_ARRAY_PUSH(pairs, const char *) = pr;
         }
-        json_decref(j);
         sb.npairs = pairs->nelts;
         sb.pairs = (const char *const *)pairs->elts;
         rc = pool_db_run(r, op_set, &sb, &err);

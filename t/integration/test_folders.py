@@ -571,8 +571,13 @@ def test_listing_errors(stack, pool, alice):
     assert_problem(alice.folder("/results"), 404)
     assert_problem(alice.folder("/results/x"), 404)
     for bad in ("/a%01", "/a%C2%85", "/a%5Cb", "/%FF", "/" + "x" * 256,
-                "/d" * 33, "/a%2Fb", "/a%2fb/c", "/a%ZZ", "/a%2"):
+                "/d" * 33, "/a%2Fb", "/a%2fb/c"):
         assert_problem(alice.folder(bad), 422, field="path")
+    # a '%' that is no escape is sent as %25 (requests does so): a name
+    # like any other, decoded once
+    for odd in ("/a%ZZ", "/a%2"):
+        j = assert_problem(alice.folder(odd), 404)
+        assert odd in j["detail"], j
     # what httpd settles before the API sees the path: "//" is merged, dot
     # segments (escaped or not) resolved, an escaped NUL refused
     assert_problem(alice.folder("/l//a.txt"), 404)

@@ -106,6 +106,20 @@ def test_good_names(stack, uploader, name):
     assert [f["name"] for f in listed] == [name]
 
 
+@pytest.mark.parametrize("raw,name", [
+    ("100%25.txt", "100%.txt"),
+    ("a%2541", "a%41"),
+    ("%2525", "%25"),
+    ("x%20y%2Bz", "x y+z"),
+])
+def test_percent_in_names_is_decoded_once(stack, uploader, raw, name):
+    """httpd decodes the path before modules see it; the name is decoded
+    once, from what the client sent."""
+    j = uploader.upload_ok(raw, b"data", quote_name=False)
+    assert j["name"] == name
+    assert [f["name"] for f in stack.list_all(uploader.pool)] == [name]
+
+
 def test_admin_may_upload(stack, pool, client_of):
     admin = client_of(pool, "admin")
     j = admin.upload_ok("by-admin.txt", b"x")

@@ -287,12 +287,17 @@ def test_register_bad_requests(stack, uploader, pool, client_of):
     assert_problem(r, 405)
     assert "PUT" in r.headers["Allow"]
     assert_problem(uploader.s.get(cb_url(stack, uploader.pool, "/test")), 405)
-    # only "me": other clients' endpoints are not reachable
+    # only "me": other clients' endpoints are not reachable (the clients
+    # themselves are the admins' business)
     other = client_of(pool)
     assert_problem(uploader.s.put(
         stack.url("/pool/v1/pools/%s/clients/%s/callback" % (pool, other.client_id)),
+        json={"url": "http://example.org/"}), 403)
+    assert_problem(uploader.s.get(stack.url("/pool/v1/pools/%s/clients" % pool)), 403)
+    admin = client_of(pool, "admin")
+    assert_problem(admin.s.put(
+        stack.url("/pool/v1/pools/%s/clients/%s/callback" % (pool, other.client_id)),
         json={"url": "http://example.org/"}), 404)
-    assert_problem(uploader.s.get(stack.url("/pool/v1/pools/%s/clients" % pool)), 404)
     # no credentials
     r = stack.session().put(u, json={"url": "http://example.org/"})
     assert_problem(r, 401)

@@ -14,6 +14,7 @@
 
 #include "unit.h"
 #include "pool_db.h"
+#include "pool_clients.h"
 #include "pool_davlock.h"
 #include "pool_util.h"
 #include "pool_view.h"

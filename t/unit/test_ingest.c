@@ -20,6 +20,7 @@
 
 #include "unit.h"
 #include "pool_db.h"
+#include "pool_clients.h"
 #include "pool_ingest.h"
 #include "pool_store.h"
 #include "pool_sweep.h"

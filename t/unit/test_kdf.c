@@ -182,6 +182,43 @@ START_TEST(secret_new)
 }
 END_TEST
 
+/* hmac-sha256$<salt>$<HMAC-SHA256(salt, secret)>: python3
+ *   hmac.new(b'0123456789abcdef', b'correct horse battery staple',
+ *            hashlib.sha256) */
+#define HMAC_KNOWN "hmac-sha256$MDEyMzQ1Njc4OWFiY2RlZg" \
+                   "$Dawvr-n-iTHecByjl1d3OEgVyduf7CNlSo3BCNBy0EM"
+
+START_TEST(hmac_scheme)
+{
+    char *h = pool_secret_hash(p, "s3cret");
+    static const char *const bad[] = {
+        "hmac-sha256$MDEyMzQ1Njc4OWFiY2RlZg",
+        "hmac-sha256$MDEyMzQ1Njc4OWFiY2RlZg$",
+        "hmac-sha256$$Dawvr-n-iTHecByjl1d3OEgVyduf7CNlSo3BCNBy0EM",
+        "hmac-sha256$MDEy$Dawvr-n-iTHecByjl1d3OEgVyduf7CNlSo3BCNBy0EM",
+        HMAC_KNOWN "$",
+        HMAC_KNOWN "AA",
+        "hmac-sha512$MDEyMzQ1Njc4OWFiY2RlZg"
+            "$Dawvr-n-iTHecByjl1d3OEgVyduf7CNlSo3BCNBy0EM",
+    };
+    size_t i;
+
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(strncmp(h, "hmac-sha256$", 12), 0);
+    ck_assert_int_eq(pool_kdf_verify("s3cret", h), 1);
+    ck_assert_int_eq(pool_kdf_verify("s3creT", h), 0);
+    ck_assert_int_eq(pool_kdf_verify("", h), 0);
+    ck_assert_str_ne(h, pool_secret_hash(p, "s3cret"));
+    ck_assert_int_eq(pool_kdf_verify(KNOWN_SECRET, HMAC_KNOWN), 1);
+    ck_assert_int_eq(pool_kdf_verify("correct horse battery stapler",
+                                     HMAC_KNOWN), 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(pool_kdf_verify(KNOWN_SECRET, bad[i]) == 0,
+                      "accepted \"%s\"", bad[i]);
+    }
+}
+END_TEST
+
 Suite *suite_kdf(void)
 {
     Suite *s = suite_create("kdf");
@@ -196,6 +233,7 @@ Suite *suite_kdf(void)
     tcase_add_test(tc, parameter_limits);
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, secret_new);
+    tcase_add_test(tc, hmac_scheme);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 
 #include "unit.h"
 #include "pool_db.h"
+#include "pool_clients.h"
 #include "pool_fields.h"
 #include "pool_util.h"
 #include "pool_view.h"

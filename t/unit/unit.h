@@ -9,6 +9,7 @@
 Suite *suite_util(void);
 Suite *suite_throttle(void);
 Suite *suite_kdf(void);
+Suite *suite_clients(void);
 Suite *suite_jwt(void);
 Suite *suite_link(void);
 Suite *suite_ts(void);
@@ -24,6 +25,8 @@ Suite *suite_db(void);
 Suite *suite_store_dav(void);
 Suite *suite_view(void);
 Suite *suite_davlock(void);
+Suite *suite_messages(void);
+Suite *suite_clientlinks(void);
 Suite *suite_http(void);
 
 /* Suites that need a real PostgreSQL (POOL_TEST_DB, started by

@@ -64,7 +64,10 @@ int main(void)
     srunner_add_suite(sr, suite_ingest());
     srunner_add_suite(sr, suite_store_dav());
     srunner_add_suite(sr, suite_view());
+    srunner_add_suite(sr, suite_clients());
     srunner_add_suite(sr, suite_davlock());
+    srunner_add_suite(sr, suite_messages());
+    srunner_add_suite(sr, suite_clientlinks());
     srunner_add_suite(sr, suite_http());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
