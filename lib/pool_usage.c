@@ -99,6 +99,34 @@ pool_db_rc pool_usage_download_left(apr_pool_t *p, PGconn *c,
     return POOL_DB_OK;
 }
 
+pool_db_rc pool_usage_storage_left(apr_pool_t *p, PGconn *c,
+                                   const char *pool, apr_int64_t *left,
+                                   const char **err)
+{
+    const char *params[1] = { pool };
+    PGresult *r;
+    pool_db_rc rc;
+
+    rc = pool_db_exec(p, c, "storage quota",
+                      "SELECT (p.settings->>'max_storage_bytes')::bigint"
+                      " - pool_stored_bytes(p.id) FROM pools p"
+                      " WHERE p.name = $1", 1, params, 1, &r, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        set_err(err, "no such pool");
+        return POOL_DB_NOTFOUND;
+    }
+    *left = PQgetisnull(r, 0, 0) ? -1 : col_i64(r, 0, 0);
+    if (!PQgetisnull(r, 0, 0) && *left < 0) {
+        *left = 0;
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
 pool_db_rc pool_usage_fold(apr_pool_t *p, PGconn *c, int *folded,
                            const char **err)
 {

@@ -28,6 +28,12 @@ pool_db_rc pool_usage_download_left(apr_pool_t *p, PGconn *c,
                                     const char *pool, apr_int64_t *left,
                                     apr_int64_t *reset_in, const char **err);
 
+/* Storage quota: *left = bytes the pool may still store (0 when over), or
+ * -1 when it has no max_storage_bytes. */
+pool_db_rc pool_usage_storage_left(apr_pool_t *p, PGconn *c,
+                                   const char *pool, apr_int64_t *left,
+                                   const char **err);
+
 /* The `usage` step: folds the deltas into usage_daily and pool_storage
  * and adds the byte-seconds held since the last run, under an advisory
  * lock (a second runner skips: *folded = -1).  *folded: deltas folded. */

@@ -122,6 +122,9 @@ void pool_set_etag(request_rec *r, const char *etag);
 /* Reads a small request body (form posts) up to limit bytes. */
 int pool_read_small_body(request_rec *r, apr_size_t limit, char **buf,
                          apr_size_t *len);
+/* 405 with Allow: allow and a problem saying detail. */
+int pool_method_not_allowed(request_rec *r, const char *allow,
+                            const char *detail);
 /* Reads a JSON object body (application/json, at most limit bytes): OK
  * with *out (freed with r->pool), or *out NULL and the problem sent
  * (415, 413, 400 naming the line and column), whose result to return. */

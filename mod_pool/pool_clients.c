@@ -341,12 +341,6 @@ static int client_get(request_rec *r, clients_baton *cb)
     return send_client(r, HTTP_OK, cb->client, NULL);
 }
 
-static int not_allowed(request_rec *r, const char *allow, const char *what)
-{
-    apr_table_setn(r->headers_out, "Allow", allow);
-    return pool_problem(r, HTTP_METHOD_NOT_ALLOWED, what, NULL);
-}
-
 int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest)
 {
@@ -367,12 +361,13 @@ int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
         cb.client_id = who->client_id;
         if (!strcmp(rest, "me")) {
             return r->method_number == M_GET ? client_get(r, &cb)
-                   : not_allowed(r, "GET, HEAD", "a client reads itself "
-                                 "with GET");
+                   : pool_method_not_allowed(r, "GET, HEAD",
+                                             "a client reads itself with GET");
         }
         return r->method_number == M_POST ? client_rotate(r, &cb)
-               : not_allowed(r, "POST", "a new secret is asked for with "
-                             "POST");
+               : pool_method_not_allowed(r, "POST",
+                                         "a new secret is asked for with "
+                                         "POST");
     }
     if ((rv = admin_only(r, who)) != DECLINED) {
         return rv;
@@ -382,8 +377,9 @@ int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
             return clients_list(r, &cb);
         }
         return r->method_number == M_POST ? clients_create(r, &cb)
-               : not_allowed(r, "GET, HEAD, POST", "clients are listed with "
-                             "GET and created with POST");
+               : pool_method_not_allowed(r, "GET, HEAD, POST",
+                                         "clients are listed with GET and "
+                                         "created with POST");
     }
     if (strchr(rest, '/') || strlen(rest) > 64) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such client", NULL);
@@ -393,6 +389,7 @@ int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
         return client_get(r, &cb);
     }
     return r->method_number == M_PATCH ? client_patch(r, &cb)
-           : not_allowed(r, "GET, HEAD, PATCH", "a client is read with GET "
-                         "and changed with PATCH");
+           : pool_method_not_allowed(r, "GET, HEAD, PATCH",
+                                     "a client is read with GET and changed "
+                                     "with PATCH");
 }

@@ -1,5 +1,6 @@
 /* The WebDAV view's properties: live ones from the pool's tree (sizes,
- * times, types, the API's ETag; RFC 4331 quota-used-bytes on folders) and
+ * times, types, the API's ETag; RFC 4331 quota-used-bytes on folders, and
+ * quota-available-bytes when the pool has max_storage_bytes) and
  * dead ones (PROPPATCH) kept in PostgreSQL (lib/pool_view.c). */
 #include <string.h>
 
@@ -8,13 +9,15 @@
 #include <http_protocol.h>
 
 #include "pool_dav.h"
+#include "pool_usage.h"
 
 /* ------------------------------------------------------- live properties */
 
 static const char *const ns_uris[] = { "DAV:", NULL };
 
 enum {
-    PROP_QUOTA_USED = 1         /* a provider's own ids are small */
+    PROP_QUOTA_USED = 1,        /* a provider's own ids are small */
+    PROP_QUOTA_AVAILABLE
 };
 
 static const dav_liveprop_spec props[] = {
@@ -24,6 +27,7 @@ static const dav_liveprop_spec props[] = {
     { 0, "getetag", DAV_PROPID_getetag, 0 },
     { 0, "getlastmodified", DAV_PROPID_getlastmodified, 0 },
     { 0, "quota-used-bytes", PROP_QUOTA_USED, 0 },
+    { 0, "quota-available-bytes", PROP_QUOTA_AVAILABLE, 0 },
     { 0 }
 };
 
@@ -60,6 +64,42 @@ static int folder_size(const dav_resource *res)
     return 1;
 }
 
+typedef struct {
+    const char *pool;
+    apr_int64_t left;
+} quota_baton;
+
+static pool_db_rc op_quota(apr_pool_t *p, PGconn *c, void *b,
+                           const char **err)
+{
+    quota_baton *qb = b;
+    return pool_usage_storage_left(p, c, qb->pool, &qb->left, err);
+}
+
+/* What the pool may still store (-1: no quota), asked once per request:
+ * the same for every folder of a listing. */
+static apr_int64_t quota_left(const dav_resource *res)
+{
+    request_rec *r = res->info->r;
+    quota_baton *qb = NULL;
+    const char *err;
+
+    apr_pool_userdata_get((void **)&qb, "pool-dav-quota", r->pool);
+    if (qb) {
+        return qb->left;
+    }
+    qb = apr_pcalloc(r->pool, sizeof(*qb));
+    qb->pool = res->info->pool;
+    if (pool_db_run(r, op_quota, qb, &err) != POOL_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "pool: storage quota of %s: %s", qb->pool,
+                      err ? err : "?");
+        qb->left = -1;
+    }
+    apr_pool_userdata_setn(qb, "pool-dav-quota", NULL, r->pool);
+    return qb->left;
+}
+
 static const char *prop_value(const dav_resource *res, int propid,
                               apr_pool_t *p)
 {
@@ -94,6 +134,15 @@ static const char *prop_value(const dav_resource *res, int propid,
             return NULL;
         }
         return apr_psprintf(p, "%" APR_INT64_T_FMT, e->bytes);
+    case PROP_QUOTA_AVAILABLE: {
+        apr_int64_t left;
+
+        if (!e || e->kind != POOL_VIEW_FOLDER
+            || (left = quota_left(res)) < 0) {
+            return NULL;
+        }
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, left);
+    }
     default:
         return NULL;
     }

@@ -323,6 +323,12 @@ static dav_error *problem_error(request_rec *r, const pool_problem_t *pr)
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_itoa(r->pool, pr->retry_after));
     }
+    if (!pr->log && pr->status >= 500) {
+        /* a 5xx that is no fault here (a pool's storage quota): info */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "pool: WebDAV %d: %s",
+                      pr->status, pr->detail ? pr->detail : "");
+        return dav_new_error(r->pool, pr->status, 0, 0, pr->detail);
+    }
     return pool_dav_error(r, pr->status, pr->detail);
 }
 

@@ -41,13 +41,6 @@ static int forbidden(request_rec *r, const pool_principal *who,
                                      who->role, what), NULL);
 }
 
-static int method_not_allowed(request_rec *r, const char *allow,
-                              const char *detail)
-{
-    apr_table_setn(r->headers_out, "Allow", allow);
-    return pool_problem(r, HTTP_METHOD_NOT_ALLOWED, detail, NULL);
-}
-
 /* Links in manifests: PoolPublicURL, or this request's own scheme and
  * host; NULL without signing keys. */
 static pool_linker_t *linker(request_rec *r)
@@ -454,8 +447,8 @@ int pool_handle_groups(request_rec *r, pool_principal *who, const char *pool,
     }
     if (!rest || !*rest) {
         if (r->method_number != M_GET) {
-            return method_not_allowed(r, "GET, HEAD", "groups are listed "
-                                      "with GET");
+            return pool_method_not_allowed(r, "GET, HEAD",
+                                           "groups are listed with GET");
         }
         return list_groups(r, who, pool);
     }
@@ -467,29 +460,33 @@ int pool_handle_groups(request_rec *r, pool_principal *who, const char *pool,
     }
     if (!slash) {
         if (r->method_number != M_GET) {
-            return method_not_allowed(r, "GET, HEAD", "a group's manifest is "
-                                      "read with GET");
+            return pool_method_not_allowed(r, "GET, HEAD",
+                                           "a group's manifest is read with "
+                                           "GET");
         }
         return get_group(r, who, pool, gid);
     }
     action = slash + 1;
     if (!strcmp(action, "claim")) {
         if (r->method_number != M_POST) {
-            return method_not_allowed(r, "POST", "claim with POST");
+            return pool_method_not_allowed(r, "POST",
+                                           "claim with POST");
         }
         return claim(r, who, pool, gid);
     }
     if (!strcmp(action, "progress")) {
         if (r->method_number != M_POST) {
-            return method_not_allowed(r, "POST", "report progress with POST");
+            return pool_method_not_allowed(r, "POST",
+                                           "report progress with POST");
         }
         return progress(r, who, pool, gid);
     }
     if (!strcmp(action, "result")) {
         if (r->method_number != M_PUT) {
-            return method_not_allowed(r, "PUT", "return the result with PUT; "
-                                      "published results are under "
-                                      "results/");
+            return pool_method_not_allowed(r, "PUT",
+                                           "return the result with PUT; "
+                                           "published results are under "
+                                           "results/");
         }
         return put_result(r, who, pool, gid);
     }
@@ -580,7 +577,8 @@ int pool_handle_results(request_rec *r, pool_principal *who, const char *pool,
                             "for the request it was made for", NULL);
     }
     if (r->method_number != M_GET) {
-        return method_not_allowed(r, "GET, HEAD", "results are read with GET");
+        return pool_method_not_allowed(r, "GET, HEAD",
+                                       "results are read with GET");
     }
     memset(&rb, 0, sizeof(rb));
     rb.pool = pool;

@@ -492,3 +492,10 @@ int pool_json_fields_check(request_rec *r, json_t *j,
     }
     return DECLINED;
 }
+
+int pool_method_not_allowed(request_rec *r, const char *allow,
+                            const char *detail)
+{
+    apr_table_setn(r->headers_out, "Allow", allow);
+    return pool_problem(r, HTTP_METHOD_NOT_ALLOWED, detail, NULL);
+}

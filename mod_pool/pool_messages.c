@@ -253,12 +253,6 @@ static int one_message(request_rec *r, msg_baton *mb, int mark)
 
 /* -------------------------------------------------------------- routing */
 
-static int not_allowed(request_rec *r, const char *allow, const char *detail)
-{
-    apr_table_setn(r->headers_out, "Allow", allow);
-    return pool_problem(r, HTTP_METHOD_NOT_ALLOWED, detail, NULL);
-}
-
 int pool_handle_messages(request_rec *r, pool_principal *who, const char *pool,
                          const char *rest)
 {
@@ -279,15 +273,17 @@ int pool_handle_messages(request_rec *r, pool_principal *who, const char *pool,
         if (r->method_number == M_POST) {
             return send_message(r, &mb);
         }
-        return not_allowed(r, "GET, HEAD, POST", "read messages with GET, "
-                           "send one with POST");
+        return pool_method_not_allowed(r, "GET, HEAD, POST",
+                                       "read messages with GET, send one "
+                                       "with POST");
     }
     slash = strchr(rest, '/');
     mb.id = slash ? apr_pstrmemdup(r->pool, rest, (apr_size_t)(slash - rest))
                   : rest;
     if (!slash) {
         if (r->method_number != M_GET) {
-            return not_allowed(r, "GET, HEAD", "a message is read with GET");
+            return pool_method_not_allowed(r, "GET, HEAD",
+                                           "a message is read with GET");
         }
         return one_message(r, &mb, 0);
     }
@@ -295,7 +291,8 @@ int pool_handle_messages(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
     if (r->method_number != M_POST) {
-        return not_allowed(r, "POST", "a message is marked read with POST");
+        return pool_method_not_allowed(r, "POST",
+                                       "a message is marked read with POST");
     }
     return one_message(r, &mb, 1);
 }

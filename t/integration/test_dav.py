@@ -70,12 +70,14 @@ def entries(stack, path, user):
         name = href.rstrip("/").rsplit("/", 1)[-1]
         size = resp.findtext(".//D:getcontentlength", None, NS)
         quota = resp.findtext(".//D:quota-used-bytes", None, NS)
+        avail = resp.findtext(".//D:quota-available-bytes", None, NS)
         props = {
             "coll": resp.find(".//D:resourcetype/D:collection", NS) is not None,
             "size": int(size) if size is not None else None,
             "etag": resp.findtext(".//D:getetag", None, NS),
             "ctype": resp.findtext(".//D:getcontenttype", None, NS),
             "quota": int(quota) if quota is not None else None,
+            "available": int(avail) if avail is not None else None,
             "href": href,
         }
         if href.rstrip("/") == self_path:
@@ -135,6 +137,26 @@ def test_pool_root_shows_folders_and_results(stack, dav_pool):
     # folder sizes: the files in the view, subfolders included
     assert mine["."]["quota"] == len(data)
     assert top["."]["quota"] == len(data)
+    # no quota: no quota-available-bytes (RFC 4331 lets a server omit it)
+    assert top["."]["available"] is None and mine["."]["available"] is None
+
+
+def test_quota_available_bytes_follows_the_pools_storage_quota(stack, dav_pool, tmp_path):
+    pool, up, f, data = dav_pool
+    p = stack.poolctl("pool", "set", pool, "max_storage_bytes=10000")
+    assert p.returncode == 0, p.stderr
+    top = entries(stack, pool + "/", login(up))
+    assert top["."]["available"] == 10000 - len(data)
+    assert top[up.name]["available"] == 10000 - len(data)   # the pool's, on every folder
+    mine = entries(stack, "%s/%s/" % (pool, up.name), login(up))
+    assert mine["dav-file.bin"]["available"] is None        # folders only
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 8000)
+    code, body = curl(dav_url(stack, pool + "/big.bin"), user=login(up), data_file=str(big))
+    assert code == 507, (code, body[:300])
+    assert entries(stack, pool + "/", login(up))["."]["available"] == 10000 - len(data)
+    p = stack.poolctl("pool", "set", pool, "max_storage_bytes=")
+    assert p.returncode == 0, p.stderr
 
 
 def test_allprop_shows_the_stored_type_once(stack, dav_pool, tmp_path):
