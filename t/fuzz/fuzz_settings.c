@@ -21,6 +21,8 @@ static void in_range(const pool_settings_t *s)
     CHECK(s->min_files >= 1 && s->min_clients >= 1);
     CHECK(s->result_timeout >= 1 && s->max_attempts >= 1);
     CHECK(s->retention == 0 || s->retention >= 3600);
+    CHECK(s->max_storage_bytes >= 0 && s->max_monthly_download_bytes >= 0);
+    CHECK(s->max_clients >= 0 && s->max_clients <= 10000000);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -17,6 +17,7 @@ Suite *suite_name(void);
 Suite *suite_conf(void);
 Suite *suite_net(void);
 Suite *suite_webhook(void);
+Suite *suite_mapping(void);
 Suite *suite_multipart(void);
 Suite *suite_tus(void);
 Suite *suite_settings(void);
