@@ -410,7 +410,7 @@ END_TEST
 START_TEST(read_marks)
 {
     const char *d, *all, *err = NULL;
-    json_t *m, *readers;
+    json_t *m, *again, *readers;
 
     d = send_ok(alice, to_client(bob));
     all = send_ok(alice, "{\"to\": \"pool\", \"body\": 1}");
@@ -419,9 +419,10 @@ START_TEST(read_marks)
     ck_assert(json_is_string(json_object_get(m, "read_at")));
     /* again: the first mark stays */
     ck_assert_int_eq(pool_msg_mark_read(p, db, bob, d, &err), POOL_DB_OK);
-    ck_assert_str_eq(json_string_value(json_object_get(get(bob, d, POOL_DB_OK),
-                     "read_at")), json_string_value(json_object_get(m,
-                     "read_at")));
+    again = get(bob, d, POOL_DB_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(again, "read_at")),
+                     json_string_value(json_object_get(m, "read_at")));
+    json_decref(again);
     json_decref(m);
     /* only a receiver marks: not the sender, another client, another
      * pool's, an unknown id */
