@@ -250,3 +250,24 @@ def test_usage_api_and_poolctl(stack, pool, client_of):
                 ["usage", pool, "--csv", "--json"], ["usage"]):
         assert stack.poolctl(*bad).returncode == 2, bad
     assert stack.poolctl("usage", unique("nosuch")).returncode == 1
+
+
+def test_storage_quota_under_concurrent_uploads(stack, pool, client_of):
+    """Concurrent uploads are each checked against what is committed: the
+    pool may go over by the files in flight (one per connection), never
+    more, and every upload is either stored (201) or not at all (507)."""
+    settings(stack, pool, "max_storage_bytes=5000")
+    ups = [client_of(pool, "uploader") for _ in range(8)]
+    size = 1000
+
+    def put(i):
+        return ups[i % 8].upload("q%d.bin" % i, os.urandom(size)).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(put, range(32)))
+    assert set(codes) <= {201, 507}, codes
+    stored = int(stack.psql("SELECT count(*) FROM files f JOIN pools p ON p.id = f.pool_id"
+                            " WHERE p.name = '%s'" % pool).strip())
+    assert stored == codes.count(201)
+    assert 5 <= stored <= 5 + 7, codes          # the bound: 8 connections
+    assert usage(stack, pool)["stored_bytes"] == stored * size
