@@ -56,6 +56,22 @@ pool_db_rc pool_usage_download(apr_pool_t *p, PGconn *c, const char *pool,
     return POOL_DB_OK;
 }
 
+/* The first column of r's one row as what a quota leaves: NULL (no quota)
+ * -1, over it 0.  NOTFOUND when r has no row (no such pool). */
+static pool_db_rc quota_left(const PGresult *r, apr_int64_t *left,
+                             const char **err)
+{
+    if (PQntuples(r) != 1) {
+        set_err(err, "no such pool");
+        return POOL_DB_NOTFOUND;
+    }
+    *left = PQgetisnull(r, 0, 0) ? -1 : col_i64(r, 0, 0);
+    if (*left < -1 || (!PQgetisnull(r, 0, 0) && *left < 0)) {
+        *left = 0;
+    }
+    return POOL_DB_OK;
+}
+
 pool_db_rc pool_usage_download_left(apr_pool_t *p, PGconn *c,
                                     const char *pool, apr_int64_t *left,
                                     apr_int64_t *reset_in, const char **err)
@@ -84,19 +100,11 @@ pool_db_rc pool_usage_download_left(apr_pool_t *p, PGconn *c,
     if (rc != POOL_DB_OK) {
         return rc;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        set_err(err, "no such pool");
-        return POOL_DB_NOTFOUND;
+    if ((rc = quota_left(r, left, err)) == POOL_DB_OK) {
+        *reset_in = col_i64(r, 0, 1);
     }
-    /* NULL: no quota; over it: nothing left */
-    *left = PQgetisnull(r, 0, 0) ? -1 : col_i64(r, 0, 0);
-    if (!PQgetisnull(r, 0, 0) && *left < 0) {
-        *left = 0;
-    }
-    *reset_in = col_i64(r, 0, 1);
     PQclear(r);
-    return POOL_DB_OK;
+    return rc;
 }
 
 pool_db_rc pool_usage_storage_left(apr_pool_t *p, PGconn *c,
@@ -114,17 +122,9 @@ pool_db_rc pool_usage_storage_left(apr_pool_t *p, PGconn *c,
     if (rc != POOL_DB_OK) {
         return rc;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        set_err(err, "no such pool");
-        return POOL_DB_NOTFOUND;
-    }
-    *left = PQgetisnull(r, 0, 0) ? -1 : col_i64(r, 0, 0);
-    if (!PQgetisnull(r, 0, 0) && *left < 0) {
-        *left = 0;
-    }
+    rc = quota_left(r, left, err);
     PQclear(r);
-    return POOL_DB_OK;
+    return rc;
 }
 
 pool_db_rc pool_usage_fold(apr_pool_t *p, PGconn *c, int *folded,
