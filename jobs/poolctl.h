@@ -9,6 +9,7 @@
 
 #include "pool_conf.h"
 #include "pool_db.h"
+#include "pool_problem.h"
 #include "pool_store.h"
 
 /* Where the shared httpd config is looked for without -c or POOL_CONF. */
@@ -132,6 +133,25 @@ int poolctl_cmd_key(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_run(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_deliveries(poolctl_t *ctl, int argc,
                            const char *const *argv);
+int poolctl_cmd_endpoint(poolctl_t *ctl, int argc, const char *const *argv);
+
+/* Shared by endpoint and deliveries (jobs/cmd_endpoint.c). */
+/* s with control characters as '?', not cut (NULL stays NULL). */
+const char *poolctl_text(apr_pool_t *p, const char *s);
+/* Prints "what: detail" of a problem of lib/pool_endpoints.h (st its
+ * status); POOLCTL_USAGE for 400/422 (bad input), else POOLCTL_FAIL. */
+int poolctl_problem(poolctl_t *ctl, const char *what, int st,
+                    const pool_problem_t *pr);
+/* "ep_" + 24 hex digits, else prints why and POOLCTL_USAGE. */
+int poolctl_endpoint_id_check(poolctl_t *ctl, const char *id);
+/* FILE ("-": stdin) of at most max bytes, NUL-terminated; else prints
+ * "what: ..." and POOLCTL_USAGE. */
+int poolctl_read_file(poolctl_t *ctl, const char *what, const char *path,
+                      apr_size_t max, const char **out, apr_size_t *len);
+/* --since: RFC 3339 (with a 'T') or how long ago (a duration: 90, 30m,
+ * 1h, 7d) as RFC 3339 in UTC; else prints why and POOLCTL_USAGE. */
+int poolctl_since(poolctl_t *ctl, const char *what, const char *s,
+                  const char **out);
 int poolctl_cmd_sweep(poolctl_t *ctl, int argc, const char *const *argv);
 int poolctl_cmd_results(poolctl_t *ctl, int argc, const char *const *argv);
 

@@ -4,6 +4,7 @@
 
 #include <apr_strings.h>
 
+#include "pool_endpoints.h"
 #include "pool_groups.h"
 #include "pool_imports.h"
 #include "pool_json.h"
@@ -1349,13 +1350,9 @@ static pool_db_rc publish_one(pool_step_ctx_t *ctx, const char *rid,
         *err = "cannot encode the result";
         return POOL_DB_ERROR;
     }
-    rc = pool_delivery_enqueue_endpoints(p, c, apr_atoi64(pool_pk),
-                                         "result.published", body, fanout,
-                                         err);
-    if (rc != POOL_DB_OK) {
-        return rc;
-    }
-    return POOL_DB_OK;
+    /* to the pool's endpoints and every client's callback */
+    return pool_event_emit(p, c, apr_atoi64(pool_pk), "result.published",
+                           body, 1, NULL, 0, fanout, err);
 }
 
 /* Records failed attempt number `attempt` of result rid: due again after

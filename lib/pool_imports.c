@@ -11,6 +11,7 @@
 
 #include <apr_strings.h>
 
+#include "pool_endpoints.h"
 #include "pool_imports.h"
 #include "pool_ingest.h"
 #include "pool_steps.h"
@@ -298,6 +299,7 @@ static const char *name_from_url(apr_pool_t *p, const char *url)
 typedef struct {
     const char *id, *url, *name, *callback_url, *pool, *client_id;
     const char *folder;         /* NULL: the client's own */
+    apr_int64_t pool_pk;
     apr_time_t ts;
     int attempts;
 } claimed_t;
@@ -323,8 +325,8 @@ static pool_db_rc claim(pool_step_ctx_t *ctx, claimed_t *cl, int *got,
         " AND p.id = i.pool_id AND c.id = i.client_id"
         " RETURNING i.process_id::text, i.url, i.name,"
         "   (extract(epoch FROM i.ts) * 1000000)::bigint, i.callback_url,"
-        "   i.attempts, p.name, c.client_id, i.folder",
-        2, params, 9, &res, err);
+        "   i.attempts, p.name, c.client_id, i.folder, i.pool_id",
+        2, params, 10, &res, err);
     if (rc != POOL_DB_OK) {
         return rc;
     }
@@ -342,6 +344,7 @@ static pool_db_rc claim(pool_step_ctx_t *ctx, claimed_t *cl, int *got,
         cl->client_id = apr_pstrdup(ctx->p, PQgetvalue(res, 0, 7));
         cl->folder = PQgetisnull(res, 0, 8) ? NULL
                      : apr_pstrdup(ctx->p, PQgetvalue(res, 0, 8));
+        cl->pool_pk = apr_atoi64(PQgetvalue(res, 0, 9));
     }
     PQclear(res);
     return POOL_DB_OK;
@@ -360,17 +363,16 @@ static int backoff_seconds(int attempts)
     return base + base * r / 1024;      /* up to +25% */
 }
 
-/* Queues the signed callback of a finished import (when one was asked for):
- * event import.completed or import.failed, data = the process record. */
+/* Queues the events of a finished import: import.completed or
+ * import.failed, data = the process record, to the pool's endpoints and,
+ * signed with the client's secret, to the import's callback_url when one
+ * was asked for. */
 static void queue_callback(pool_step_ctx_t *ctx, claimed_t *cl, int in_tx)
 {
     json_t *pj = NULL;
     const char *err = NULL, *id, *body, *ignored;
     pool_db_rc rc;
 
-    if (!cl->callback_url) {
-        return;
-    }
     /* inside the import's transaction a failure here must not abort it */
     if (in_tx && pool_db_exec0(ctx->p, ctx->db, "savepoint", "SAVEPOINT cb",
                                0, NULL, &ignored) != POOL_DB_OK) {
@@ -382,10 +384,14 @@ static void queue_callback(pool_step_ctx_t *ctx, claimed_t *cl, int in_tx)
         const char *event = json_integer_value(status) == 1
                             ? "import.completed" : "import.failed";
         body = pool_json_dump(ctx->p, pj);
-        rc = pool_delivery_enqueue(ctx->p, ctx->db, cl->pool, cl->client_id,
-                                   cl->callback_url, NULL, event, body, &id,
-                                   &err);
         json_decref(pj);
+        rc = pool_event_emit(ctx->p, ctx->db, cl->pool_pk, event, body, 0,
+                             NULL, 0, NULL, &err);
+        if (rc == POOL_DB_OK && cl->callback_url) {
+            rc = pool_delivery_enqueue(ctx->p, ctx->db, cl->pool,
+                                       cl->client_id, cl->callback_url, NULL,
+                                       event, body, &id, &err);
+        }
     }
     if (rc != POOL_DB_OK) {
         pool_log(POOL_LOG_WARN, "import %s: its callback was not queued: %s",

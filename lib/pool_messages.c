@@ -583,7 +583,7 @@ static pool_db_rc check_files(apr_pool_t *p, PGconn *c,
 }
 
 /* The message.received event of every receiver with an enabled endpoint,
- * in one statement (as pool_delivery_enqueue_endpoints), the envelope
+ * in one statement (pool_emit, sql/016), the envelope
  * built by the database.  Kept small (Standard Webhooks' advice): the
  * message without its body, and the link to fetch it. */
 static pool_db_rc queue_events(apr_pool_t *p, PGconn *c,
@@ -614,26 +614,21 @@ static pool_db_rc queue_events(apr_pool_t *p, PGconn *c,
     }
     params[0] = pool_db_i64(p, me->pool_id);
     params[1] = POOL_MSG_EVENT;
-    params[2] = pool_ts_format(p, apr_time_now());
-    params[3] = apr_pstrdup(p, text);
+    params[2] = apr_pstrdup(p, text);
     free(text);
-    params[4] = pool_db_i64(p, me->id);
-    params[5] = pool_db_i64(p, seq);
-    params[6] = to_pk;
-    params[7] = m->to_role;
+    params[3] = pool_db_i64(p, me->id);
+    params[4] = pool_db_i64(p, seq);
+    params[5] = to_pk;
+    params[6] = m->to_role;
+    /* the receivers' callbacks (and the pool's endpoints): sql/016 */
     return pool_db_exec0(p, c, "queue message events",
-        "INSERT INTO deliveries (id, pool_id, client_id, url, secret, event,"
-        "                        payload, endpoint)"
-        " SELECT gen_random_uuid(), k.pool_id, k.id, k.callback_url,"
-        "   k.webhook_secret, $2, jsonb_build_object('type', $2::text,"
-        "   'timestamp', $3::text, 'data', $4::jsonb), true"
-        " FROM clients k WHERE k.pool_id = $1::bigint AND k.id <> $5::bigint"
-        "   AND k.callback_url IS NOT NULL AND k.webhook_secret IS NOT NULL"
-        "   AND k.callback_disabled_at IS NULL AND k.disabled_at IS NULL"
-        "   AND CASE WHEN $7::bigint IS NOT NULL THEN k.id = $7::bigint"
-        "       ELSE k.messages_after < $6::bigint"
-        "         AND ($8::text IS NULL OR k.role = $8) END",
-        8, params, err);
+        "SELECT pool_emit($1::bigint, $2, $3::jsonb, false, ARRAY("
+        "  SELECT k.id FROM clients k WHERE k.pool_id = $1::bigint"
+        "   AND k.id <> $4::bigint"
+        "   AND CASE WHEN $6::bigint IS NOT NULL THEN k.id = $6::bigint"
+        "       ELSE k.messages_after < $5::bigint"
+        "         AND ($7::text IS NULL OR k.role = $7) END))",
+        7, params, err);
 }
 
 /* Stores the message and what goes with it; *dup when its id was stored

@@ -54,6 +54,7 @@ static const setting_key_t keys[] = {
     { "max_attempts",   KIND_INT, 1, 100, { NULL } },
     { "late_policy",    KIND_WORD, 0, 0, { "keep", "reject" } },
     { "retention",      KIND_DURATION, HOUR, 3650L * DAY, { NULL } },
+    { "delivery_retention", KIND_DURATION, HOUR, 3650L * DAY, { NULL } },
     { "max_storage_bytes", KIND_BYTES, 1, 1L << 60, { NULL } },
     { "max_monthly_download_bytes", KIND_BYTES, 1, 1L << 60, { NULL } },
     { "max_clients",    KIND_INT, 1, 10000000, { NULL } },
@@ -90,6 +91,7 @@ void pool_settings_defaults(pool_settings_t *s)
     s->min_clients = 1;
     s->result_timeout = POOL_SETTINGS_RESULT_TIMEOUT;
     s->max_attempts = POOL_SETTINGS_MAX_ATTEMPTS;
+    s->delivery_retention = POOL_SETTINGS_DELIVERY_RETENTION;
 }
 
 const char *pool_settings_duration(apr_pool_t *p, long secs)
@@ -348,6 +350,7 @@ const char *pool_settings_from_json(apr_pool_t *p, const char *json,
     GET_LONG("result_timeout", result_timeout);
     GET_LONG("max_attempts", max_attempts);
     GET_LONG("retention", retention);
+    GET_LONG("delivery_retention", delivery_retention);
     GET_LONG("max_clients", max_clients);
     GET_LONG("max_storage_bytes", max_storage_bytes);
     GET_LONG("max_monthly_download_bytes", max_monthly_download_bytes);
@@ -461,6 +464,7 @@ json_t *pool_settings_json(const pool_settings_t *s)
     SET("max_attempts", json_integer(s->max_attempts));
     SET("late_policy", json_string(s->late_reject ? "reject" : "keep"));
     SET("retention", s->retention ? json_integer(s->retention) : json_null());
+    SET("delivery_retention", json_integer(s->delivery_retention));
     SET("max_storage_bytes", s->max_storage_bytes
         ? json_integer(s->max_storage_bytes) : json_null());
     SET("max_monthly_download_bytes", s->max_monthly_download_bytes

@@ -19,6 +19,7 @@
 
 #define POOL_SETTINGS_RESULT_TIMEOUT  600   /* seconds, default */
 #define POOL_SETTINGS_MAX_ATTEMPTS    3     /* default */
+#define POOL_SETTINGS_DELIVERY_RETENTION (30L * 86400)  /* seconds */
 
 typedef struct {
     long window;          /* seconds; 0 = not set (files are not grouped) */
@@ -32,6 +33,7 @@ typedef struct {
     long max_attempts;    /* default 3 */
     int late_reject;      /* late_policy: 0 keep (default), 1 reject */
     long retention;       /* seconds; 0 = keep for ever (default) */
+    long delivery_retention;  /* seconds the delivery log is kept (30 d) */
     long max_storage_bytes;          /* quotas; 0 = none (default) */
     long max_monthly_download_bytes;
     long max_clients;

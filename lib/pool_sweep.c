@@ -11,6 +11,7 @@
 #include "pool_sweep.h"
 #include "pool_conf.h"
 #include "pool_log.h"
+#include "pool_endpoints.h"
 #include "pool_messages.h"
 #include "pool_steps.h"
 #include "pool_tus.h"
@@ -560,6 +561,8 @@ pool_db_rc pool_sweep(apr_pool_t *p, PGconn *c, pool_store_t *st,
     if ((rc = sweep_retention(p, c, st, only, rep, err)) != POOL_DB_OK
         || (rc = pool_msg_purge(p, c, only, &rep->messages, err))
            != POOL_DB_OK
+        || (rc = pool_delivery_purge(p, c, only, &rep->deliveries, err))
+           != POOL_DB_OK
         || (rc = sweep_lost(p, c, st, only, before, rep, err)) != POOL_DB_OK
         || (rc = sweep_missing(p, c, st, only, 0, rep, err)) != POOL_DB_OK
         || (rc = sweep_missing(p, c, st, only, 1, rep, err)) != POOL_DB_OK) {
@@ -597,15 +600,17 @@ pool_db_rc pool_step_sweep(pool_step_ctx_t *ctx, int *done, const char **err)
         return rc;
     }
     *done = rep.expired + rep.orphans + rep.spool + rep.retained + rep.lost
-            + rep.staged + rep.revealed + rep.messages;
+            + rep.staged + rep.revealed + rep.messages + rep.deliveries;
     if (*done || rep.missing || rep.failures) {
         pool_log(POOL_LOG_NOTICE, "sweep: %d expired uploads, %d orphaned "
                  "upload data, %d spool files, %d unacknowledged staged "
                  "files, %d files past retention removed, %d messages past "
-                 "retention removed; %d staged files revealed; %d moved to "
+                 "retention removed, %d deliveries past retention removed; "
+                 "%d staged files revealed; %d moved to "
                  "lost+found; %d missing from storage; %d failures",
                  rep.expired, rep.orphans, rep.spool, rep.staged,
-                 rep.retained, rep.messages, rep.revealed, rep.lost,
+                 rep.retained, rep.messages, rep.deliveries, rep.revealed,
+                 rep.lost,
                  rep.missing, rep.failures);
     }
     return POOL_DB_OK;

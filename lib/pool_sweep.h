@@ -59,6 +59,7 @@ typedef struct {
     int missing;                /* rows without their bytes (reported) */
     int expired_locks;          /* WebDAV locks past their timeout */
     int messages;               /* messages past retention removed */
+    int deliveries;             /* deliveries past retention removed */
     int failures;               /* items it could not handle (logged) */
     apr_array_header_t *lost_items;     /* pool_sweep_item_t */
     apr_array_header_t *missing_items;  /* pool_sweep_item_t */

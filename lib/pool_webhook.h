@@ -1,20 +1,21 @@
-/* Signed webhooks (Standard Webhooks, standardwebhooks.com) with visible
- * delivery and retry.
+/* Signed webhooks (Standard Webhooks, standardwebhooks.com).
  *
  * Signing: a secret is "whsec_" + base64 of the key (32 random bytes when we
  * make it).  Every request carries
  *     webhook-id:        the delivery's uuid, the same on every retry
  *     webhook-timestamp: Unix seconds of this attempt
  *     webhook-signature: "v1," + base64(HMAC-SHA256(key, id "." ts "." body))
+ *                        (two, space-separated, while a rotated endpoint
+ *                        secret's grace period runs)
  *
  * Body: the event envelope {"type": EVENT, "timestamp": RFC 3339 of when the
- * event was queued, "data": PAYLOAD}, fixed when queued, so that every
- * attempt sends the same bytes.
+ * event was queued, "data": PAYLOAD}, fixed when queued, or what an
+ * endpoint's mapping renders from it.
  *
- * Delivery: pool_delivery_enqueue() queues a row of `deliveries`; the
- * `deliver` step of poolctl run (pool_step_deliver, lib/pool_steps.h) sends
- * due rows in parallel, records every attempt in `delivery_attempts`, and
- * retries failures with exponential backoff over about a day. */
+ * Events for endpoints are queued by pool_event_emit (pool_endpoints.h);
+ * pool_delivery_enqueue() queues one to a given URL.  The `deliver` step
+ * (pool_step_deliver, lib/pool_deliver.c) sends due rows in parallel and
+ * records every attempt in `delivery_attempts`. */
 #ifndef POOL_WEBHOOK_H
 #define POOL_WEBHOOK_H
 
@@ -69,7 +70,8 @@ const char *pool_webhook_event_check(const char *event);
 typedef struct {
     const char *url;            /* NULL: none registered */
     const char *secret;         /* current whsec_ secret, or NULL */
-    const char *disabled_at;    /* RFC 3339 when disabled after a 410 */
+    const char *disabled_at;    /* RFC 3339 when disabled (410, an admin) */
+    const char *endpoint_id;    /* "ep_...", or NULL */
 } pool_callback_t;
 
 /* Registers (or replaces) the endpoint of client_id in pool, re-enables it,
@@ -94,76 +96,18 @@ pool_db_rc pool_client_callback_get(apr_pool_t *p, PGconn *c,
 
 /* ------------------------------------------------------------ deliveries */
 
-/* Queues one webhook delivery of event with payload_json (any JSON text,
- * the envelope's "data") and returns its id (the webhook-id).
- *
- *   client_id NULL:        to url, signed with secret (both required).
- *   client_id, url NULL:   to the client's registered endpoint, signed with
- *                          its current secret; CONFLICT (with *err saying
- *                          why) when none is registered or it was disabled
- *                          after a 410.
- *   client_id and url:     to url (e.g. an import's callback_url), signed
- *                          with secret, or the client's current secret when
- *                          secret is NULL (CONFLICT when it has none).
- *
- * A delivery of a client is always signed with the client's secret as it is
- * at sending time (a rotated secret applies to queued retries).  NOTFOUND
- * when the pool, or the client in that pool, does not exist; ERROR for bad
- * arguments (url, secret, event, payload, size). */
+/* Queues one webhook delivery of event with payload_json (a JSON object,
+ * the envelope's "data") to url and returns its id (the webhook-id),
+ * signed with secret, or (secret NULL) with the secret of client_id's
+ * callback endpoint as it is at sending time (CONFLICT when the client has
+ * none).  client_id with url NULL: to the client's callback endpoint, as
+ * it is at sending time (CONFLICT when it has none or it is disabled).  NOTFOUND when the pool, or the client in that pool, does not
+ * exist; ERROR for bad arguments (url, secret, event, payload, size). */
 pool_db_rc pool_delivery_enqueue(apr_pool_t *p, PGconn *c, const char *pool,
                                  const char *client_id, const char *url,
                                  const char *secret, const char *event,
                                  const char *payload_json, const char **id,
                                  const char **err);
-
-/* Queues event with payload_json for every enabled client of pool pool_pk
- * that has an enabled endpoint (one delivery each, in one statement);
- * *n gets how many. */
-pool_db_rc pool_delivery_enqueue_endpoints(apr_pool_t *p, PGconn *c,
-                                           apr_int64_t pool_pk,
-                                           const char *event,
-                                           const char *payload_json, int *n,
-                                           const char **err);
-
-typedef struct {
-    const char *id;
-    const char *pool;
-    const char *client_id;      /* public id, or NULL */
-    const char *event;
-    const char *url;            /* where the last attempt went */
-    const char *state;          /* pending, delivered, failed */
-    int attempts;
-    int last_status;            /* -1: none */
-    const char *last_error;     /* or NULL */
-    const char *next_attempt_at;    /* RFC 3339; NULL unless pending */
-    const char *created_at;
-    const char *delivered_at;   /* or NULL */
-} pool_delivery_t;
-
-typedef struct {
-    const char *at;             /* RFC 3339 */
-    int status;                 /* HTTP status, -1: none */
-    const char *error;          /* or NULL */
-    int duration_ms;            /* -1: unknown (interrupted) */
-} pool_delivery_attempt_t;
-
-/* Deliveries, newest first, at most limit; of one pool when pool is not
- * NULL (NOTFOUND if it does not exist); only failed ones when failed_only.
- * Array of pool_delivery_t *. */
-pool_db_rc pool_delivery_list(apr_pool_t *p, PGconn *c, const char *pool,
-                              int failed_only, int limit,
-                              apr_array_header_t **out, const char **err);
-
-/* One delivery and its attempts (array of pool_delivery_attempt_t *,
- * oldest first).  NOTFOUND if unknown. */
-pool_db_rc pool_delivery_get(apr_pool_t *p, PGconn *c, const char *id,
-                             pool_delivery_t **out,
-                             apr_array_header_t **attempts, const char **err);
-
-/* Makes a pending or failed delivery due now (a failed one becomes pending
- * for one more attempt).  NOTFOUND if unknown, CONFLICT if delivered. */
-pool_db_rc pool_delivery_retry(apr_pool_t *p, PGconn *c, const char *id,
-                               const char **err);
 
 /* Seconds to wait after failed attempt number `attempts` (1-based) before
  * the next: 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h, with

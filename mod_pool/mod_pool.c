@@ -352,6 +352,9 @@ static int pool_handler(request_rec *r)
     }
     path += strlen(prefix);
     seg = next_segment(r->pool, &path);
+    if (seg && !strcmp(seg, "dashboard")) {
+        return pool_handle_dashboard(r, path);
+    }
     if (!seg || strcmp(seg, "v1")) {
         return pool_problem(r, HTTP_NOT_FOUND,
                             "no such resource: the API lives under /v1/", NULL);
@@ -435,6 +438,12 @@ static int pool_handler(request_rec *r)
     }
     if (seg && !strcmp(seg, "links")) {
         return pool_handle_links(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "endpoints")) {
+        return pool_handle_endpoints(r, who, pool, *path ? path + 1 : NULL);
+    }
+    if (seg && !strcmp(seg, "deliveries")) {
+        return pool_handle_deliveries(r, who, pool, *path ? path + 1 : NULL);
     }
     if (seg && !strcmp(seg, "upload-links")) {
         return pool_handle_upload_links(r, who, pool,

@@ -51,6 +51,8 @@ typedef struct {
     pool_dbpool *db;            /* per child, created in child_init */
     pool_filecache_t *files;    /* file rows for downloads, per child */
     pool_msgwait *msgwait;      /* inbox long-polls, per child */
+    const char *dashboard_dir;  /* PoolDashboardDir, NULL: the installed one */
+    int dashboard;              /* PoolDashboard: 0 unset (On), 1 On, -1 Off */
 } pool_srv_conf;
 
 /* The file-row cache of each child (lib/pool_filecache.h): rows never
@@ -253,6 +255,20 @@ int pool_msgwait_enter(pool_msgwait *w, const char *pool,
  * deadline (0); without a listener it wakes every few seconds (1). */
 int pool_msgwait_wait(pool_msgwait_ticket *t, apr_time_t deadline);
 void pool_msgwait_leave(pool_msgwait_ticket *t);
+
+/* pool_dashboard.c: GET|HEAD {API path}/dashboard[/{file}], the pool
+ * admins' web page (static files); rest: the path after "/dashboard". */
+int pool_handle_dashboard(request_rec *r, const char *rest);
+/* PoolDashboardDir, or the compiled-in install location. */
+const char *pool_dashboard_dir(const pool_srv_conf *sc);
+
+/* pool_endpoints.c (admins): .../endpoints[/{id}[/rotate|preview|recover]]
+ * and .../deliveries[/{id}[/retry]]; rest is NULL for the collection, else
+ * the text after "endpoints/" or "deliveries/". */
+int pool_handle_endpoints(request_rec *r, pool_principal *who,
+                          const char *pool, const char *rest);
+int pool_handle_deliveries(request_rec *r, pool_principal *who,
+                           const char *pool, const char *rest);
 
 /* pool_settings.c: GET/PATCH .../pools/{pool}/settings (admin). */
 int pool_handle_settings(request_rec *r, pool_principal *who,

@@ -7,7 +7,8 @@
  *   DELETE .../clients/me/callback         unregister -> 204
  *   POST   .../clients/me/callback/test    queue a "webhook.test" event -> 202
  *
- * Any role may register.  The SQL lives in lib/pool_webhook.c. */
+ * Any role may register.  The callback is the client's endpoint
+ * (sql/016, lib/pool_endpoints.h); the SQL lives in lib/pool_webhook.c. */
 #include <stdlib.h>
 
 #include <jansson.h>
@@ -155,8 +156,10 @@ static int callback_get(request_rec *r, cb_baton *cb)
         return pool_db_problem(r, rc, err, "callback");
     }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    return pool_send_json(r, HTTP_OK, json_pack("{s:s, s:o, s:b}",
-        "url", cb->cb->url,
+    /* the client's callback is an endpoint (sql/016): its id shows where
+     * its deliveries are in the pool's delivery log */
+    return pool_send_json(r, HTTP_OK, json_pack("{s:s, s:s, s:o, s:b}",
+        "url", cb->cb->url, "endpoint", cb->cb->endpoint_id,
         "disabled_at", cb->cb->disabled_at ? json_string(cb->cb->disabled_at)
                                            : json_null(),
         "enabled", !cb->cb->disabled_at));

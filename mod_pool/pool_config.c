@@ -64,6 +64,9 @@ void *pool_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(POOL_SET_AUTH_THROTTLE, auth_period);
 #undef MERGE
     sc->keys = (add->set & POOL_SET_KEYFILE) ? add->keys : base->keys;
+    sc->dashboard_dir = add->dashboard_dir ? add->dashboard_dir
+                                           : base->dashboard_dir;
+    sc->dashboard = add->dashboard ? add->dashboard : base->dashboard;
     sc->set = base->set | add->set;
     return sc;
 }
@@ -129,6 +132,40 @@ static const char *set_list_directive(cmd_parms *cmd, void *dummy,
     return set_directive(cmd, dummy, joined);
 }
 
+/* The dashboard's directives are the module's alone (poolctl has no use
+ * for them and skips them: lib/pool_conf.c reads only its own). */
+static const char *set_dashboard(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err) {
+        return err;
+    }
+    pool_srv(cmd->server)->dashboard = on ? 1 : -1;
+    return NULL;
+}
+
+static const char *set_dashboard_dir(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *dir;
+    apr_finfo_t fi;
+
+    if (err) {
+        return err;
+    }
+    dir = ap_server_root_relative(cmd->pool, arg);
+    if (!dir || apr_stat(&fi, dir, APR_FINFO_TYPE, cmd->temp_pool)
+                != APR_SUCCESS || fi.filetype != APR_DIR) {
+        return apr_pstrcat(cmd->pool, "PoolDashboardDir: ",
+                           pool_conf_show(cmd->pool, arg),
+                           " is not a directory", NULL);
+    }
+    pool_srv(cmd->server)->dashboard_dir = dir;
+    return NULL;
+}
+
 const command_rec pool_cmds[] = {
     AP_INIT_TAKE1("PoolDatabase", set_directive, NULL, RSRC_CONF,
                   "libpq connection string of the metadata database"),
@@ -168,5 +205,11 @@ const command_rec pool_cmds[] = {
                      "failed secrets allowed per client id and per source "
                      "address within seconds before 429 (default 20 100 60), "
                      "or off"),
+    AP_INIT_FLAG("PoolDashboard", set_dashboard, NULL, RSRC_CONF,
+                 "On (default): serve the pool admins' dashboard at the "
+                 "API's path + /dashboard/; Off: 404 there"),
+    AP_INIT_TAKE1("PoolDashboardDir", set_dashboard_dir, NULL, RSRC_CONF,
+                  "directory of the dashboard's files (default: where "
+                  "make install puts them)"),
     { NULL }
 };

@@ -64,7 +64,7 @@ POOL_PACKAGES="build-essential autoconf automake libtool pkg-config apache2 apac
 libapr1-dev libaprutil1-dev libpq-dev libssl-dev libjansson-dev libcurl4-openssl-dev
 libxml2-dev check postgresql python3-pytest python3-requests cadaver curl
 python3-tuspy haproxy apache2-utils iproute2 clang libclang-rt-14-dev litmus rclone
-davfs2"
+davfs2 chromium"
 
 say() { printf '%s\n' "[stack] $*" >&2; }
 die() { printf '%s\n' "[stack] error: $*" >&2; exit 1; }
@@ -84,8 +84,9 @@ ensure_packages() {
             missing="$missing $p"
         fi
     done
-    # node and npm run the tus-js-client interop tests (t/interop); any
-    # node install will do, Debian's when there is none
+    # node and npm run the tus-js-client interop tests (t/interop) and the
+    # dashboard's browser tests (t/browser: playwright-core drives Debian's
+    # chromium); any node install will do, Debian's when there is none
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         missing="$missing nodejs npm"
     fi
@@ -340,6 +341,7 @@ render_pool_conf() {
         -e "s|^\([[:space:]]*\)PoolKeyFile[[:space:]].*|\1PoolKeyFile $POOL_VAR/pool-keys|" \
         -e "s|^\([[:space:]]*\)PoolPublicURL[[:space:]].*|\1PoolPublicURL $public|" \
         -e "s|^\([[:space:]]*\)LoadModule[[:space:]][[:space:]]*pool_module[[:space:]].*|\1LoadModule pool_module $POOL_ROOT/mod_pool/.libs/mod_pool.so|" \
+        -e "s|^\([[:space:]]*\)#\{0,1\}PoolDashboardDir[[:space:]].*|\1PoolDashboardDir \"$POOL_ROOT/dashboard\"|" \
         "${sed_extra[@]}" \
         "$POOL_ROOT/conf/httpd-pool.conf" >"$out.tmp"
     mv "$out.tmp" "$out"

@@ -15,7 +15,8 @@ DEFAULTS = {
     "window": None, "offset": 0, "lateness": 0, "min_files": 1,
     "min_clients": 1, "quorum_policy": "skip", "processor_url": None,
     "result_timeout": 600, "max_attempts": 3, "late_policy": "keep",
-    "retention": None, "max_storage_bytes": None,
+    "retention": None, "delivery_retention": 30 * 86400,
+    "max_storage_bytes": None,
     "max_monthly_download_bytes": None, "max_clients": None,
     "mode": "pull", "grouping": False,
 }

@@ -1,0 +1,881 @@
+/* The `deliver` step (pool_steps.h): sends due webhook deliveries.
+ *
+ * It claims due deliveries in batches with FOR UPDATE SKIP LOCKED and a
+ * lease (locked_until = now + 60 s, longer than any one attempt may take),
+ * opens an attempt row for each (so an attempt cut short by a killed
+ * runner stays visible), and sends them in parallel through pool_http's
+ * multi interface (one for the whole call, so connections to one host are
+ * reused), until nothing is due or DELIVER_STEP_TIME has passed.  The
+ * outcomes that complete together are written in one statement, each only
+ * while this runner still holds its lease (lock_owner and the attempt
+ * number must match), so two runners never send one delivery at the same
+ * time and a late writer changes nothing.
+ *
+ * A delivery to an endpoint (sql/016) is sent as the endpoint is at that
+ * moment: its URL, mapping (method, path, body), authentication, signing
+ * secrets (two signatures while a rotation's grace runs), success rule and
+ * retry schedule; a rate-limited endpoint gets at most rate_limit attempts
+ * a second (the rest wait for the next second). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#include "pool_endpoint_doc.h"
+#include "pool_endpoints.h"
+#include "pool_http.h"
+#include "pool_json.h"
+#include "pool_log.h"
+#include "pool_mapping.h"
+#include "pool_steps.h"
+#include "pool_util.h"
+#include "pool_webhook.h"
+
+#define DELIVER_PARALLEL    32      /* transfers in flight at once */
+#define DELIVER_LEASE       180     /* seconds; > connect + longest limit */
+#define DELIVER_STEP_TIME   30      /* seconds a call goes on claiming */
+#define CONNECT_TIMEOUT     10
+#define TOTAL_TIMEOUT       20      /* without a success rule */
+#define SNIPPET_MAX         200     /* of a failure's body, in last_error */
+#define ERROR_MAX           1000
+#define USER_AGENT          "mod_pool"
+
+#define INTERRUPTED_MSG "no outcome recorded: the runner stopped during " \
+                        "this attempt"
+
+/* Outcomes waiting to be written, one column array each: one statement
+ * records a whole batch. */
+enum {
+    R_ID, R_ATTEMPT, R_STATUS, R_ERROR, R_MS, R_STATE, R_WAIT, R_ATTEMPTS,
+    R_URL, R_OUTCOME, R_METHOD, R_REQ_HEADERS, R_REQ_BODY, R_RESP_HEADERS,
+    R_RESP_BODY, R_TRUNCATED, R_ENDPOINT, REC_COLS
+};
+
+typedef struct {
+    apr_pool_t *p;              /* the strings; cleared after each flush */
+    apr_array_header_t *col[REC_COLS];
+    apr_array_header_t *log;    /* (level, line) written once recorded */
+} recorder_t;
+
+/* One call of the step: what its deliveries share. */
+typedef struct {
+    pool_step_ctx_t *ctx;
+    pool_http_t *http;
+    recorder_t *rec;
+    apr_hash_t *compiled;       /* mapping or rule text -> compiled */
+    int *done;
+    int held;                   /* rate limits hold deliveries back */
+    int wait;                   /* wait for the next second, then claim */
+} deliver_run_t;
+
+typedef struct {
+    deliver_run_t *run;
+    apr_pool_t *p;              /* this delivery's; destroyed when done */
+    pool_http_req_t *rq;        /* NULL when it is not sent */
+    const char *id;
+    const char *attempt_id;
+    const char *attempts;       /* the lease's fencing number, as text */
+    int n_attempts;
+    const char *url;
+    const char *secret;
+    const char *prev_secret;    /* signs too during a rotation's grace */
+    const char *payload;        /* the event envelope */
+    const char *body;           /* what is sent */
+    const char *endpoint;       /* endpoints.id, or NULL */
+    const char *auth_type, *auth_name, *auth_secret;
+    const char *mapping, *rule_text, *retry;
+    const pool_rule_t *rule;
+    const char *method;
+    const char *req_headers;    /* JSON text, secrets hidden */
+    const char *skip;           /* do not send: fail with this reason */
+    int fail_now;               /* skip is permanent */
+    long limit_ms;              /* the time limit of an attempt */
+    apr_time_t started;
+} delivery_t;
+
+typedef struct {
+    const char *state;          /* delivered, pending, failed */
+    const char *outcome;        /* delivered, retry, failed */
+    int status;                 /* -1: none */
+    const char *error;
+    int wait;                   /* seconds, when pending */
+} outcome_t;
+
+/* At most max bytes of s, printable ASCII only (others become '?'). */
+static char *clean_ascii(apr_pool_t *p, const char *s, apr_size_t n,
+                         apr_size_t max)
+{
+    apr_size_t i, lim = n > max ? max : n;
+    char *o = apr_palloc(p, lim + 4);
+
+    for (i = 0; i < lim; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        o[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
+    }
+    if (n > lim) {
+        memcpy(o + lim, "...", 3);
+        lim += 3;
+    }
+    o[lim] = '\0';
+    return o;
+}
+
+/* A response body as text PostgreSQL stores: valid UTF-8 kept, NUL and
+ * invalid bytes become U+FFFD. */
+static char *clean_utf8(apr_pool_t *p, const char *s, apr_size_t n)
+{
+    char *o = apr_palloc(p, n * 3 + 1), *w = o;
+    apr_size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        apr_size_t k = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2
+                       : (c >= 0xe0 && c <= 0xef) ? 3
+                       : (c >= 0xf0 && c <= 0xf4) ? 4 : 0, j;
+
+        for (j = 1; k && j < k; j++) {
+            if (i + j >= n || ((unsigned char)s[i + j] & 0xc0) != 0x80) {
+                k = 0;
+            }
+        }
+        /* overlongs and surrogates: jansson's checker decides */
+        if (k > 1 && !json_stringn(s + i, k)) {
+            k = 0;
+        }
+        if (c == 0 || !k) {
+            memcpy(w, "\xef\xbf\xbd", 3);
+            w += 3;
+            i++;
+            continue;
+        }
+        memcpy(w, s + i, k);
+        w += k;
+        i += k;
+    }
+    *w = '\0';
+    return o;
+}
+
+/* ------------------------------------------------------------ prepare */
+
+/* A compiled mapping or rule of this call (NULL text: the defaults). */
+static const void *compiled(delivery_t *d, const char *text, int rule,
+                            const char **why)
+{
+    apr_hash_t *h = d->run->compiled;
+    const char *key;
+    void *v;
+    pool_mapping_error_t e;
+
+    *why = NULL;
+    if (!text) {
+        return NULL;
+    }
+    key = apr_pstrcat(d->p, rule ? "r:" : "m:", text, NULL);
+    if ((v = apr_hash_get(h, key, APR_HASH_KEY_STRING)) != NULL) {
+        return v;
+    }
+    /* kept for the call: the step's pool */
+    *why = rule ? pool_rule_compile(d->run->ctx->p, text, strlen(text),
+                                    (pool_rule_t **)&v, &e)
+                : pool_mapping_compile(d->run->ctx->p, text, strlen(text),
+                                       (pool_mapping_t **)&v, &e);
+    if (*why) {
+        return NULL;
+    }
+    apr_hash_set(h, apr_pstrdup(d->run->ctx->p, key), APR_HASH_KEY_STRING,
+                 v);
+    return v;
+}
+
+/* Method, URL and body from the endpoint's mapping; NULL or the reason
+ * (permanent: the same event renders the same way every time). */
+static const char *render(delivery_t *d)
+{
+    const pool_mapping_t *m;
+    const char *why, *path = NULL;
+    json_t *ev;
+
+    d->method = "POST";
+    d->body = d->payload;
+    m = compiled(d, d->mapping, 0, &why);
+    if (why) {
+        return apr_pstrcat(d->p, "the endpoint's mapping: ", why, NULL);
+    }
+    if (!m || (!pool_mapping_has_body(m) && !pool_mapping_has_path(m))) {
+        d->method = m ? pool_mapping_method(m) : "POST";
+        return NULL;
+    }
+    if (!(ev = json_loads(d->payload, 0, NULL))) {
+        return "the event is not JSON";
+    }
+    d->method = pool_mapping_method(m);
+    why = pool_mapping_has_body(m)
+          ? pool_mapping_render(d->p, m, ev, &d->body, NULL, NULL) : NULL;
+    if (!why) {
+        why = pool_mapping_render_path(d->p, m, ev, &path, NULL);
+    }
+    json_decref(ev);
+    if (why) {
+        return apr_pstrcat(d->p, "the mapping cannot render this event: ",
+                           why, NULL);
+    }
+    if (path) {
+        d->url = apr_pstrcat(d->p, d->url, path, NULL);
+        if ((why = pool_http_url_check(d->p, d->url)) != NULL) {
+            return apr_pstrcat(d->p, "the mapped URL: ", why, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* The webhook-signature value: one v1 signature per secret. */
+static const char *signatures(delivery_t *d, apr_int64_t now,
+                              const char **why)
+{
+    const char *sig, *prev;
+
+    sig = pool_webhook_sign(d->p, d->secret, d->id, now, d->body,
+                            strlen(d->body), why);
+    if (!sig || !d->prev_secret) {
+        return sig;
+    }
+    prev = pool_webhook_sign(d->p, d->prev_secret, d->id, now, d->body,
+                             strlen(d->body), why);
+    return prev ? apr_pstrcat(d->p, sig, " ", prev, NULL) : NULL;
+}
+
+static int headers_shown(void *baton, const char *k, const char *v)
+{
+    json_object_set_new(baton, k, json_string(v));
+    return 1;
+}
+
+/* Prepares the request; sets d->skip on a permanent problem. */
+static void prepare(delivery_t *d)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    const char *sig, *why = NULL, *hn, *hv;
+    pool_http_req_t *rq;
+    json_t *shown;
+    long limit = TOTAL_TIMEOUT * 1000L;
+
+    if (d->endpoint) {
+        if ((why = render(d)) != NULL) {
+            d->skip = why;
+            d->fail_now = 1;
+            return;
+        }
+        d->rule = compiled(d, d->rule_text, 1, &why);
+        if (why) {
+            d->skip = apr_pstrcat(d->p, "the endpoint's success rule: ", why,
+                                  NULL);
+            d->fail_now = 1;
+            return;
+        }
+        limit = pool_rule_timeout_ms(d->rule);
+    }
+    else {
+        d->method = "POST";
+        d->body = d->payload;
+    }
+    if (!(sig = signatures(d, now, &why))) {
+        d->skip = apr_pstrcat(d->p, "cannot sign: ", why, NULL);
+        d->fail_now = 1;
+        return;
+    }
+    rq = pool_http_req_make(d->run->http, d->p, d->method, d->url);
+    apr_table_setn(rq->headers, "Content-Type", "application/json");
+    apr_table_setn(rq->headers, "webhook-id", d->id);
+    apr_table_setn(rq->headers, "webhook-timestamp",
+                   apr_psprintf(d->p, "%" APR_INT64_T_FMT, now));
+    apr_table_setn(rq->headers, "webhook-signature", sig);
+    shown = json_object();
+    apr_table_do(headers_shown, shown, rq->headers, NULL);
+    pool_ep_doc_auth_header(d->p, d->auth_type, d->auth_name, d->auth_secret,
+                            0, &hn, &hv);
+    if (hn) {
+        apr_table_setn(rq->headers, hn, hv);
+        pool_ep_doc_auth_header(d->p, d->auth_type, d->auth_name,
+                                d->auth_secret, 1, &hn, &hv);
+        json_object_set_new(shown, hn, json_string(hv));
+    }
+    d->req_headers = pool_json_dump(d->p, shown);
+    json_decref(shown);
+    rq->body = d->body;
+    rq->body_len = (apr_off_t)strlen(d->body);
+    rq->body_max = POOL_DELIVERY_RESPONSE_MAX;
+    rq->error_body_max = POOL_DELIVERY_RESPONSE_MAX;
+    rq->timeout.connect = apr_time_from_sec(CONNECT_TIMEOUT);
+    rq->timeout.total = apr_time_from_msec(limit);
+    d->limit_ms = limit;
+    d->rq = rq;
+    d->started = apr_time_now();
+}
+
+/* ------------------------------------------------------------ classify */
+
+/* Seconds to wait after failed attempt n (1-based) on the endpoint's
+ * schedule (a JSON array); 0: no attempt left. */
+static int schedule_wait(const char *retry, int n)
+{
+    json_t *a = retry ? json_loads(retry, 0, NULL) : NULL;
+    int wait = 0;
+
+    if (a && n >= 1 && (size_t)n <= json_array_size(a)) {
+        wait = (int)json_integer_value(json_array_get(a, (size_t)n - 1));
+    }
+    json_decref(a);
+    return wait;
+}
+
+/* A failure: retried on the schedule (or after Retry-After, when
+ * retry_after > 0) until the last attempt. */
+static void retry_or_fail(delivery_t *d, outcome_t *o, long retry_after)
+{
+    int wait = d->endpoint ? schedule_wait(d->retry, d->n_attempts)
+                           : pool_delivery_backoff(d->n_attempts);
+
+    if (wait <= 0) {
+        o->state = o->outcome = "failed";
+        o->error = apr_psprintf(d->p, "%s; gave up after %d attempt%s",
+                                o->error, d->n_attempts,
+                                d->n_attempts == 1 ? "" : "s");
+        return;
+    }
+    if (retry_after > 0) {
+        wait = (int)retry_after;
+    }
+    o->state = "pending";
+    o->outcome = "retry";
+    o->wait = wait;
+}
+
+/* No answer: refused by the policy, or why none came. */
+static void classify_no_answer(delivery_t *d, const pool_http_resp_t *resp,
+                               long ms, outcome_t *o)
+{
+    const char *e = resp->error ? resp->error : "?";
+
+    if (resp->err == POOL_HTTP_EDENIED) {
+        o->state = o->outcome = "failed";
+        o->error = e;
+        return;
+    }
+    if (resp->err == POOL_HTTP_ETIMEOUT && ms >= d->limit_ms) {
+        o->error = apr_psprintf(d->p, "no answer within %ld ms", d->limit_ms);
+    }
+    else {
+        o->error = apr_pstrcat(d->p, "no answer: ",
+                               clean_ascii(d->p, e, strlen(e), 400), NULL);
+    }
+    if (resp->err == POOL_HTTP_EURL) {
+        o->state = o->outcome = "failed";
+        return;
+    }
+    retry_or_fail(d, o, 0);
+}
+
+static void classify(delivery_t *d, outcome_t *o, long ms)
+{
+    const pool_http_resp_t *resp;
+    const char *reason = NULL;
+    int code, good;
+
+    memset(o, 0, sizeof(*o));
+    o->status = -1;
+    if (d->skip) {
+        o->error = d->skip;
+        if (d->fail_now) {
+            o->state = o->outcome = "failed";
+        }
+        else {
+            retry_or_fail(d, o, 0);
+        }
+        return;
+    }
+    resp = &d->rq->resp;
+    code = resp->status;
+    if (code >= 100 && code <= 599) {
+        o->status = code;
+    }
+    if (code < 200) {
+        classify_no_answer(d, resp, ms, o);
+        return;
+    }
+    /* an answer: the rule decides (default: any 2xx), even if reading its
+     * body failed */
+    good = d->endpoint ? pool_rule_check(d->p, d->rule, code, resp->body,
+                                         resp->len, 0, &reason)
+                       : code >= 200 && code <= 299;
+    if (good) {
+        o->state = o->outcome = "delivered";
+        return;
+    }
+    if (code == 410) {
+        o->state = o->outcome = "failed";
+        o->error = d->endpoint
+                   ? "the endpoint answered 410 Gone: it is disabled, no "
+                     "more events are sent to it until it is enabled again"
+                   : "the endpoint answered 410 Gone";
+        return;
+    }
+    if (code >= 300 && code <= 399) {
+        o->error = apr_psprintf(d->p, "the endpoint answered %d: redirects "
+                                "are not followed (register the final URL)",
+                                code);
+    }
+    else if (reason && d->rule_text) {
+        o->error = reason;      /* what the admin's rule says */
+    }
+    else {
+        apr_size_t n = resp->len < SNIPPET_MAX ? resp->len : SNIPPET_MAX;
+        o->error = apr_psprintf(d->p, "the endpoint answered %d%s%s", code,
+                                n ? ": " : "",
+                                clean_ascii(d->p, resp->body, n, SNIPPET_MAX));
+    }
+    retry_or_fail(d, o, (code == 429 || code == 503)
+                  ? pool_retry_after_parse(apr_table_get(resp->headers,
+                                                         "Retry-After"),
+                                           apr_time_sec(apr_time_now()))
+                  : 0);
+}
+
+/* ------------------------------------------------------------ record */
+
+typedef struct {
+    int level;
+    const char *line;
+} rec_log_t;
+
+static void recorder_reset(recorder_t *rec)
+{
+    int i;
+
+    apr_pool_clear(rec->p);
+    for (i = 0; i < REC_COLS; i++) {
+        rec->col[i] = apr_array_make(rec->p, DELIVER_PARALLEL,
+                                     sizeof(const char *));
+    }
+    rec->log = apr_array_make(rec->p, DELIVER_PARALLEL, sizeof(rec_log_t));
+}
+
+/* The response's headers as a JSON object text, or NULL. */
+static const char *response_headers(delivery_t *d)
+{
+    json_t *h;
+    const char *s;
+
+    if (!d->rq || !d->rq->resp.headers || d->rq->resp.status < 100) {
+        return NULL;
+    }
+    h = json_object();
+    apr_table_do(headers_shown, h, d->rq->resp.headers, NULL);
+    s = pool_json_dump(d->p, h);
+    json_decref(h);
+    return s;
+}
+
+/* Classifies the outcome of d and queues it (copied: d goes next). */
+static void record(recorder_t *rec, delivery_t *d)
+{
+    apr_time_t took = d->started ? apr_time_now() - d->started : 0;
+    long ms = (long)apr_time_as_msec(took);
+    const char *v[REC_COLS];
+    const pool_http_resp_t *resp = d->rq ? &d->rq->resp : NULL;
+    rec_log_t *l;
+    outcome_t o;
+    int i;
+
+    classify(d, &o, ms);
+    if (o.error && strlen(o.error) > ERROR_MAX) {
+        o.error = clean_ascii(d->p, o.error, strlen(o.error), ERROR_MAX);
+    }
+    memset(v, 0, sizeof(v));
+    v[R_ID] = d->id;
+    v[R_ATTEMPT] = d->attempt_id;
+    v[R_STATUS] = o.status >= 0 ? apr_itoa(d->p, o.status) : NULL;
+    v[R_ERROR] = o.error;
+    v[R_MS] = d->started ? apr_ltoa(d->p, ms) : "0";
+    v[R_STATE] = o.state;
+    v[R_WAIT] = apr_itoa(d->p, o.wait);
+    v[R_ATTEMPTS] = d->attempts;
+    v[R_URL] = d->url;
+    v[R_OUTCOME] = o.outcome;
+    v[R_METHOD] = d->rq ? d->method : NULL;
+    v[R_REQ_HEADERS] = d->rq ? d->req_headers : NULL;
+    /* the payload as it is is not stored twice */
+    v[R_REQ_BODY] = d->rq && d->body != d->payload ? d->body : NULL;
+    v[R_RESP_HEADERS] = response_headers(d);
+    if (resp && resp->status >= 100 && resp->body) {
+        v[R_RESP_BODY] = clean_utf8(d->p, resp->body,
+                                    resp->len > POOL_DELIVERY_RESPONSE_MAX
+                                    ? POOL_DELIVERY_RESPONSE_MAX : resp->len);
+        if (strlen(v[R_RESP_BODY]) > POOL_DELIVERY_RESPONSE_MAX) {
+            /* U+FFFD took more room: cut on a character boundary */
+            char *b = (char *)v[R_RESP_BODY];
+            apr_size_t n = POOL_DELIVERY_RESPONSE_MAX;
+
+            while (n > 0 && ((unsigned char)b[n] & 0xc0) == 0x80) {
+                n--;
+            }
+            b[n] = '\0';
+        }
+    }
+    v[R_TRUNCATED] = resp && resp->err == POOL_HTTP_ETOOLARGE ? "true"
+                                                              : "false";
+    v[R_ENDPOINT] = d->endpoint;
+    for (i = 0; i < REC_COLS; i++) {
+        APR_ARRAY_PUSH(rec->col[i], const char *) =
+            v[i] ? apr_pstrdup(rec->p, v[i]) : NULL;
+    }
+    l = apr_array_push(rec->log);
+    l->level = !strcmp(o.state, "failed") ? POOL_LOG_NOTICE : POOL_LOG_INFO;
+    l->line = apr_psprintf(rec->p, "webhook %s attempt %d: %s%s%s", d->id,
+                           d->n_attempts, o.state, o.error ? " - " : "",
+                           o.error ? o.error : "");
+}
+
+/* Writes the queued outcomes (attempt rows, deliveries, endpoints), each
+ * only under its lease: this runner's, at the attempt it claimed. */
+static pool_db_rc flush(pool_step_ctx_t *ctx, recorder_t *rec,
+                        const char **err)
+{
+    const char *params[REC_COLS + 1];
+    pool_db_rc rc;
+    int i, n = rec->col[0]->nelts;
+
+    if (!n) {
+        return POOL_DB_OK;
+    }
+    for (i = 0; i < REC_COLS; i++) {
+        params[i] = pool_db_array(rec->p,
+                                  (const char *const *)rec->col[i]->elts, n);
+    }
+    params[REC_COLS] = ctx->owner;
+    rc = pool_db_exec0(ctx->p, ctx->db, "record webhook attempts",
+        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::bigint[],"
+        "   $3::int[], $4::text[], $5::int[], $6::text[], $7::int[],"
+        "   $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[],"
+        "   $13::text[], $14::jsonb[], $15::text[], $16::boolean[],"
+        "   $17::bigint[])"
+        "   AS o(id, attempt_id, status, error, duration_ms, state, wait,"
+        "        attempts, url, outcome, method, req_headers, req_body,"
+        "        resp_headers, resp_body, truncated, endpoint_id)),"
+        " a AS (UPDATE delivery_attempts da SET status = o.status,"
+        "   error = o.error, duration_ms = o.duration_ms,"
+        "   outcome = o.outcome, method = o.method, url = o.url,"
+        "   request_headers = o.req_headers, request_body = o.req_body,"
+        "   response_headers = o.resp_headers, response_body = o.resp_body,"
+        "   response_truncated = o.truncated"
+        "   FROM o WHERE da.id = o.attempt_id),"
+        " d AS (UPDATE deliveries d SET state = o.state,"
+        "   last_status = o.status, last_error = o.error,"
+        "   locked_until = NULL, lock_owner = NULL, url = o.url,"
+        "   next_attempt_at = CASE WHEN o.state = 'pending'"
+        "     THEN now() + make_interval(secs => o.wait)"
+        "     ELSE d.next_attempt_at END,"
+        "   delivered_at = CASE WHEN o.state = 'delivered' THEN now() END"
+        "   FROM o WHERE d.id = o.id AND d.lock_owner = $18"
+        "   AND d.attempts = o.attempts AND d.state = 'pending'"
+        "   RETURNING o.endpoint_id, o.state, o.status)"
+        " UPDATE endpoints e SET disabled_at = now(),"
+        "   disabled_reason = 'the endpoint answered 410 Gone'"
+        " FROM d WHERE d.state = 'failed' AND d.status = 410"
+        " AND e.id = d.endpoint_id AND e.disabled_at IS NULL",
+        REC_COLS + 1, params, err);
+    if (rc == POOL_DB_OK) {
+        for (i = 0; i < rec->log->nelts; i++) {
+            rec_log_t *l = &APR_ARRAY_IDX(rec->log, i, rec_log_t);
+            pool_log(l->level, "%s", l->line);
+        }
+    }
+    recorder_reset(rec);
+    return rc;
+}
+
+/* ------------------------------------------------------------ claim */
+
+/* Claims at most n due deliveries: at most rate_limit a second of a
+ * rate-limited endpoint (the others wait for the next second, *limited
+ * says how many).  Opens an attempt for each. */
+#define CLAIM_SQL \
+    "WITH due AS (" \
+    "  SELECT id, endpoint_id FROM deliveries" \
+    "  WHERE state = 'pending' AND next_attempt_at <= now()" \
+    "  AND (locked_until IS NULL OR locked_until < now())" \
+    "  ORDER BY next_attempt_at, id LIMIT $2::int" \
+    "  FOR UPDATE SKIP LOCKED)," \
+    " sec AS (SELECT floor(extract(epoch FROM clock_timestamp()))::bigint" \
+    "   AS s)," \
+    " lim AS (" \
+    "  SELECT e.id, e.rate_limit," \
+    "    CASE WHEN e.rl_second = sec.s THEN e.rl_used ELSE 0 END AS used" \
+    "  FROM endpoints e, sec WHERE e.rate_limit IS NOT NULL" \
+    "  AND e.id IN (SELECT endpoint_id FROM due)" \
+    "  ORDER BY e.id FOR UPDATE OF e)," \
+    " ranked AS (" \
+    "  SELECT due.id, due.endpoint_id, row_number() OVER" \
+    "    (PARTITION BY due.endpoint_id ORDER BY due.id) AS rn FROM due)," \
+    " take AS (" \
+    "  SELECT r.id, r.endpoint_id FROM ranked r" \
+    "  LEFT JOIN lim ON lim.id = r.endpoint_id" \
+    "  WHERE lim.id IS NULL OR r.rn <= lim.rate_limit - lim.used)," \
+    " later AS (" \
+    "  UPDATE deliveries d SET next_attempt_at =" \
+    "    to_timestamp((SELECT s FROM sec) + 1)" \
+    "  FROM ranked r WHERE d.id = r.id" \
+    "  AND NOT EXISTS (SELECT 1 FROM take t WHERE t.id = r.id)" \
+    "  RETURNING d.id)," \
+    " used AS (" \
+    "  UPDATE endpoints e SET rl_second = sec.s, rl_used = lim.used + t.n" \
+    "  FROM lim, sec, (SELECT endpoint_id, count(*) AS n FROM take" \
+    "                  GROUP BY endpoint_id) t" \
+    "  WHERE e.id = lim.id AND t.endpoint_id = lim.id)," \
+    " c AS (" \
+    "  UPDATE deliveries d SET lock_owner = $1," \
+    "    attempts = d.attempts + 1," \
+    "    locked_until = now() + make_interval(secs => $3::int)" \
+    "  FROM take WHERE d.id = take.id" \
+    "  RETURNING d.id, d.client_id, d.endpoint_id, d.url, d.secret," \
+    "    d.payload, d.attempts)," \
+    " a AS (" \
+    "  INSERT INTO delivery_attempts (delivery_id, error)" \
+    "  SELECT id, $4 FROM c RETURNING id, delivery_id)" \
+    " SELECT x.*, lc.n FROM (SELECT count(*) AS n FROM later) lc" \
+    " LEFT JOIN (SELECT c.id::text, a.id AS attempt_id, c.attempts," \
+    "   c.payload::text, c.endpoint_id," \
+    "   coalesce(e.url, c.url), coalesce(e.secret, ce.secret, c.secret)," \
+    "   CASE WHEN e.prev_until > now() THEN e.prev_secret END," \
+    "   e.auth_type, e.auth_name, e.auth_secret, e.mapping, e.rule," \
+    "   array_to_json(e.retry_schedule)::text," \
+    "   e.disabled_at IS NOT NULL, cl.disabled_at IS NOT NULL" \
+    "  FROM c JOIN a ON a.delivery_id = c.id" \
+    "  LEFT JOIN endpoints e ON e.id = c.endpoint_id" \
+    "  LEFT JOIN clients cl ON cl.id = c.client_id" \
+    "  LEFT JOIN endpoints ce ON ce.client_id = c.client_id" \
+    "    AND c.endpoint_id IS NULL) x ON true"
+#define CLAIM_NCOLS 17
+
+static delivery_t *claimed(deliver_run_t *run, apr_pool_t *dp,
+                           const PGresult *res, int i)
+{
+    delivery_t *d = apr_pcalloc(dp, sizeof(*d));
+
+    d->run = run;
+    d->p = dp;
+    d->id = pool_db_col_str(dp, res, i, 0);
+    d->attempt_id = pool_db_col_str(dp, res, i, 1);
+    d->attempts = pool_db_col_str(dp, res, i, 2);
+    d->n_attempts = atoi(d->attempts);
+    d->payload = pool_db_col_str(dp, res, i, 3);
+    d->endpoint = pool_db_col_str(dp, res, i, 4);
+    d->url = pool_db_col_str(dp, res, i, 5);
+    d->secret = pool_db_col_str(dp, res, i, 6);
+    d->prev_secret = pool_db_col_str(dp, res, i, 7);
+    d->auth_type = pool_db_col_str(dp, res, i, 8);
+    d->auth_name = pool_db_col_str(dp, res, i, 9);
+    d->auth_secret = pool_db_col_str(dp, res, i, 10);
+    d->mapping = pool_db_col_str(dp, res, i, 11);
+    d->rule_text = pool_db_col_str(dp, res, i, 12);
+    d->retry = pool_db_col_str(dp, res, i, 13);
+    if (pool_db_col_bool(res, i, 15)) {
+        d->skip = "the client was disabled";
+        d->fail_now = 1;
+    }
+    else if (d->endpoint && pool_db_col_bool(res, i, 14)) {
+        d->skip = "the endpoint is disabled";
+        d->fail_now = 1;
+    }
+    else if (!d->secret) {
+        d->skip = "no signing secret (the client's endpoint was removed)";
+        d->fail_now = 1;
+    }
+    return d;
+}
+
+/* Claims up to n due deliveries and turns them into prepared transfers
+ * (pushed on out).  *got = number claimed, *limited = held back by rate
+ * limits. */
+static pool_db_rc claim(deliver_run_t *run, int n, apr_array_header_t *out,
+                        int *got, int *limited, const char **err)
+{
+    pool_step_ctx_t *ctx = run->ctx;
+    const char *params[4];
+    PGresult *res;
+    pool_db_rc rc;
+    int i;
+
+    params[0] = ctx->owner;
+    params[1] = apr_itoa(ctx->p, n);
+    params[2] = apr_itoa(ctx->p, DELIVER_LEASE);
+    params[3] = INTERRUPTED_MSG;
+    rc = pool_db_exec(ctx->p, ctx->db, "claim webhooks", CLAIM_SQL,
+                      4, params, CLAIM_NCOLS, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    /* one row with the count held back, with nothing claimed or not */
+    *got = PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
+    *limited = atoi(PQgetvalue(res, 0, 16));
+    for (i = 0; i < *got; i++) {
+        delivery_t *d;
+        apr_pool_t *dp;
+
+        if (apr_pool_create(&dp, ctx->p) != APR_SUCCESS) {
+            PQclear(res);
+            *err = "out of memory";
+            return POOL_DB_ERROR;
+        }
+        d = claimed(run, dp, res, i);
+        if (!d->skip) {
+            prepare(d);
+        }
+        APR_ARRAY_PUSH(out, delivery_t *) = d;
+    }
+    PQclear(res);
+    return POOL_DB_OK;
+}
+
+/* ------------------------------------------------------------ the step */
+
+static void release(delivery_t *d)
+{
+    apr_pool_destroy(d->p);     /* the request's memory with it */
+}
+
+/* A transfer is over: its outcome is queued for the next flush. */
+static void on_done(pool_http_req_t *rq, void *baton)
+{
+    delivery_t *d = baton;
+    deliver_run_t *run = d->run;
+
+    /* cancelled after a database error: nothing is recorded, the lease
+     * expires and the delivery is tried again */
+    if (rq->resp.err != POOL_HTTP_ECANCELLED) {
+        record(run->rec, d);
+        (*run->done)++;
+    }
+    release(d);
+}
+
+/* Claims a batch and starts its transfers; those that cannot start are
+ * recorded at once.  *exhausted when nothing more is due (nor held back
+ * by a rate limit). */
+static pool_db_rc refill(deliver_run_t *run, pool_http_multi_t *m, int room,
+                         apr_array_header_t *batch, int *exhausted,
+                         const char **err)
+{
+    pool_db_rc rc;
+    int got = 0, i, held = 0, *limited = &held;
+
+    batch->nelts = 0;
+    if ((rc = claim(run, room, batch, &got, limited, err)) != POOL_DB_OK) {
+        return rc;
+    }
+    /* what a rate limit held back is due at the next second: wait for it
+     * once nothing else is due, until no more is held */
+    if (*limited) {
+        run->held = 1;
+    }
+    else if (got < room) {
+        if (!run->held) {
+            *exhausted = 1;
+        }
+        else if (got == 0) {
+            run->held = 0;
+            run->wait = 1;
+        }
+    }
+    for (i = 0; i < batch->nelts; i++) {
+        delivery_t *d = APR_ARRAY_IDX(batch, i, delivery_t *);
+
+        if (!d->skip
+            && pool_http_multi_add(m, d->rq, on_done, d) == POOL_HTTP_OK) {
+            continue;
+        }
+        if (!d->skip) {
+            d->skip = apr_pstrcat(d->p, "cannot start the transfer: ",
+                                  d->rq->resp.error, NULL);
+        }
+        record(run->rec, d);
+        release(d);
+        (*run->done)++;
+    }
+    return POOL_DB_OK;
+}
+
+/* Until the next second starts: what a rate limit waits for. */
+static void wait_next_second(void)
+{
+    apr_time_t now = apr_time_now();
+
+    apr_sleep(APR_USEC_PER_SEC - now % APR_USEC_PER_SEC + 1000);
+}
+
+pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
+                             const char **err)
+{
+    pool_http_multi_t *m;
+    apr_array_header_t *batch;
+    deliver_run_t run;
+    recorder_t rec;
+    int exhausted = 0;
+    apr_time_t until = apr_time_now() + apr_time_from_sec(DELIVER_STEP_TIME);
+    pool_db_rc rc = POOL_DB_OK;
+
+    *done = 0;
+    run.ctx = ctx;
+    run.rec = &rec;
+    run.done = done;
+    run.compiled = apr_hash_make(ctx->p);
+    run.held = run.wait = 0;
+    /* one multi for the whole call, so connections to one host are reused */
+    if (pool_http_create(&run.http, ctx->p, USER_AGENT, ctx->net)
+            != APR_SUCCESS
+        || pool_http_multi_create(&m, run.http, ctx->p) != APR_SUCCESS) {
+        *err = "cannot set up outbound HTTP";
+        return POOL_DB_ERROR;
+    }
+    apr_pool_create(&rec.p, ctx->p);
+    recorder_reset(&rec);
+    batch = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
+    for (;;) {
+        int inflight = pool_http_multi_inflight(m);
+        int room = DELIVER_PARALLEL - inflight;
+
+        /* refill in batches while there is work, room and time: one call
+         * sends everything due (a fan-out), for at most DELIVER_STEP_TIME;
+         * what a rate limit holds back is claimed after the wait below */
+        if (!exhausted && !run.wait
+            && (inflight == 0 || room >= DELIVER_PARALLEL / 4)
+            && apr_time_now() < until) {
+            rc = refill(&run, m, room, batch, &exhausted, err);
+            if (rc != POOL_DB_OK) {
+                break;
+            }
+        }
+        if (pool_http_multi_inflight(m) == 0) {
+            if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK
+                || exhausted || apr_time_now() >= until) {
+                break;
+            }
+            if (run.wait) {
+                wait_next_second();
+                run.wait = 0;
+            }
+            continue;
+        }
+        pool_http_multi_run(m, apr_time_from_msec(500));
+        /* what finished in this round, in one statement */
+        if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK) {
+            break;
+        }
+    }
+    /* after a database error: drop what is still in flight */
+    pool_http_multi_destroy(m);
+    return rc;
+}
