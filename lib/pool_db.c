@@ -334,6 +334,29 @@ pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
     return run_simple(p, c, what, sql, nparams, params, err);
 }
 
+pool_db_rc pool_db_purge(apr_pool_t *p, PGconn *c, const char *what,
+                         const char *sql, int nparams, const char **params,
+                         int *n, const char **err)
+{
+    int got;
+
+    params[0] = apr_itoa(p, POOL_DB_PURGE_BATCH);
+    *n = 0;
+    do {
+        PGresult *r;
+        pool_db_rc rc = pool_db_exec(p, c, what, sql, nparams, params, 1,
+                                     &r, err);
+
+        if (rc != POOL_DB_OK) {
+            return rc;
+        }
+        got = PQntuples(r);
+        PQclear(r);
+        *n += got;
+    } while (got == POOL_DB_PURGE_BATCH);
+    return POOL_DB_OK;
+}
+
 pool_db_rc pool_db_rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc)
 {
     if (rc != POOL_DB_UNAVAILABLE) {

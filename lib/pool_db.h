@@ -97,6 +97,14 @@ pool_db_rc pool_db_exec_constraint(apr_pool_t *p, PGconn *c,
 pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
                          const char *sql, int nparams,
                          const char *const *params, const char **err);
+/* Runs a batched DELETE ... RETURNING 1 until it deletes fewer rows than
+ * a batch (each batch its own transaction, short locks): $1 is the batch
+ * size, params[1..nparams-1] are the caller's ($2...; params[0] is set
+ * here).  *n = rows deleted in all. */
+#define POOL_DB_PURGE_BATCH 1000
+pool_db_rc pool_db_purge(apr_pool_t *p, PGconn *c, const char *what,
+                         const char *sql, int nparams, const char **params,
+                         int *n, const char **err);
 /* Ends the transaction a failed step leaves open (ROLLBACK, unless the
  * connection is gone) and returns rc, for "return pool_db_rollback(...)". */
 pool_db_rc pool_db_rollback(apr_pool_t *p, PGconn *c, pool_db_rc rc);

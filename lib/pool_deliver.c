@@ -1,8 +1,8 @@
 /* The `deliver` step (pool_steps.h): sends due webhook deliveries.
  *
  * It claims due deliveries in batches with FOR UPDATE SKIP LOCKED and a
- * lease (locked_until = now + 60 s, longer than any one attempt may take),
- * opens an attempt row for each (so an attempt cut short by a killed
+ * lease (locked_until = now + DELIVER_LEASE, longer than any attempt may
+ * take), opens an attempt row for each (so an attempt cut short by a killed
  * runner stays visible), and sends them in parallel through pool_http's
  * multi interface (one for the whole call, so connections to one host are
  * reused), until nothing is due or DELIVER_STEP_TIME has passed.  The
@@ -35,7 +35,14 @@
 #include "pool_webhook.h"
 
 #define DELIVER_PARALLEL    32      /* transfers in flight at once */
-#define DELIVER_LEASE       180     /* seconds; > connect + longest limit */
+/* Claimed deliveries wait in a queue of at most DELIVER_PARALLEL until a
+ * transfer slot frees: a claim then takes at least half of that (fewer,
+ * bigger statements).  A queued one starts within the longest time limit
+ * (120 s, pool_mapping.h) and ends within another, so the lease covers
+ * twice that and a margin. */
+#define DELIVER_LEASE       300     /* seconds */
+#define FLUSH_BATCH         64      /* outcomes written together ... */
+#define FLUSH_DELAY         200     /* ... or after this many ms */
 #define DELIVER_STEP_TIME   30      /* seconds a call goes on claiming */
 #define CONNECT_TIMEOUT     10
 #define TOTAL_TIMEOUT       20      /* without a success rule */
@@ -58,6 +65,7 @@ typedef struct {
     apr_pool_t *p;              /* the strings; cleared after each flush */
     apr_array_header_t *col[REC_COLS];
     apr_array_header_t *log;    /* (level, line) written once recorded */
+    apr_time_t first;           /* when the oldest queued outcome came */
 } recorder_t;
 
 /* One call of the step: what its deliveries share. */
@@ -67,6 +75,8 @@ typedef struct {
     recorder_t *rec;
     apr_hash_t *compiled;       /* mapping or rule text -> compiled */
     int *done;
+    apr_array_header_t *queue;  /* claimed, not yet started (FIFO) */
+    int qhead;                  /* the next one to start */
     int held;                   /* rate limits hold deliveries back */
     int wait;                   /* wait for the next second, then claim */
 } deliver_run_t;
@@ -494,6 +504,9 @@ static void record(recorder_t *rec, delivery_t *d)
     if (o.error && strlen(o.error) > ERROR_MAX) {
         o.error = clean_ascii(d->p, o.error, strlen(o.error), ERROR_MAX);
     }
+    if (!rec->col[0]->nelts) {
+        rec->first = apr_time_now();
+    }
     memset(v, 0, sizeof(v));
     v[R_ID] = d->id;
     v[R_ATTEMPT] = d->attempt_id;
@@ -722,7 +735,6 @@ static pool_db_rc claim(deliver_run_t *run, int n, apr_array_header_t *out,
     *got = PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
     *limited = atoi(PQgetvalue(res, 0, 16));
     for (i = 0; i < *got; i++) {
-        delivery_t *d;
         apr_pool_t *dp;
 
         if (apr_pool_create(&dp, ctx->p) != APR_SUCCESS) {
@@ -730,11 +742,7 @@ static pool_db_rc claim(deliver_run_t *run, int n, apr_array_header_t *out,
             *err = "out of memory";
             return POOL_DB_ERROR;
         }
-        d = claimed(run, dp, res, i);
-        if (!d->skip) {
-            prepare(d);
-        }
-        APR_ARRAY_PUSH(out, delivery_t *) = d;
+        APR_ARRAY_PUSH(out, delivery_t *) = claimed(run, dp, res, i);
     }
     PQclear(res);
     return POOL_DB_OK;
@@ -762,26 +770,34 @@ static void on_done(pool_http_req_t *rq, void *baton)
     release(d);
 }
 
-/* Claims a batch and starts its transfers; those that cannot start are
- * recorded at once.  *exhausted when nothing more is due (nor held back
- * by a rate limit). */
-static pool_db_rc refill(deliver_run_t *run, pool_http_multi_t *m, int room,
-                         apr_array_header_t *batch, int *exhausted,
+/* A delivery that is not sent: its outcome is recorded as it is. */
+static void not_sent(deliver_run_t *run, delivery_t *d)
+{
+    record(run->rec, d);
+    release(d);
+    (*run->done)++;
+}
+
+/* Claims up to n more into the queue.  *exhausted when nothing more is
+ * due (nor held back by a rate limit). */
+static pool_db_rc refill(deliver_run_t *run, int n, int *exhausted,
                          const char **err)
 {
     pool_db_rc rc;
-    int got = 0, i, held = 0, *limited = &held;
+    int got = 0, held = 0;
 
-    batch->nelts = 0;
-    if ((rc = claim(run, room, batch, &got, limited, err)) != POOL_DB_OK) {
+    if (run->qhead == run->queue->nelts) {
+        run->qhead = run->queue->nelts = 0;
+    }
+    if ((rc = claim(run, n, run->queue, &got, &held, err)) != POOL_DB_OK) {
         return rc;
     }
     /* what a rate limit held back is due at the next second: wait for it
      * once nothing else is due, until no more is held */
-    if (*limited) {
+    if (held) {
         run->held = 1;
     }
-    else if (got < room) {
+    else if (got < n) {
         if (!run->held) {
             *exhausted = 1;
         }
@@ -790,9 +806,21 @@ static pool_db_rc refill(deliver_run_t *run, pool_http_multi_t *m, int room,
             run->wait = 1;
         }
     }
-    for (i = 0; i < batch->nelts; i++) {
-        delivery_t *d = APR_ARRAY_IDX(batch, i, delivery_t *);
+    return POOL_DB_OK;
+}
 
+/* Starts queued deliveries while there is room: each is prepared (and
+ * signed) now, as it is sent; those that cannot start are recorded. */
+static void start_queued(deliver_run_t *run, pool_http_multi_t *m)
+{
+    while (run->qhead < run->queue->nelts
+           && pool_http_multi_inflight(m) < DELIVER_PARALLEL) {
+        delivery_t *d = APR_ARRAY_IDX(run->queue, run->qhead, delivery_t *);
+
+        run->qhead++;
+        if (!d->skip) {
+            prepare(d);
+        }
         if (!d->skip
             && pool_http_multi_add(m, d->rq, on_done, d) == POOL_HTTP_OK) {
             continue;
@@ -801,11 +829,8 @@ static pool_db_rc refill(deliver_run_t *run, pool_http_multi_t *m, int room,
             d->skip = apr_pstrcat(d->p, "cannot start the transfer: ",
                                   d->rq->resp.error, NULL);
         }
-        record(run->rec, d);
-        release(d);
-        (*run->done)++;
+        not_sent(run, d);
     }
-    return POOL_DB_OK;
 }
 
 /* Until the next second starts: what a rate limit waits for. */
@@ -816,11 +841,21 @@ static void wait_next_second(void)
     apr_sleep(APR_USEC_PER_SEC - now % APR_USEC_PER_SEC + 1000);
 }
 
+/* Whether the queued outcomes are to be written now: enough of them, or
+ * the oldest has waited long enough, or nothing else is going on. */
+static int flush_due(const recorder_t *rec, int idle)
+{
+    int n = rec->col[0]->nelts;
+
+    return n && (idle || n >= FLUSH_BATCH
+                 || apr_time_now() - rec->first
+                    >= apr_time_from_msec(FLUSH_DELAY));
+}
+
 pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
                              const char **err)
 {
     pool_http_multi_t *m;
-    apr_array_header_t *batch;
     deliver_run_t run;
     recorder_t rec;
     int exhausted = 0;
@@ -828,11 +863,12 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     pool_db_rc rc = POOL_DB_OK;
 
     *done = 0;
+    memset(&run, 0, sizeof(run));
     run.ctx = ctx;
     run.rec = &rec;
     run.done = done;
     run.compiled = apr_hash_make(ctx->p);
-    run.held = run.wait = 0;
+    run.queue = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
     /* one multi for the whole call, so connections to one host are reused */
     if (pool_http_create(&run.http, ctx->p, USER_AGENT, ctx->net)
             != APR_SUCCESS
@@ -842,23 +878,24 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     }
     apr_pool_create(&rec.p, ctx->p);
     recorder_reset(&rec);
-    batch = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
     for (;;) {
-        int inflight = pool_http_multi_inflight(m);
-        int room = DELIVER_PARALLEL - inflight;
+        int queued = run.queue->nelts - run.qhead, idle;
 
-        /* refill in batches while there is work, room and time: one call
-         * sends everything due (a fan-out), for at most DELIVER_STEP_TIME;
-         * what a rate limit holds back is claimed after the wait below */
-        if (!exhausted && !run.wait
-            && (inflight == 0 || room >= DELIVER_PARALLEL / 4)
+        /* claim while there is work and time, when the queue runs low:
+         * one call sends everything due (a fan-out), for at most
+         * DELIVER_STEP_TIME; what a rate limit holds back is claimed
+         * after the wait below */
+        if (!exhausted && !run.wait && queued <= DELIVER_PARALLEL / 2
             && apr_time_now() < until) {
-            rc = refill(&run, m, room, batch, &exhausted, err);
+            rc = refill(&run, DELIVER_PARALLEL - queued, &exhausted, err);
             if (rc != POOL_DB_OK) {
                 break;
             }
         }
-        if (pool_http_multi_inflight(m) == 0) {
+        start_queued(&run, m);
+        idle = pool_http_multi_inflight(m) == 0
+               && run.qhead == run.queue->nelts;
+        if (idle) {
             if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK
                 || exhausted || apr_time_now() >= until) {
                 break;
@@ -869,13 +906,15 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
             }
             continue;
         }
-        pool_http_multi_run(m, apr_time_from_msec(500));
-        /* what finished in this round, in one statement */
-        if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK) {
+        if (pool_http_multi_inflight(m)) {
+            pool_http_multi_run(m, apr_time_from_msec(FLUSH_DELAY));
+        }
+        if (flush_due(&rec, 0) && (rc = flush(ctx, &rec, err)) != POOL_DB_OK) {
             break;
         }
     }
-    /* after a database error: drop what is still in flight */
+    /* after a database error: drop what is still in flight or queued (the
+     * leases expire; each is tried again) */
     pool_http_multi_destroy(m);
     return rc;
 }

@@ -481,3 +481,110 @@ int pool_endpoint_recover(apr_pool_t *p, PGconn *c, const char *pool,
     }
     return 0;
 }
+
+/* ------------------------------------------------------------ stats */
+
+/* The window's start: the since given ($2, microseconds) or a day ago. */
+#define STATS_SINCE \
+    "coalesce(" POOL_SQL_FROM_US("$2") ", now() - interval '24 hours')"
+/* A time's whole UTC hour (date_trunc alone follows the session's zone). */
+#define UTC_HOUR(t) \
+    "(date_trunc('hour', (" t ") AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+
+/* since as the parameter of STATS_SINCE (NULL for a day ago): 0, or the
+ * status of the problem set. */
+static int stats_since(apr_pool_t *p, const char *since, const char **param,
+                       pool_problem_t *pr)
+{
+    apr_time_t t, now = apr_time_now();
+
+    *param = NULL;
+    if (!since) {
+        return 0;
+    }
+    if (strlen(since) > 64 || pool_ts_parse(since, &t) != 0) {
+        return problem(pr, 422, "since: must be a time in RFC 3339 (e.g. "
+                       "2026-11-21T10:15:00Z) or Unix seconds", "since");
+    }
+    if (t > now) {
+        return problem(pr, 422, "since: is in the future", "since");
+    }
+    if (now - t > apr_time_from_sec(POOL_DELIVERY_STATS_MAX_AGE)) {
+        return problem(pr, 422, "since: must be at most 7 days ago",
+                       "since");
+    }
+    *param = pool_db_i64(p, (apr_int64_t)t);
+    return 0;
+}
+
+static json_t *stats_bucket(apr_pool_t *p, const PGresult *r, int i)
+{
+    return json_pack("{s:o, s:I, s:I, s:I, s:o, s:o}",
+        "start", str_or_null(col_time(p, r, i, 2)),
+        "attempts", (json_int_t)col_i64(r, i, 3),
+        "delivered", (json_int_t)col_i64(r, i, 4),
+        "failed", (json_int_t)col_i64(r, i, 5),
+        "latency_ms_p50", int_or_null(r, i, 6),
+        "latency_ms_p95", int_or_null(r, i, 7));
+}
+
+int pool_deliveries_stats(apr_pool_t *p, PGconn *c, const char *pool,
+                          const char *since, json_t **out,
+                          pool_problem_t *pr)
+{
+    const char *params[2], *err = NULL;
+    PGresult *res;
+    pool_db_rc rc;
+    json_t *buckets;
+    int i, st;
+
+    pool_problem_set(pr, 0, NULL, NULL);
+    if ((st = stats_since(p, since, &params[1], pr)) != 0) {
+        return st;
+    }
+    params[0] = pool;
+    /* every hour from since's to now's (at least one: the clocks of
+     * httpd and the database may differ a little), each joined to the
+     * attempts recorded in it (NULL outcome: in flight, or cut) */
+    rc = pool_db_exec(p, c, "delivery stats",
+        "WITH w AS (SELECT " STATS_SINCE " AS since, now() AS until,"
+        "   (SELECT id FROM pools WHERE name = $1) AS pool_id),"
+        " b AS (SELECT g AS start FROM w, generate_series("
+                UTC_HOUR("w.since") ","
+        "   greatest(w.until, w.since), interval '1 hour') g),"
+        " a AS (SELECT " UTC_HOUR("a.at") " AS start, a.outcome,"
+        "   a.duration_ms FROM delivery_attempts a"
+        "   JOIN deliveries d ON d.id = a.delivery_id"
+        "   WHERE a.at >= " STATS_SINCE " AND a.at <= now()"
+        "   AND d.pool_id = (SELECT pool_id FROM w)"
+        "   AND a.outcome IS NOT NULL)"
+        " SELECT " POOL_SQL_US("w.since") ", " POOL_SQL_US("w.until") ","
+        "   " POOL_SQL_US("b.start") ", count(a.outcome),"
+        "   count(*) FILTER (WHERE a.outcome = 'delivered'),"
+        "   count(*) FILTER (WHERE a.outcome IN ('failed', 'retry')),"
+        "   round(percentile_cont(0.5) WITHIN GROUP"
+        "     (ORDER BY a.duration_ms))::bigint,"
+        "   round(percentile_cont(0.95) WITHIN GROUP"
+        "     (ORDER BY a.duration_ms))::bigint,"
+        "   w.pool_id IS NOT NULL"
+        " FROM w CROSS JOIN b LEFT JOIN a ON a.start = b.start"
+        " GROUP BY w.since, w.until, w.pool_id, b.start ORDER BY b.start",
+        2, params, 9, &res, &err);
+    if (rc != POOL_DB_OK) {
+        return db_problem(p, pr, rc, err, "pool");
+    }
+    if (PQntuples(res) < 1 || !pool_db_col_bool(res, 0, 8)) {
+        PQclear(res);
+        return problem(pr, 404, "no such pool", NULL);
+    }
+    buckets = json_array();
+    for (i = 0; i < PQntuples(res); i++) {
+        json_array_append_new(buckets, stats_bucket(p, res, i));
+    }
+    *out = json_pack("{s:o, s:o, s:i, s:o}",
+        "since", str_or_null(col_time(p, res, 0, 0)),
+        "until", str_or_null(col_time(p, res, 0, 1)),
+        "bucket_seconds", 3600, "buckets", buckets);
+    PQclear(res);
+    return 0;
+}

@@ -12,12 +12,12 @@
 typedef struct {
     const char *url;
     const char *description;    /* never NULL */
-    const char *events;         /* text[] literal, "{}": every event */
+    const char *events;         /* JSON array text, "[]": every event */
     const char *filter;         /* normalized jsonb text, or NULL */
     const char *auth_type;      /* none, bearer, basic, header */
     const char *auth_name;      /* basic: user; header: its name */
     const char *auth_secret;    /* token, password or header value */
-    const char *retry;          /* int[] literal */
+    const char *retry;          /* JSON array text of waits */
     const char *rate_limit;     /* integer text or NULL */
     const char *mapping;        /* JSON text (order kept) or NULL */
     const char *rule;           /* JSON text or NULL */

@@ -586,23 +586,14 @@ pool_db_rc pool_event_emit(apr_pool_t *p, PGconn *c, apr_int64_t pool_pk,
 
 /* ------------------------------------------------------------ retention */
 
-#define PURGE_BATCH 1000
-
 pool_db_rc pool_delivery_purge(apr_pool_t *p, PGconn *c, const char *pool,
                                int *purged, const char **err)
 {
     const char *params[3];
-    pool_db_rc rc;
-    int n;
 
-    params[0] = apr_itoa(p, PURGE_BATCH);
     params[1] = pool;
     params[2] = apr_ltoa(p, POOL_SETTINGS_DELIVERY_RETENTION);
-    *purged = 0;
-    do {
-        PGresult *r;
-
-        rc = pool_db_exec(p, c, "purge deliveries",
+    return pool_db_purge(p, c, "purge deliveries",
             "WITH gone AS (SELECT d.id FROM pools p JOIN deliveries d"
             "   ON d.pool_id = p.id AND d.state <> 'pending'"
             "   AND d.created_at < now() - make_interval(secs => coalesce("
@@ -611,13 +602,5 @@ pool_db_rc pool_delivery_purge(apr_pool_t *p, PGconn *c, const char *pool,
             "   LIMIT $1::int FOR UPDATE OF d SKIP LOCKED)"
             " DELETE FROM deliveries d USING gone WHERE d.id = gone.id"
             " RETURNING 1",
-            3, params, 1, &r, err);
-        if (rc != POOL_DB_OK) {
-            return rc;
-        }
-        n = PQntuples(r);
-        PQclear(r);
-        *purged += n;
-    } while (n == PURGE_BATCH);
-    return POOL_DB_OK;
+            3, params, purged, err);
 }

@@ -132,6 +132,18 @@ int pool_deliveries_get(apr_pool_t *p, PGconn *c, const char *pool,
 int pool_deliveries_retry(apr_pool_t *p, PGconn *c, const char *pool,
                           const char *id, pool_problem_t *pr);
 
+/* Delivery success and latency of pool per hour (whole UTC hours, oldest
+ * first, every one present) from since (RFC 3339 or Unix seconds; NULL:
+ * a day ago; 422 naming "since" when malformed, in the future or more
+ * than POOL_DELIVERY_STATS_MAX_AGE seconds ago) to now, over the attempts
+ * with an outcome.  *out: {"since", "until", "bucket_seconds": 3600,
+ * "buckets": [{"start", "attempts", "delivered", "failed" (failed or
+ * retry), "latency_ms_p50", "latency_ms_p95" (null when empty)}]}. */
+#define POOL_DELIVERY_STATS_MAX_AGE (7 * 86400)
+int pool_deliveries_stats(apr_pool_t *p, PGconn *c, const char *pool,
+                          const char *since, json_t **out,
+                          pool_problem_t *pr);
+
 /* Every failed delivery of an endpoint created since (RFC 3339) is
  * pending again, due now (the endpoint is enabled when it was disabled).
  * *n: how many. */

@@ -53,11 +53,14 @@ static const struct {
       "\"pool\":\"%s\"}" },
     { "import.completed", "{\"id\":\"3f2e1d0c-ba98-4765-8432-10fedcba9876\","
       "\"pool\":\"%s\",\"kind\":\"import\",\"status\":1,\"percent\":100,"
-      "\"message\":\"imported\",\"result\":{\"file_id\":"
-      "\"0b9e6a52-3c7d-4f4e-9a55-1c2d3e4f5a6b\"}}" },
+      "\"message\":\"done\",\"result\":" FILE_SAMPLE ",\"created_at\":"
+      "\"2026-11-21T10:14:59.500000Z\",\"updated_at\":"
+      "\"2026-11-21T10:15:00.120000Z\"}" },
     { "import.failed", "{\"id\":\"3f2e1d0c-ba98-4765-8432-10fedcba9876\","
-      "\"pool\":\"%s\",\"kind\":\"import\",\"status\":-1,\"percent\":0,"
-      "\"message\":\"the source answered 404\",\"result\":null}" },
+      "\"pool\":\"%s\",\"kind\":\"import\",\"status\":2,\"percent\":0,"
+      "\"message\":\"the server answered 404\",\"result\":null,"
+      "\"created_at\":\"2026-11-21T10:14:59.500000Z\",\"updated_at\":"
+      "\"2026-11-21T10:15:00.120000Z\"}" },
     { "client.enrolled", "{\"pool\":\"%s\",\"client\":" CLIENT_SAMPLE
       ",\"enrollment_key\":\"ek_0123456789abcdef\"}" },
     { "message.received", "{\"pool\":\"%s\",\"id\":"
@@ -65,8 +68,9 @@ static const struct {
       "\"cl_5f1c0a2b3c4d5e6f7a8b9c0d\",\"to\":\"pool\",\"subject\":"
       "\"maintenance\",\"size\":120,\"files\":[],\"created_at\":"
       "\"2026-11-21T10:30:00Z\",\"url\":null}" },
-    { "webhook.test", "{\"pool\":\"%s\",\"client\":"
-      "\"cl_5f1c0a2b3c4d5e6f7a8b9c0d\"}" },
+    { "webhook.test", "{\"pool\":\"%s\",\"client_id\":"
+      "\"cl_5f1c0a2b3c4d5e6f7a8b9c0d\",\"message\":"
+      "\"a test event, sent on request\"}" },
 };
 
 /* tmpl with every "%s" replaced by pool */

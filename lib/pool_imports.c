@@ -383,6 +383,9 @@ static void queue_callback(pool_step_ctx_t *ctx, claimed_t *cl, int in_tx)
         json_t *status = json_object_get(pj, "status");
         const char *event = json_integer_value(status) == 1
                             ? "import.completed" : "import.failed";
+
+        /* every event's data names its pool (filters on /data/pool) */
+        json_object_set_new(pj, "pool", json_string(cl->pool));
         body = pool_json_dump(ctx->p, pj);
         json_decref(pj);
         rc = pool_event_emit(ctx->p, ctx->db, cl->pool_pk, event, body, 0,

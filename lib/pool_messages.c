@@ -8,7 +8,6 @@
 #include "pool_ts.h"
 #include "pool_util.h"
 
-#define PURGE_BATCH 1000
 #define CLIENT_ID_LEN 27            /* "cl_" + 24 hex */
 
 /* ------------------------------------------------------------ requests */
@@ -721,15 +720,9 @@ pool_db_rc pool_msg_send(apr_pool_t *p, PGconn *c, const pool_msg_caller_t *me,
 pool_db_rc pool_msg_purge(apr_pool_t *p, PGconn *c, const char *pool,
                           int *purged, const char **err)
 {
-    const char *params[2] = { apr_itoa(p, PURGE_BATCH), pool };
-    pool_db_rc rc;
-    int n;
+    const char *params[2] = { NULL, pool };
 
-    *purged = 0;
-    do {
-        PGresult *r;
-
-        rc = pool_db_exec(p, c, "purge messages",
+    return pool_db_purge(p, c, "purge messages",
             "WITH gone AS (SELECT m.id FROM pools p JOIN messages m"
             "   ON m.pool_id = p.id"
             "   AND m.created_at < now() - make_interval(secs =>"
@@ -739,13 +732,5 @@ pool_db_rc pool_msg_purge(apr_pool_t *p, PGconn *c, const char *pool,
             "   LIMIT $1::int FOR UPDATE OF m SKIP LOCKED)"
             " DELETE FROM messages m USING gone WHERE m.id = gone.id"
             " RETURNING 1",
-            2, params, 1, &r, err);
-        if (rc != POOL_DB_OK) {
-            return rc;
-        }
-        n = PQntuples(r);
-        PQclear(r);
-        *purged += n;
-    } while (n == PURGE_BATCH);
-    return POOL_DB_OK;
+            2, params, purged, err);
 }

@@ -13,6 +13,8 @@
  *   GET    .../deliveries[?endpoint=&status=&event=&since=&before=&limit=]
  *   GET    .../deliveries/{id}                    with every attempt
  *   POST   .../deliveries/{id}/retry              -> 202
+ *   GET    .../deliveries/stats[?since=T]         success and latency
+ *                                                 per hour
  *
  * Checking, SQL and JSON shapes live in lib/pool_endpoints.c and
  * lib/pool_deliveries.c; this is the glue. */
@@ -37,7 +39,7 @@
 
 typedef enum {
     EP_LIST, EP_CREATE, EP_GET, EP_UPDATE, EP_DELETE, EP_ROTATE,
-    EP_PREVIEW, EP_RECOVER, DL_LIST, DL_GET, DL_RETRY
+    EP_PREVIEW, EP_RECOVER, DL_LIST, DL_GET, DL_RETRY, DL_STATS
 } ep_call;
 
 typedef struct {
@@ -80,6 +82,9 @@ static int call_lib(apr_pool_t *p, PGconn *c, ep_baton *b)
                                     &b->pr);
     case DL_GET:
         return pool_deliveries_get(p, c, b->pool, b->id, &b->out, &b->pr);
+    case DL_STATS:
+        return pool_deliveries_stats(p, c, b->pool, b->since, &b->out,
+                                     &b->pr);
     case DL_RETRY:
         /* answered with the delivery as it is now */
         return pool_deliveries_retry(p, c, b->pool, b->id, &b->pr)
@@ -444,6 +449,23 @@ static int deliveries_list(request_rec *r, ep_baton *b)
     return run(r, b, &rv) ? send_out(r, HTTP_OK, b) : rv;
 }
 
+static int deliveries_stats(request_rec *r, ep_baton *b)
+{
+    apr_table_t *args;
+    int rv;
+
+    if (r->method_number != M_GET) {
+        return pool_method_not_allowed(r, "GET, HEAD", "the delivery "
+                                       "statistics are read with GET");
+    }
+    if (pool_query(r, &args) != OK) {
+        return OK;
+    }
+    b->since = query_time(r, apr_table_get(args, "since"));
+    b->call = DL_STATS;
+    return run(r, b, &rv) ? send_out(r, HTTP_OK, b) : rv;
+}
+
 int pool_handle_deliveries(request_rec *r, pool_principal *who,
                            const char *pool, const char *rest)
 {
@@ -465,6 +487,12 @@ int pool_handle_deliveries(request_rec *r, pool_principal *who,
     if ((slash = strchr(rest, '/')) != NULL) {
         action = slash + 1;
         rest = apr_pstrmemdup(r->pool, rest, (apr_size_t)(slash - rest));
+    }
+    /* "stats" is no delivery id (ids are uuids): a resource of its own */
+    if (!strcmp(rest, "stats")) {
+        return action ? pool_problem(r, HTTP_NOT_FOUND, "no such resource",
+                                     NULL)
+                      : deliveries_stats(r, &b);
     }
     if (!pool_uuid_valid(rest)) {
         return pool_problem(r, HTTP_NOT_FOUND, "no such delivery", NULL);

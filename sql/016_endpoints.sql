@@ -237,7 +237,12 @@ BEGIN
             'deadline', pool_rfc3339(NEW.deadline),
             'result_seq', (SELECT r.seq FROM results r
                            WHERE r.group_id = NEW.id),
-            'process', NEW.process_id)),
+            'process', NEW.process_id))
+        -- why it was given up: its process's message (lib/pool_groups.c)
+        || CASE WHEN ev = 'group.failed' THEN jsonb_build_object('reason',
+               coalesce((SELECT pr.message FROM processes pr
+                         WHERE pr.id = NEW.process_id), 'given up'))
+           ELSE '{}'::jsonb END,
         false, NULL)
     FROM pools p WHERE p.id = NEW.pool_id;
     RETURN NULL;

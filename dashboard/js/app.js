@@ -10,8 +10,10 @@ import { el, field } from './dom.js';
 import clients from './clients.js';
 import rounds from './rounds.js';
 import processes from './processes.js';
+import endpoints from './endpoints.js';
+import deliveries from './deliveries.js';
 
-const SCREENS = [clients, rounds, processes];
+const SCREENS = [clients, rounds, processes, endpoints, deliveries];
 
 const $ = (id) => document.getElementById(id);
 let current = null;      // {screen, token}: the screen shown

@@ -56,6 +56,13 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, 'dashboard-' + name + '.png'), fullPage: true });
 }
 
+// One element of the page only (a chart, a delivery).
+async function shotOf(page, selector, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.locator(selector).screenshot({ path: path.join(SHOTS, 'dashboard-' + name + '.png') });
+}
+
 async function open(page, cfg) {
   const res = await page.goto(cfg.base + '/pool/dashboard/');
   await page.waitForSelector('#signin');
@@ -331,6 +338,217 @@ scenarios.processes = async (cfg, { page }) => {
   await page.waitForSelector('#process-lookup pre.json');
   out.lookup_result = JSON.parse(await page.textContent('#process-lookup pre.json'));
   await shot(page, 'processes');
+  return out;
+};
+
+// ---------------------------------------------------------------- webhooks
+
+async function screen(page, id, ready) {
+  await page.click('#nav a[href="#' + id + '"]');
+  await page.waitForSelector(ready);
+}
+
+// Everything of markup that could have run: <img> elements in the page,
+// the payload's flag, the dialogs.
+async function xssTraces(page, seen) {
+  await page.waitForTimeout(500);   // time for an image error to fire, were it one
+  return {
+    imgs_in_main: await page.$$eval('#main img', (l) => l.length),
+    flag: await page.evaluate(() => window.__xss === undefined ? null : String(window.__xss)),
+    dialogs: seen.dialogs.slice(),
+  };
+}
+
+function epRow(id) {
+  return '#endpoints-list tr[data-endpoint="' + id + '"]';
+}
+
+// endpoints: markup shown as text; add one through the form (its secret
+// once), rotate, disable, delete (confirmed in the page, cancelled once)
+scenarios.endpoints = async (cfg, { page, seen }) => {
+  await signIn(page, cfg);
+  await screen(page, 'endpoints', epRow(cfg.target));
+  const out = {};
+  const target = epRow(cfg.target);
+  out.target_url = await page.textContent(target + ' .ep-url');
+  out.target_description = await page.textContent(target + ' .ep-description');
+
+  await page.click('#endpoint-new');
+  await page.waitForSelector('#endpoint-form');
+  await page.fill('#ep-url', cfg.url);
+  await page.fill('#ep-description', cfg.payload);
+  await page.check('#ep-event-file-received');
+  await page.check('#ep-event-group-closed');
+  await page.selectOption('#ep-auth-type', 'bearer');
+  out.secret_note = await page.textContent('#ep-auth-secret-note');
+  await page.fill('#ep-auth-secret', cfg.token);
+  await page.fill('#ep-retry', '10, 60');
+  await page.fill('#ep-rate', '5');
+  await page.click('#ep-save');
+  await page.waitForSelector('#endpoint-secret-box');
+  out.id = await page.getAttribute('#endpoint-secret-box', 'data-endpoint');
+  out.secret = await page.inputValue('#endpoint-secret');
+  out.secret_box_text = await page.textContent('#endpoint-secret-box');
+  const row = epRow(out.id);
+  await page.waitForSelector(row);
+  out.row = await page.textContent(row);
+  out.row_description = await page.textContent(row + ' .ep-description');
+  await shot(page, 'endpoints');
+  await page.click('#endpoint-secret-done');
+  await page.waitForSelector('#endpoint-secret-box', { state: 'detached' });
+  out.secret_in_page_after_done = (await page.content()).includes(out.secret);
+
+  await page.click(row + ' .ep-rotate');
+  await page.waitForSelector(row + ' .confirm');
+  out.rotate_question = await page.textContent(row + ' .confirm p');
+  await page.click(row + ' .confirm-yes');
+  await page.waitForSelector('#endpoint-secret-box');
+  out.rotated_secret = await page.inputValue('#endpoint-secret');
+  out.rotated_box_text = await page.textContent('#endpoint-secret-box');
+
+  await page.click(row + ' .ep-toggle');
+  await page.waitForSelector(row + ' td.state:has-text("disabled")');
+  out.disabled_state = await page.textContent(row + ' td.state');
+
+  // delete: cancelled first, then confirmed
+  await page.click(target + ' .ep-delete');
+  await page.waitForSelector(target + ' .confirm');
+  out.delete_question = await page.textContent(target + ' .confirm p');
+  await page.click(target + ' .confirm-no');
+  await page.waitForSelector(target + ' .ep-delete');
+  out.after_cancel_rows = await page.$$eval('#endpoints-list tbody tr', (l) => l.length);
+  await page.click(target + ' .ep-delete');
+  await page.click(target + ' .confirm-yes');
+  await page.waitForSelector(target, { state: 'detached' });
+  out.message = await page.textContent('#message');
+  Object.assign(out, await xssTraces(page, seen));
+  // an endpoint's Deliveries: the deliveries screen, filtered on it
+  await page.click(row + ' .ep-deliveries');
+  await page.waitForSelector('#screen-deliveries #dl-endpoint option[value="' + out.id + '"]',
+                             { state: 'attached' });
+  await page.waitForSelector('#deliveries-list p, #deliveries-list table');
+  out.deliveries_hash = await page.evaluate(() => location.hash);
+  out.deliveries_filter = await page.inputValue('#dl-endpoint');
+  return out;
+};
+
+// the mapping editor: a preview of a new template, an invalid one's
+// error with its position, JSON that does not parse, then saved
+scenarios.mapping = async (cfg, { page }) => {
+  await signIn(page, cfg);
+  const row = epRow(cfg.target);
+  await screen(page, 'endpoints', row);
+  await page.click(row + ' .ep-edit');
+  await page.waitForSelector('#endpoint-form');
+  const out = {};
+  out.mapping_before = JSON.parse(await page.inputValue('#ep-mapping'));
+  out.secret_note = await page.textContent('#ep-auth-secret-note');
+  await page.fill('#ep-mapping', cfg.mapping);
+  await page.click('#ep-preview-button');
+  await page.waitForSelector('#ep-preview .preview-result');
+  out.preview = {
+    method: await page.textContent('#ep-preview .pv-method'),
+    url: await page.textContent('#ep-preview .pv-url'),
+    body: await page.textContent('#ep-preview .pv-body'),
+    missing: await page.textContent('#ep-preview .pv-missing'),
+    headers: await page.$$eval('#ep-preview table.headers tr',
+      (trs) => trs.map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent])),
+  };
+  await shot(page, 'endpoint-preview');
+  await page.fill('#ep-mapping', cfg.invalid);
+  await page.click('#ep-preview-button');
+  await page.waitForSelector('#ep-preview .preview-error');
+  out.invalid_error = await page.textContent('#ep-preview .preview-error');
+  await page.fill('#ep-mapping', '{"body": ');
+  await page.click('#ep-preview-button');
+  await page.waitForSelector('#ep-preview .preview-error:has-text("not JSON")');
+  out.json_error = await page.textContent('#ep-preview .preview-error');
+  await page.fill('#ep-mapping', cfg.mapping);
+  await page.click('#ep-save');
+  await page.waitForSelector('#endpoint-form', { state: 'detached' });
+  await page.waitForSelector('#message:has-text("was saved")');
+  out.message = await page.textContent('#message');
+  return out;
+};
+
+async function chartFacts(page) {
+  return page.$eval('#delivery-chart', (c) => {
+    const svg = c.querySelector('svg');
+    return {
+      svg: !!svg,
+      ns: svg ? svg.namespaceURI : null,
+      label: svg ? svg.getAttribute('aria-label') : null,
+      delivered_bars: [...c.querySelectorAll('rect.bar.delivered')].map((r) => Number(r.dataset.count)),
+      failed_bars: [...c.querySelectorAll('rect.bar.failed')].map((r) => Number(r.dataset.count)),
+      bar_heights: [...c.querySelectorAll('rect.bar')].map((r) => Number(r.getAttribute('height'))),
+      lines: c.querySelectorAll('path.line').length,
+      dots: c.querySelectorAll('circle.dot').length,
+      table_rows: c.querySelectorAll('table.chart-table tbody tr').length,
+      busy_rows: [...c.querySelectorAll('table.chart-table tbody tr.busy')].map((tr) => tr.textContent),
+    };
+  });
+}
+
+function dlRow(id) {
+  return '#deliveries-list tr[data-delivery="' + id + '"]';
+}
+
+// deliveries: the chart, the failed delivery's detail with the answer's
+// body, Retry until delivered (the test runs the deliver step meanwhile),
+// the event filter, Recover since
+scenarios.deliveries = async (cfg, { page }) => {
+  await signIn(page, cfg);
+  await screen(page, 'deliveries', '#delivery-chart svg');
+  const out = {};
+  out.chart = await chartFacts(page);
+  await page.waitForSelector(dlRow(cfg.delivery));
+  await page.selectOption('#dl-status', 'failed');
+  await page.click('#dl-apply');
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('#deliveries-list td.state')];
+    return b.length && b.every((td) => td.textContent === 'failed');
+  });
+  out.failed_rows = await page.$$eval('#deliveries-list tbody tr', (l) => l.map((tr) => tr.dataset.delivery));
+  const row = dlRow(cfg.delivery);
+  await page.click(row + ' .dl-open');
+  await page.waitForSelector('#delivery-detail article[data-delivery="' + cfg.delivery + '"]');
+  const detail = '#delivery-detail article';
+  out.detail_state = await page.getAttribute(detail, 'data-state');
+  out.response_bodies = await page.$$eval(detail + ' pre.resp-body', (l) => l.map((x) => x.textContent));
+  out.request_bodies = await page.$$eval(detail + ' pre.req-body', (l) => l.map((x) => x.textContent));
+  out.reasons = await page.$$eval(detail + ' .attempt .reason', (l) => l.map((x) => x.textContent));
+  out.payload = JSON.parse(await page.textContent('#delivery-payload'));
+  await shotOf(page, '#delivery-detail', 'delivery');
+
+  await page.click('#delivery-retry');
+  await page.waitForSelector(detail + '[data-state="delivered"]', { timeout: 90000 });
+  out.outcomes = await page.$$eval(detail + ' li.attempt', (l) => l.map((x) => x.className));
+  out.last_response = await page.$$eval(detail + ' pre.resp-body', (l) => l[l.length - 1].textContent);
+  out.retry_disabled = await page.isDisabled('#delivery-retry');
+  out.row_state_after = await page.textContent(row + ' td.state');
+
+  // the chart again: a delivered bar now
+  await page.click('#chart-reload');
+  await page.waitForSelector('#delivery-chart rect.bar.delivered');
+  out.chart_after = await chartFacts(page);
+  await shotOf(page, '.chart-box', 'delivery-chart');
+
+  // one event type
+  await page.selectOption('#dl-status', '');
+  await page.selectOption('#dl-event', cfg.event);
+  await page.click('#dl-apply');
+  await page.waitForFunction((ev) => {
+    const r = [...document.querySelectorAll('#deliveries-list tbody tr')];
+    return r.length && r.every((tr) => tr.children[1].textContent === ev);
+  }, cfg.event);
+  out.event_rows = await page.$$eval('#deliveries-list tbody tr', (l) => l.map((tr) => tr.dataset.delivery));
+
+  // recover the endpoint's failures since cfg.since
+  await page.selectOption('#recover-endpoint', cfg.endpoint);
+  await page.fill('#recover-since', cfg.since);
+  await page.click('#recover-submit');
+  await page.waitForSelector('#message:has-text("pending again")');
+  out.recover_message = await page.textContent('#message');
   return out;
 };
 

@@ -22,12 +22,16 @@ import pytest
 
 from conftest import ROOT, assert_problem, unique
 from test_config import configtest
+from test_endpoints_api import db_now, emit
+from test_webhooks import Receiver
 from tus_helpers import SecondHost
 
 BROWSER_DIR = os.path.join(ROOT, "t", "browser")
 DASHBOARD_DIR = os.path.join(ROOT, "dashboard")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 XSS = '<img src=x onerror="window.__xss=1;alert(1)">'
+# a URL the API takes (no spaces) that is markup all the same
+XSS_URL = "http://127.0.0.1:9/<img/src=x/onerror=window.__xss=1;alert(1)>"
 
 
 # ---------------------------------------------------------------- helpers
@@ -535,3 +539,157 @@ def test_processes_and_an_import(stack, rounds_pool, browser):
     assert len(files) == 1
     with open(os.path.join(DASHBOARD_DIR, "favicon.svg"), "rb") as f:
         assert files[0]["size"] == len(f.read())
+
+
+# ---------------------------------------------------------------- webhooks
+
+@pytest.fixture(scope="module")
+def rcv():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def make_endpoint(p, body):
+    r = p.s.post(p.api("/endpoints"), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_endpoints_screen(stack, browser, rcv):
+    """Markup in an endpoint's URL and description shows as text; an
+    endpoint added through the form (its signing secret once), rotated,
+    disabled; another removed after a confirmation in the page."""
+    p = Pool(stack, "eps")
+    path = rcv.path()
+    target = make_endpoint(p, {"url": XSS_URL, "description": XSS})["id"]
+    token = "tok-" + unique("t")
+    out = browser.run("endpoints", p.cfg(target=target, payload=XSS,
+                                         url=rcv.url(path), token=token))
+    assert out["target_url"] == XSS_URL
+    assert out["target_description"] == XSS
+    assert out["imgs_in_main"] == 0 and out["flag"] is None
+    assert "never shown again" in out["secret_note"], out["secret_note"]
+    new, secret = out["id"], out["secret"]
+    assert new.startswith("ep_") and secret.startswith("whsec_")
+    assert "shown only now" in out["secret_box_text"]
+    assert out["row_description"] == XSS
+    assert "file.received, group.closed" in out["row"] and "5 a second" in out["row"]
+    assert not out["secret_in_page_after_done"]
+    rotated = out["rotated_secret"]
+    assert rotated.startswith("whsec_") and rotated != secret
+    assert "previous secret signs too" in out["rotated_box_text"]
+    assert "disabled by an admin" in out["disabled_state"], out["disabled_state"]
+    assert "pending deliveries fail" in out["delete_question"]
+    assert out["after_cancel_rows"] == 2, "Cancel must keep the endpoint"
+    assert "was removed" in out["message"]
+    assert out["deliveries_hash"] == "#deliveries"
+    assert out["deliveries_filter"] == new
+
+    # the API agrees
+    assert_problem(p.s.get(p.api("/endpoints/" + target)), 404)
+    ep = p.s.get(p.api("/endpoints/" + new)).json()
+    assert (ep["url"], ep["description"]) == (rcv.url(path), XSS)
+    assert ep["events"] == ["file.received", "group.closed"]
+    assert ep["auth"] == {"type": "bearer", "secret_set": True}
+    assert (ep["retry_schedule"], ep["rate_limit"]) == ([10, 60], 5)
+    assert ep["disabled"] is True and ep["disabled_reason"] == "disabled by an admin"
+    assert ep["secret_rotated_until"]
+    # the rotated secret signs, and the token typed is sent
+    r = p.s.patch(p.api("/endpoints/" + new), json={"disabled": False})
+    assert r.status_code == 200, r.text
+    rcv.secrets[path] = rotated
+    assert emit(stack, p.name, "file.received") == 1
+    run(stack, "deliver")
+    got = rcv.received(path)
+    assert len(got) == 1 and got[0]["verified"], got
+    assert got[0]["headers"]["authorization"] == "Bearer " + token
+
+
+def test_mapping_preview_and_its_errors(stack, browser):
+    p = Pool(stack, "map")
+    ep = make_endpoint(p, {"url": "https://hooks.example.com/api", "events": ["file.received"],
+                           "auth": {"type": "header", "name": "X-Key", "value": "k-secret-9"},
+                           "mapping": {"body": {"id": {"$ptr": "/data/file/id"}}}})
+    mapping = {"method": "PUT", "path": "/docs/{{/data/file/id}}",
+               "body": {"doc": {"$ptr": "/data/file/id"},
+                        "owner": {"$ptr": "/data/file/labels/owner"},
+                        "title": "{{/data/file/name}}"}}
+    invalid = '{"body": {"t": "x {{/data/file/name"}}'
+    out = browser.run("mapping", p.cfg(target=ep["id"], mapping=json.dumps(mapping, indent=2),
+                                       invalid=invalid))
+    assert out["mapping_before"] == ep["mapping"]
+    assert "Leave it empty to keep" in out["secret_note"]
+    pv = out["preview"]
+    assert pv["method"] == "PUT"
+    assert pv["url"].startswith("https://hooks.example.com/api/docs/"), pv
+    body = json.loads(pv["body"])
+    assert list(body) == ["doc", "owner", "title"] and body["owner"] is None
+    assert pv["url"].endswith("/" + body["doc"])
+    assert "/data/file/labels/owner" in pv["missing"]
+    headers = dict(pv["headers"])
+    assert "webhook-signature" in {k.lower() for k in headers}
+    assert "k-secret-9" not in json.dumps(pv)
+    # the API's error, with where it is: the member and the character
+    err = out["invalid_error"]
+    assert "422" in err and "/body/t" in err and "character" in err, err
+    assert "not JSON" in out["json_error"]
+    assert "was saved" in out["message"]
+    assert p.s.get(p.api("/endpoints/" + ep["id"])).json()["mapping"] == mapping
+
+
+def test_deliveries_failed_then_retried_and_the_chart(stack, browser, rcv):
+    """A delivery the receiver refused (500 with a body of its own) shows
+    that body; once the receiver answers 200, Retry delivers it (the
+    deliver step runs while the page waits); the chart draws its bars."""
+    p = Pool(stack, "dlv")
+    path = rcv.path()
+    marker = "database down " + unique("m")
+    fixed = []
+    rcv.answers[path] = lambda rec: (200, [], 0, b"thanks") if fixed \
+        else (500, [("Content-Type", "text/plain")], 0, marker.encode())
+    ep = make_endpoint(p, {"url": rcv.url(path), "retry_schedule": [],
+                           "description": XSS})
+    rcv.secrets[path] = ep["secret"]
+    t0 = db_now(stack)
+    assert emit(stack, p.name, "file.received", {"file": {"id": "f-1"}}) == 1
+    assert emit(stack, p.name, "group.closed", {"group": {"id": "g-1"}}) == 1
+    run(stack, "deliver")
+    items = p.s.get(p.api("/deliveries")).json()["items"]
+    assert [d["state"] for d in items] == ["failed", "failed"], items
+    first = [d for d in items if d["event"] == "file.received"][0]["id"]
+    other = [d for d in items if d["event"] == "group.closed"][0]["id"]
+    fixed.append(True)
+
+    out = browser.run("deliveries", p.cfg(delivery=first, event="group.closed",
+                                          endpoint=ep["id"], since=t0),
+                      while_waiting=lambda: run(stack, "deliver"))
+    c = out["chart"]
+    assert c["svg"] and c["ns"] == "http://www.w3.org/2000/svg"
+    assert sum(c["failed_bars"]) == 2 and c["delivered_bars"] == [], c
+    assert all(h > 0 for h in c["bar_heights"])
+    assert c["table_rows"] in (24, 25) and len(c["busy_rows"]) >= 1
+    assert "2 attempts, 0 delivered, 2 failed" in c["label"], c["label"]
+    assert sorted(out["failed_rows"]) == sorted([first, other])
+    assert out["detail_state"] == "failed"
+    assert out["response_bodies"] == [marker]
+    assert "500" in out["reasons"][0]
+    assert out["payload"]["data"] == {"file": {"id": "f-1"}}
+    assert json.loads(out["request_bodies"][0]) == out["payload"]
+    # retried: delivered, with both attempts
+    assert out["outcomes"] == ["attempt outcome-failed", "attempt outcome-delivered"]
+    assert out["last_response"] == "thanks"
+    assert out["retry_disabled"] and out["row_state_after"] == "delivered"
+    ca = out["chart_after"]
+    assert sum(ca["delivered_bars"]) == 1 and sum(ca["failed_bars"]) == 2, ca
+    assert ca["lines"] >= 1 and ca["dots"] >= 2
+    assert out["event_rows"] == [other]
+    assert "1 failed deliveries" in out["recover_message"], out["recover_message"]
+
+    # the API agrees; the recovered one goes out at the next deliver step
+    d = p.s.get(p.api("/deliveries/" + first)).json()
+    assert d["state"] == "delivered" and len(d["history"]) == 2
+    run(stack, "deliver")
+    d = p.s.get(p.api("/deliveries/" + other)).json()
+    assert d["state"] == "delivered", d
+    assert all(g["verified"] for g in rcv.received(path))

@@ -381,6 +381,48 @@ def test_two_runners_send_each_endpoint_delivery_once(stack, pool, admin,
     assert [d[:2] for d in deliveries(stack, ep["id"])] == [("delivered", "1")] * 30
 
 
+def test_two_deliver_loops_send_each_event_once(stack, pool, admin, uploader,
+                                                receiver):
+    """Two `poolctl run --every 1 deliver` loops (two hosts' cron jobs) while
+    events keep coming, a third of them answered 500 once: every event
+    arrives, each delivered exactly once, each failure retried once."""
+    import subprocess
+    from conftest import POOLCTL
+    seen = {}
+
+    def flaky(rec):
+        n = seen[rec["id"]] = seen.get(rec["id"], 0) + 1
+        name = json.loads(rec["body"])["data"]["file"]["name"]
+        return (500 if n == 1 and int(name[4:-4]) % 3 == 0 else 200, [], 0)
+
+    ep, path = make_endpoint(stack, pool, admin, receiver, answer=flaky,
+                             events=["file.received"], retry_schedule=[1])
+    loops = [subprocess.Popen([POOLCTL, "-c", stack.conf, "run", "--every", "1",
+                               "deliver"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        for i in range(30):
+            uploader.upload_ok("loop%d.txt" % i, b"l")
+            if i % 10 == 9:
+                time.sleep(0.5)     # the loops run between the uploads
+        assert wait_for(lambda: [d[0] for d in deliveries(stack, ep["id"])]
+                        == ["delivered"] * 30, timeout=90), \
+            deliveries(stack, ep["id"])
+    finally:
+        for lp in loops:
+            lp.terminate()
+        errs = [lp.communicate(timeout=60)[1] for lp in loops]
+    assert [lp.returncode for lp in loops] == [0, 0], errs
+    got = got_under(receiver, path)
+    assert len(got) == 40       # 30 events + the 10 first answered 500
+    assert all(r["verified"] for r in got)
+    assert len({r["id"] for r in got}) == 30
+    attempts = sorted(int(d[1]) for d in deliveries(stack, ep["id"]))
+    assert attempts == [1] * 20 + [2] * 10
+    assert sorted(seen.values()) == [1] * 20 + [2] * 10
+
+
 # ---------------------------------------------------------------- usage, retention
 
 def test_usage_counts_sent_and_failed_by_outcome(stack, pool, admin, uploader,

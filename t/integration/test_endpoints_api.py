@@ -1,5 +1,5 @@
 """The admin API of webhook endpoints and the delivery log
-(docs/webhooks-api.md): .../endpoints (create, list, read, merge, rotate,
+(docs/webhooks.md): .../endpoints (create, list, read, merge, rotate,
 preview, recover, remove) and .../deliveries (list with filters and paging,
 one with its attempts, retry), for a pool's admins only.
 
@@ -705,3 +705,168 @@ def test_recover_since_resends_failed_and_enables(stack, admin, rcv):
     run_deliver(stack)
     assert deliveries(admin, status="failed")["items"] == []
     assert all(g["verified"] for g in rcv.received(path))
+
+
+# ---------------------------------------------------------------- stats
+
+def stats(c, **q):
+    r = c.s.get(dl_url(c, "/stats"), params=q)
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    return r.json()
+
+
+def hour_of(ts):
+    t = parse_ts(ts)
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def check_buckets(j):
+    """Whole UTC hours, one after the other, from since's to until's."""
+    assert j["bucket_seconds"] == 3600
+    starts = [parse_ts(b["start"]) for b in j["buckets"]]
+    assert starts[0] == hour_of(j["since"])
+    assert starts[-1] == hour_of(j["until"])
+    for a, b in zip(starts, starts[1:]):
+        assert (b - a).total_seconds() == 3600
+    for b in j["buckets"]:
+        assert b["attempts"] == b["delivered"] + b["failed"], b
+        if b["attempts"] == 0:
+            assert b["latency_ms_p50"] is None and b["latency_ms_p95"] is None
+    return {parse_ts(b["start"]): b for b in j["buckets"]}
+
+
+def test_stats_count_attempts_per_hour(stack, admin, client_of, rcv):
+    """Two endpoints: one fails, then delivers after a retry; one fails
+    for good.  An attempt in flight (no outcome) is not counted, nor
+    another pool's."""
+    flaky, down = rcv.path(), rcv.path()
+    rcv.answers[flaky] = lambda rec: (500, [], 0, b"not yet")
+    rcv.answers[down] = lambda rec: (502, [], 0, b"gone")
+    a = create(admin, {"url": rcv.url(flaky), "retry_schedule": [3600]})
+    b = create(admin, {"url": rcv.url(down), "retry_schedule": []})
+    t0 = db_now(stack)
+    assert emit(stack, admin.pool, "file.received", {"i": 1}) == 2
+    assert emit(stack, admin.pool, "group.closed", {"g": 1}) == 2
+    run_deliver(stack)
+    rcv.answers[flaky] = lambda rec: (200, [], 0, b"ok")
+    for d in deliveries(admin, endpoint=a["id"])["items"]:
+        r = admin.s.post(dl_url(admin, "/%s/retry" % d["id"]))
+        assert r.status_code == 202, r.text
+    run_deliver(stack)
+    # an attempt in flight (no outcome yet) and a delivery never tried
+    stack.psql("INSERT INTO delivery_attempts (delivery_id, method)"
+               " SELECT id, 'POST' FROM deliveries WHERE endpoint_id ="
+               " (SELECT id FROM endpoints WHERE public_id = '%s') LIMIT 1"
+               % b["id"])
+    r = admin.s.patch(ep_url(admin, "/" + a["id"]), json={"disabled": True})
+    assert r.status_code == 200
+    assert emit(stack, admin.pool, "file.received", {"i": 2}) == 1
+    # another pool's attempts stay out
+    other = client_of(unique("t"), "admin")
+    create(other, {"url": rcv.url(down), "retry_schedule": []})
+    emit(stack, other.pool, "file.received")
+    run_deliver(stack)
+    assert delivery(other, deliveries(other)["items"][0]["id"])["history"]
+
+    # what each hour should hold, from the attempts' own times
+    want = {}
+    for d in deliveries(admin)["items"]:
+        for at in delivery(admin, d["id"])["history"]:
+            if at["outcome"] is None:
+                continue
+            w = want.setdefault(hour_of(at["at"]), [0, 0, 0])
+            w[0] += 1
+            w[1 if at["outcome"] == "delivered" else 2] += 1
+    assert sum(w[0] for w in want.values()) == 2 + 2 + 2 + 1, want
+    assert sum(w[1] for w in want.values()) == 2
+
+    j = stats(admin)
+    assert set(j) == {"since", "until", "bucket_seconds", "buckets"}
+    since, until = parse_ts(j["since"]), parse_ts(j["until"])
+    assert abs((until - since).total_seconds() - 86400) < 1
+    assert abs((until - parse_ts(db_now(stack))).total_seconds()) < 60
+    assert len(j["buckets"]) in (24, 25)
+    got = check_buckets(j)
+    for hour, b in got.items():
+        w = want.get(hour, [0, 0, 0])
+        assert [b["attempts"], b["delivered"], b["failed"]] == w, (hour, b)
+        if w[0]:
+            assert 0 <= b["latency_ms_p50"] <= b["latency_ms_p95"], b
+    # the current hour holds them (unless the test ran across an hour)
+    current = got[hour_of(j["until"])]
+    assert current["attempts"] == want.get(hour_of(j["until"]), [0])[0]
+    assert set(want) <= set(got)
+
+    # since: only the attempts at or after it, in the same buckets
+    j = stats(admin, since=t0)
+    assert parse_ts(j["since"]) == parse_ts(t0)
+    got = check_buckets(j)
+    assert sum(b["attempts"] for b in got.values()) == 7
+    later = db_now(stack)
+    j = stats(admin, since=later)
+    got = check_buckets(j)
+    assert len(got) in (1, 2)
+    assert all(b["attempts"] == 0 for b in got.values()), got
+    # Unix seconds, and an unescaped '+' of an offset
+    j = stats(admin, since=str(int(since.timestamp()) + 60))
+    assert sum(b["attempts"] for b in check_buckets(j).values()) == 7
+    r = admin.s.get(dl_url(admin, "/stats") + "?since="
+                    + later.replace("Z", "+00:00"))
+    assert r.status_code == 200, r.text
+
+
+def test_stats_of_a_pool_without_deliveries(stack, admin):
+    j = stats(admin)
+    assert all(b["attempts"] == 0 and b["latency_ms_p95"] is None
+               for b in check_buckets(j).values())
+
+
+def iso(dt):
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ago(**kw):
+    """RFC 3339 of now less kw (a timedelta's arguments)."""
+    return iso(datetime.datetime.now(datetime.timezone.utc)
+               - datetime.timedelta(**kw))
+
+
+@pytest.mark.parametrize("since,says", [
+    ("yesterday", "RFC 3339"),
+    ("2026-13-01T00:00:00Z", "RFC 3339"),
+    ("", "RFC 3339"),
+    ("1" * 80, "RFC 3339"),
+    ("2026-11-21 10:15:00Z; DROP TABLE x", "RFC 3339"),
+    (("ago", {"days": 7, "minutes": 5}), "7 days"),
+    (("ago", {"days": 400}), "7 days"),
+    (("ago", {"minutes": -5}), "future"),
+    ("9000-01-01T00:00:00Z", "future"),
+])
+def test_stats_bad_since(stack, admin, since, says):
+    if isinstance(since, tuple):
+        since = ago(**since[1])
+    j = assert_problem(admin.s.get(dl_url(admin, "/stats"),
+                                   params={"since": since}), 422, "since")
+    assert says in j["detail"], j
+
+
+def test_stats_access_and_methods(stack, pool, client_of):
+    admin = client_of(pool, "admin")
+    # 7 days ago less a minute is still fine
+    ok = ago(days=7, minutes=-1)
+    j = stats(admin, since=ok)
+    assert 7 * 24 <= len(j["buckets"]) <= 7 * 24 + 1
+    for role in ("uploader", "listener", "processor"):
+        c = client_of(pool, role)
+        assert_problem(c.s.get(dl_url(c, "/stats")), 403)
+    assert_problem(stack.session().get(dl_url(admin, "/stats")), 401)
+    # another pool's path with my token: not my pool
+    other = client_of(unique("t"), "admin")
+    r = admin.s.get(stack.url("/pool/v1/pools/%s/deliveries/stats" % other.pool))
+    assert_problem(r, 404)
+    r = admin.s.post(dl_url(admin, "/stats"))
+    assert_problem(r, 405)
+    assert r.headers["Allow"] == "GET, HEAD"
+    for rest in ("/stats/x", "/stats/", "/Stats", "/stats/retry"):
+        assert_problem(admin.s.get(dl_url(admin, rest)), 404)

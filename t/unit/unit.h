@@ -18,6 +18,7 @@ Suite *suite_conf(void);
 Suite *suite_net(void);
 Suite *suite_webhook(void);
 Suite *suite_mapping(void);
+Suite *suite_endpoint_doc(void);
 Suite *suite_multipart(void);
 Suite *suite_tus(void);
 Suite *suite_settings(void);

@@ -58,6 +58,7 @@ int main(void)
     srunner_add_suite(sr, suite_net());
     srunner_add_suite(sr, suite_webhook());
     srunner_add_suite(sr, suite_mapping());
+    srunner_add_suite(sr, suite_endpoint_doc());
     srunner_add_suite(sr, suite_multipart());
     srunner_add_suite(sr, suite_tus());
     srunner_add_suite(sr, suite_settings());
