@@ -620,7 +620,7 @@ static pool_db_rc flush(pool_step_ctx_t *ctx, recorder_t *rec,
     "  SELECT id, endpoint_id FROM deliveries" \
     "  WHERE state = 'pending' AND next_attempt_at <= now()" \
     "  AND (locked_until IS NULL OR locked_until < now())" \
-    "  ORDER BY next_attempt_at, id LIMIT $2::int" \
+    "  ORDER BY next_attempt_at LIMIT $2::int" \
     "  FOR UPDATE SKIP LOCKED)," \
     " sec AS (SELECT floor(extract(epoch FROM clock_timestamp()))::bigint" \
     "   AS s)," \
@@ -878,6 +878,18 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     }
     apr_pool_create(&rec.p, ctx->p);
     recorder_reset(&rec);
+    /* Claims and outcomes need not wait for the WAL to reach the disk:
+     * delivery is at least once, and what a database crash could take back
+     * (the last fraction of a second of them) is only sent again, under
+     * the same webhook-id.  The events themselves were queued durably.
+     * Without this each batch waits for a disk flush and the transfers
+     * wait for the batch. */
+    if ((rc = pool_db_exec0(ctx->p, ctx->db, "deliver settings",
+                            "SET synchronous_commit = off", 0, NULL, err))
+        != POOL_DB_OK) {
+        pool_http_multi_destroy(m);
+        return rc;
+    }
     for (;;) {
         int queued = run.queue->nelts - run.qhead, idle;
 
@@ -916,5 +928,9 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     /* after a database error: drop what is still in flight or queued (the
      * leases expire; each is tried again) */
     pool_http_multi_destroy(m);
+    if (rc == POOL_DB_OK) {
+        rc = pool_db_exec0(ctx->p, ctx->db, "deliver settings",
+                           "RESET synchronous_commit", 0, NULL, err);
+    }
     return rc;
 }
