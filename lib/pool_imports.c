@@ -141,6 +141,123 @@ pool_db_rc pool_process_get(apr_pool_t *p, PGconn *c, const char *pool,
     return POOL_DB_OK;
 }
 
+/* --------------------------------------------------------------- list */
+
+/* What of an import's URL may be shown: scheme, host, port and path. */
+static const char *url_shown(apr_pool_t *p, const char *url)
+{
+    pool_http_url_t u;
+
+    if (pool_http_url_parse(p, url, &u) != APR_SUCCESS || !u.host) {
+        return NULL;
+    }
+    return apr_pstrcat(p, u.scheme, "://", u.host, u.port ? ":" : "",
+                       u.port ? u.port : "", u.path, NULL);
+}
+
+static json_t *import_json(apr_pool_t *p, const PGresult *r, int i)
+{
+    json_t *j = json_object(), *pr = json_object();
+
+    json_object_set_new(j, "id", json_string(PQgetvalue(r, i, 0)));
+    json_object_set_new(j, "client", json_string(PQgetvalue(r, i, 1)));
+    json_object_set_new(j, "url", pool_json_str_or_null(
+        url_shown(p, PQgetvalue(r, i, 2))));
+    json_object_set_new(j, "name", pool_json_str_or_null(
+        pool_db_col_str(p, r, i, 3)));
+    json_object_set_new(j, "state", json_string(PQgetvalue(r, i, 4)));
+    json_object_set_new(j, "attempts",
+                        json_integer(pool_db_col_i64(r, i, 5)));
+    json_object_set_new(j, "file_id", pool_json_str_or_null(
+        pool_db_col_str(p, r, i, 6)));
+    json_object_set_new(j, "last_error", pool_json_str_or_null(
+        pool_db_col_str(p, r, i, 7)));
+    json_object_set_new(j, "created_at", pool_json_str_or_null(
+        pool_db_col_time(p, r, i, 8)));
+    json_object_set_new(pr, "status", json_integer(pool_db_col_i64(r, i, 9)));
+    json_object_set_new(pr, "percent", PQgetisnull(r, i, 10) ? json_null()
+                        : json_integer(pool_db_col_i64(r, i, 10)));
+    json_object_set_new(pr, "message", pool_json_str_or_null(
+        pool_db_col_str(p, r, i, 11)));
+    json_object_set_new(pr, "updated_at", pool_json_str_or_null(
+        pool_db_col_time(p, r, i, 12)));
+    json_object_set_new(j, "process", pr);
+    return j;
+}
+
+/* NOTFOUND unless before is an import of pool. */
+static pool_db_rc import_exists(apr_pool_t *p, PGconn *c, const char *pool,
+                                const char *id, const char **err)
+{
+    const char *params[2] = { pool, id };
+    PGresult *res;
+    pool_db_rc rc;
+    int n;
+
+    rc = pool_db_exec(p, c, "find import",
+        "SELECT 1 FROM imports i JOIN pools p ON p.id = i.pool_id"
+        " WHERE p.name = $1 AND i.process_id = $2::uuid",
+        2, params, 1, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    n = PQntuples(res);
+    PQclear(res);
+    return n ? POOL_DB_OK : POOL_DB_NOTFOUND;
+}
+
+pool_db_rc pool_import_list(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *client_id, const char *state,
+                            const char *before, int limit, json_t **items,
+                            const char **next, const char **err)
+{
+    const char *params[5];
+    PGresult *res;
+    pool_db_rc rc;
+    int i, n;
+
+    if (before) {
+        rc = pool_uuid_valid(before) ? import_exists(p, c, pool, before, err)
+                                     : POOL_DB_NOTFOUND;
+        if (rc != POOL_DB_OK) {
+            return rc;
+        }
+    }
+    params[0] = pool;
+    params[1] = client_id;
+    params[2] = state;
+    params[3] = before;
+    params[4] = apr_itoa(p, limit + 1);     /* one more: is there a next? */
+    /* keyset paging on (created_at, id), newest first */
+    rc = pool_db_exec(p, c, "list imports",
+        "SELECT i.process_id::text, c.client_id, i.url, i.name, i.state,"
+        "  i.attempts, i.file_id::text, i.last_error,"
+        "  " POOL_SQL_US("i.created_at") ", pr.status, pr.percent,"
+        "  pr.message, " POOL_SQL_US("pr.updated_at")
+        " FROM imports i JOIN pools p ON p.id = i.pool_id"
+        " JOIN clients c ON c.id = i.client_id"
+        " JOIN processes pr ON pr.id = i.process_id"
+        " WHERE p.name = $1"
+        " AND ($2::text IS NULL OR c.client_id = $2)"
+        " AND ($3::text IS NULL OR i.state = $3)"
+        " AND ($4::uuid IS NULL OR (i.created_at, i.process_id)"
+        "      < (SELECT created_at, process_id FROM imports"
+        "         WHERE process_id = $4::uuid))"
+        " ORDER BY i.created_at DESC, i.process_id DESC LIMIT $5::int",
+        5, params, 13, &res, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    n = PQntuples(res);
+    *items = json_array();
+    for (i = 0; i < n && i < limit; i++) {
+        json_array_append_new(*items, import_json(p, res, i));
+    }
+    *next = n > limit ? pool_db_col_str(p, res, limit - 1, 0) : NULL;
+    PQclear(res);
+    return POOL_DB_OK;
+}
+
 /* --------------------------------------------------------------- download */
 
 typedef struct {

@@ -32,4 +32,16 @@ pool_db_rc pool_import_create(apr_pool_t *p, PGconn *c, const char *pool,
 pool_db_rc pool_process_get(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *id, json_t **out, const char **err);
 
+/* The pool's imports, newest first: client_id, state ("queued", "done",
+ * "failed") and before (an import id: those made before it) may be NULL;
+ * limit 1..1000.  *items is an array of {id, client, url (without user
+ * info, query or fragment: a presigned URL's signature is a secret), name,
+ * state, attempts, file_id, last_error, created_at, process: {status,
+ * percent, message, updated_at}}; *next the id to pass as before for the
+ * next page, or NULL.  NOTFOUND when before is not an import of pool. */
+pool_db_rc pool_import_list(apr_pool_t *p, PGconn *c, const char *pool,
+                            const char *client_id, const char *state,
+                            const char *before, int limit, json_t **items,
+                            const char **next, const char **err);
+
 #endif

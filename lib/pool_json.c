@@ -93,6 +93,11 @@ json_t *pool_json_file(apr_pool_t *p, const pool_file_t *f)
     return o;
 }
 
+json_t *pool_json_str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
 char *pool_json_dump(apr_pool_t *p, const json_t *j)
 {
     json_free_t free_fn = NULL;

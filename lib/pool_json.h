@@ -10,6 +10,8 @@ json_t *pool_json_pool(const pool_pool_t *p);
 json_t *pool_json_client(const pool_client_t *c);     /* never the hash */
 json_t *pool_json_enroll_key(const pool_enroll_key_t *k); /* never the key */
 json_t *pool_json_file(apr_pool_t *p, const pool_file_t *f);
+/* A JSON string of s, or null when s is NULL. */
+json_t *pool_json_str_or_null(const char *s);
 /* json_dumps with compact, ordered output into p; NULL on failure. */
 char *pool_json_dump(apr_pool_t *p, const json_t *j);
 

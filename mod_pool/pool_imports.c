@@ -1,5 +1,6 @@
 /* Upload by URL: POST .../pools/{pool}/imports queues the download and
- * answers 202 with the process to watch; GET /v1/processes/{id} reads it. */
+ * answers 202 with the process to watch; GET /v1/processes/{id} reads it;
+ * GET .../imports lists them (an admin's: all of the pool's). */
 #include <jansson.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -57,6 +58,77 @@ static pool_db_rc op_get(apr_pool_t *p, PGconn *c, void *b, const char **err)
     return pool_process_get(p, c, ib->pool, ib->id, &ib->process, err);
 }
 
+typedef struct {
+    const char *pool, *client_id, *state, *before, *next;
+    int limit;
+    json_t *items;
+} list_baton;
+
+static pool_db_rc op_list(apr_pool_t *p, PGconn *c, void *b, const char **err)
+{
+    list_baton *lb = b;
+
+    return pool_import_list(p, c, lb->pool, lb->client_id, lb->state,
+                            lb->before, lb->limit, &lb->items, &lb->next,
+                            err);
+}
+
+/* GET .../imports[?client=&state=&before=&limit=], newest first: an
+ * admin's are the pool's, anyone else's its own. */
+static int list_imports(request_rec *r, pool_principal *who, const char *pool)
+{
+    apr_table_t *args;
+    list_baton lb;
+    const char *v, *err;
+    pool_db_rc rc;
+    long n;
+
+    memset(&lb, 0, sizeof(lb));
+    lb.pool = pool;
+    lb.limit = 100;
+    if (pool_query(r, &args) != OK) {
+        return OK;
+    }
+    if ((v = apr_table_get(args, "limit")) != NULL) {
+        if (pool_parse_int(v, 1, 1000, &n) != 0) {
+            return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "limit must be "
+                                "an integer from 1 to 1000", "limit");
+        }
+        lb.limit = (int)n;
+    }
+    lb.state = apr_table_get(args, "state");
+    if (lb.state && strcmp(lb.state, "queued") && strcmp(lb.state, "done")
+        && strcmp(lb.state, "failed")) {
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "state must be "
+                            "queued, done or failed", "state");
+    }
+    lb.client_id = apr_table_get(args, "client");
+    if (strcmp(who->role, "admin")) {
+        if (!who->client_id) {
+            return pool_problem(r, HTTP_FORBIDDEN, "imports are listed by "
+                                "clients", NULL);
+        }
+        if (lb.client_id && strcmp(lb.client_id, who->client_id)) {
+            return pool_problem(r, HTTP_FORBIDDEN, "only an admin sees "
+                                "other clients' imports", "client");
+        }
+        lb.client_id = who->client_id;
+    }
+    lb.before = apr_table_get(args, "before");
+    rc = pool_db_run(r, op_list, &lb, &err);
+    if (rc == POOL_DB_NOTFOUND) {
+        return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "before must be "
+                            "an import of this pool", "before");
+    }
+    if (rc != POOL_DB_OK) {
+        return pool_db_problem(r, rc, err, "imports");
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    return pool_send_json(r, HTTP_OK, json_pack("{s:o, s:o}", "items",
+                          lb.items, "next", lb.next ? json_string(lb.next)
+                                                    : json_null()));
+}
+
 static int bad_field(request_rec *r, const char *field, const char *why)
 {
     return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY,
@@ -80,10 +152,14 @@ int pool_handle_imports(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_NOT_FOUND, "no such resource: watch an "
                             "import at /v1/processes/{id}", NULL);
     }
+    if (r->method_number == M_GET) {
+        return list_imports(r, who, pool);
+    }
     if (r->method_number != M_POST) {
-        apr_table_setn(r->headers_out, "Allow", "POST");
+        apr_table_setn(r->headers_out, "Allow", "GET, HEAD, POST");
         return pool_problem(r, HTTP_METHOD_NOT_ALLOWED,
-                            "imports are created with POST", NULL);
+                            "imports are created with POST and listed "
+                            "with GET", NULL);
     }
     if (strcmp(who->role, "uploader") && strcmp(who->role, "admin")) {
         return pool_problem(r, HTTP_FORBIDDEN, apr_psprintf(r->pool,

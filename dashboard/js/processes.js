@@ -1,36 +1,31 @@
-// Imports and processes.  The API has no list of a pool's imports or
-// processes (only GET /processes/{id}), so this screen shows the
-// processes of the pool's rounds (each group names its own), the imports
-// started from this page in this sign-in, and any process by its id.
-// API: POST …/imports, GET /processes/{id}, …/groups (docs/api.md).
+// Imports and processes: the pool's latest imports (GET …/imports, an
+// admin sees every client's), the processes of the pool's rounds (each
+// group names its own), and any process by its id.
+// API: GET and POST …/imports, GET /processes/{id}, …/groups (docs/api.md).
 import { el, field, table, time, dash } from './dom.js';
 import { allGroups, processOf, PROCESS_STATUS } from './groups.js';
 
 const ROUND_PROCESSES = 20;
+const IMPORTS_SHOWN = 50;
 const POLL_MS = 2000;
 
-// imports started in this sign-in: kept while the page lives, like the token
-const imports = [];
 let state = null;
 
 function render(ctx) {
-  if (imports.length && imports[0].pool !== ctx.session.pool) imports.length = 0;
-  state = { ctx, timer: null };
+  state = { ctx, timer: null, imports: [] };
   state.importList = el('div', { id: 'imports-list' });
   state.lookup = el('div', { id: 'process-lookup' });
   state.rounds = el('div', { id: 'round-processes' });
   ctx.root.append(
     el('h1', { text: 'Imports and processes' }),
-    el('p', { class: 'muted', text: 'The API lists no imports: shown here are the imports started on this page since you signed in, and the processes of the latest rounds.' }),
+    el('p', { class: 'muted', text: 'The latest ' + IMPORTS_SHOWN + ' imports of the pool (followed until they end), and the processes of the latest rounds.' }),
     importForm(ctx),
     state.importList,
     lookupForm(ctx),
     state.lookup,
     el('h2', { text: 'Processes of the latest rounds' }),
     state.rounds);
-  showImports();
-  poll();
-  return roundProcesses(ctx);
+  return Promise.all([loadImports(), roundProcesses(ctx)]);
 }
 
 function leave() {
@@ -71,10 +66,9 @@ function importForm(ctx) {
     if (ts.value.trim()) body.ts = /^\d+$/.test(ts.value.trim()) ? Number(ts.value.trim()) : ts.value.trim();
     button.disabled = true;
     try {
-      const p = await ctx.api('POST', ctx.poolPath('imports'), { body });
-      imports.unshift({ pool: ctx.session.pool, url: body.url, process: p });
+      await ctx.api('POST', ctx.poolPath('imports'), { body });
       url.value = ''; name.value = ''; ts.value = '';
-      if (ctx.alive()) { showImports(); poll(); }
+      if (ctx.alive()) await loadImports();
     } catch (e) {
       if (ctx.alive()) ctx.notify.error(e);
     } finally {
@@ -86,31 +80,36 @@ function importForm(ctx) {
   field('URL', url), field('Name', name), field('Timestamp', ts), button);
 }
 
-function showImports() {
-  if (!state) return;
-  state.importList.replaceChildren(imports.length
-    ? table(['Process', 'Kind', 'URL', 'Status', 'Progress', 'Message', 'Updated'],
-            imports.map((i) => processRow(i.process, el('span', { class: 'url', text: i.url }))), 'grid imports')
-    : el('p', { class: 'muted', text: 'No import started from this page yet.' }));
+// The import as a process row: its process's status, with its client and URL.
+function importRow(i) {
+  const p = { id: i.id, kind: 'import', status: i.process.status, percent: i.process.percent,
+              message: i.process.message, updated_at: i.process.updated_at };
+  return processRow(p, el('span', null, el('code', { text: i.client }), ' ',
+                          el('span', { class: 'url', text: dash(i.url) })));
 }
 
-// Follows the running imports until each has ended.
-function poll() {
+function showImports() {
   if (!state) return;
-  clearTimeout(state.timer);
+  state.importList.replaceChildren(state.imports.length
+    ? table(['Process', 'Kind', 'Client, URL', 'Status', 'Progress', 'Message', 'Updated'],
+            state.imports.map(importRow), 'grid imports')
+    : el('p', { class: 'muted', text: 'No import yet.' }));
+}
+
+// Reads the latest imports, then again every POLL_MS while one is running.
+async function loadImports() {
   const st = state;
-  if (!imports.some((i) => i.process.status === 0)) return;
-  st.timer = setTimeout(async () => {
-    try {
-      await Promise.all(imports.filter((i) => i.process.status === 0).map(async (i) => {
-        i.process = await processOf(st.ctx, i.process.id);
-      }));
-    } catch (e) {
-      if (st.ctx.alive()) st.ctx.notify.error(e);
-      return;
-    }
-    if (state === st && st.ctx.alive()) { showImports(); poll(); }
-  }, POLL_MS);
+  if (!st) return;
+  clearTimeout(st.timer);
+  const page = await st.ctx.api('GET', st.ctx.poolPath('imports'), { query: { limit: IMPORTS_SHOWN } });
+  if (state !== st || !st.ctx.alive()) return;
+  st.imports = page.items;
+  showImports();
+  if (st.imports.some((i) => i.process.status === 0)) {
+    st.timer = setTimeout(() => {
+      loadImports().catch((e) => { if (st.ctx.alive()) st.ctx.notify.error(e); });
+    }, POLL_MS);
+  }
 }
 
 // ---------------------------------------------------------------- lookup

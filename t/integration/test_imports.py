@@ -3,6 +3,7 @@ downloads with libcurl (deny list, size limit, same-host redirects, stalls,
 retries with backoff) and the result is an ordinary file record."""
 
 import hashlib
+import json
 import http.server
 import os
 import socketserver
@@ -395,8 +396,9 @@ def test_bad_bodies(stack, uploader):
     r = uploader.s.post(url, data=b"{" + b" " * 20000 + b"}",
                         headers={"Content-Type": "application/json"})
     assert_problem(r, 413)
-    r = uploader.s.get(url)
+    r = uploader.s.put(url, json={})
     assert_problem(r, 405)
+    assert r.headers["Allow"] == "GET, HEAD, POST"
 
 
 def test_roles_and_isolation(stack, pool, client_of, source):
@@ -421,6 +423,72 @@ def test_roles_and_isolation(stack, pool, client_of, source):
     import requests
     r = requests.get(stack.url("/pool/v1/processes/" + pid), timeout=30)
     assert_problem(r, 401)
+
+
+def test_list_newest_first_paged_and_filtered(stack, pool, client_of, source,
+                                              fetch_conf):
+    """GET .../imports: an admin sees the pool's, anyone else its own;
+    newest first, paged by `next`, filtered by client and state; the URL
+    without its query (a presigned URL's signature is a secret)."""
+    up1, up2 = client_of(pool, "uploader"), client_of(pool, "uploader")
+    admin = client_of(pool, "admin")
+    ok = create_ok(up1, {"url": source.url("/file.bin?X-Amz-Signature=s3cr3t")})
+    bad = create_ok(up1, {"url": source.url("/missing")})
+    other = create_ok(up2, {"url": source.url("/file.bin")})
+    run_fetch(stack, fetch_conf)
+    # wait for the states the list must show (a 404 fails at once)
+    assert process(up1, ok)["status"] == 1 and process(up1, bad)["status"] == 2
+
+    def listing(c, **q):
+        r = c.s.get(imports_url(stack, pool), params=q)
+        assert r.status_code == 200, r.text
+        assert r.headers["Cache-Control"] == "no-store"
+        return r.json()
+
+    got = listing(admin)        # the pool may have older imports too
+    assert [i["id"] for i in got["items"]][:3] == [other, bad, ok]
+    first = {i["id"]: i for i in got["items"]}[ok]
+    assert first["client"] == up1.client_id and first["state"] == "done"
+    assert first["url"] == source.url("/file.bin")      # no query
+    assert "s3cr3t" not in json.dumps(got)
+    assert first["file_id"] == process(up1, ok)["result"]["id"]
+    assert first["process"]["status"] == 1 and first["attempts"] == 1
+    failed = {i["id"]: i for i in got["items"]}[bad]
+    assert failed["state"] == "failed" and failed["last_error"]
+    assert failed["process"]["status"] == 2 and failed["file_id"] is None
+    # filters and paging
+    assert [i["id"] for i in listing(admin, state="failed",
+                                     client=up1.client_id)["items"]] == [bad]
+    assert listing(admin, client=up1.client_id)["next"] is None
+    assert [i["id"] for i in listing(admin, client=up2.client_id)["items"]] == [other]
+    page = listing(admin, limit=1)
+    assert [i["id"] for i in page["items"]] == [other] and page["next"] == other
+    page = listing(admin, limit=1, before=page["next"])
+    assert [i["id"] for i in page["items"]] == [bad]
+    # anyone else: its own only
+    assert [i["id"] for i in listing(up1)["items"]] == [bad, ok]
+    assert listing(up2, client=up2.client_id)["items"][0]["id"] == other
+    r = up1.s.get(imports_url(stack, pool), params={"client": up2.client_id})
+    assert_problem(r, 403)
+    assert listing(client_of(pool, "listener"))["items"] == []
+    # bad input
+    for q, field in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
+                     ({"state": "lost"}, "state"), ({"before": "nope"}, "before"),
+                     ({"before": "00000000-0000-4000-8000-000000000000"}, "before")):
+        r = admin.s.get(imports_url(stack, pool), params=q)
+        assert_problem(r, 422)
+        assert r.json()["field"] == field
+    # another pool's import is not a place to page from, nor visible
+    elsewhere = client_of(stack.create_pool(), "admin")
+    theirs = create_ok(elsewhere, {"url": source.url("/file.bin")})
+    r = admin.s.get(imports_url(stack, pool), params={"before": theirs})
+    assert_problem(r, 422)
+    assert theirs not in json.dumps(listing(admin))
+    r = elsewhere.s.get(imports_url(stack, elsewhere.pool))
+    assert r.status_code == 200
+    assert [i["id"] for i in r.json()["items"]] == [theirs]
+    r = elsewhere.s.get(imports_url(stack, pool))
+    assert_problem(r, 404)
 
 
 # ---------------------------------------------------------------- callbacks
