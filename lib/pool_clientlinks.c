@@ -7,6 +7,8 @@
 #include "pool_json.h"
 #include "pool_util.h"
 
+#define str_or_null pool_json_str_or_null
+
 #define US(col) POOL_SQL_US(col)
 
 /* A link row with its pool's name and its creator's public id. */
@@ -499,18 +501,18 @@ json_t *pool_clientlink_json(const pool_clientlink_t *l, apr_int64_t now)
     json_object_set_new(j, "id", json_string(l->id));
     json_object_set_new(j, "kind", json_string(l->kind));
     json_object_set_new(j, "client", json_string(l->client_id));
-    json_object_set_new(j, "file_id", pool_json_str_or_null(l->file_id));
+    json_object_set_new(j, "file_id", str_or_null(l->file_id));
     json_object_set_new(j, "state", json_string(state));
-    json_object_set_new(j, "created_at", pool_json_str_or_null(l->created_at));
-    json_object_set_new(j, "expires_at", pool_json_str_or_null(l->expires_at));
-    json_object_set_new(j, "revoked_at", pool_json_str_or_null(l->revoked_at));
+    json_object_set_new(j, "created_at", str_or_null(l->created_at));
+    json_object_set_new(j, "expires_at", str_or_null(l->expires_at));
+    json_object_set_new(j, "revoked_at", str_or_null(l->revoked_at));
     json_object_set_new(j, "use_count", json_integer(l->uses));
     if (upload) {
-        json_object_set_new(j, "name", pool_json_str_or_null(l->name));
-        json_object_set_new(j, "folder", pool_json_str_or_null(l->folder));
-        json_object_set_new(j, "ts", pool_json_str_or_null(l->ts_at));
+        json_object_set_new(j, "name", str_or_null(l->name));
+        json_object_set_new(j, "folder", str_or_null(l->folder));
+        json_object_set_new(j, "ts", str_or_null(l->ts_at));
         json_object_set_new(j, "max_size", json_integer(l->max_size));
-        json_object_set_new(j, "used_at", pool_json_str_or_null(l->used_at));
+        json_object_set_new(j, "used_at", str_or_null(l->used_at));
         json_object_set_new(j, "in_progress", json_boolean(l->busy));
     }
     else {
@@ -525,7 +527,7 @@ json_t *pool_clientlink_use_json(const pool_clientlink_use_t *u)
 {
     json_t *j = json_object();
 
-    json_object_set_new(j, "at", pool_json_str_or_null(u->at));
+    json_object_set_new(j, "at", str_or_null(u->at));
     json_object_set_new(j, "method", json_string(u->method));
     json_object_set_new(j, "remote_addr", json_string(u->remote_addr
                                                       ? u->remote_addr : ""));

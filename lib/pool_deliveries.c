@@ -14,6 +14,8 @@
 #include "pool_util.h"
 #include "pool_webhook.h"
 
+#define str_or_null pool_json_str_or_null
+
 #define LIST_DEFAULT    100
 #define LIST_MAX        1000
 #define ATTEMPTS_SHOWN  100     /* the latest; a delivery rarely has 20 */
@@ -47,21 +49,21 @@ static json_t *delivery_json(apr_pool_t *p, const PGresult *r, int i)
 {
     json_t *o = json_object();
 
-    json_object_set_new(o, "id", pool_json_str_or_null(col_str(p, r, i, 0)));
-    json_object_set_new(o, "pool", pool_json_str_or_null(col_str(p, r, i, 1)));
-    json_object_set_new(o, "endpoint", pool_json_str_or_null(col_str(p, r, i, 2)));
-    json_object_set_new(o, "client", pool_json_str_or_null(col_str(p, r, i, 3)));
-    json_object_set_new(o, "event", pool_json_str_or_null(col_str(p, r, i, 4)));
-    json_object_set_new(o, "url", pool_json_str_or_null(col_str(p, r, i, 5)));
-    json_object_set_new(o, "state", pool_json_str_or_null(col_str(p, r, i, 6)));
+    json_object_set_new(o, "id", str_or_null(col_str(p, r, i, 0)));
+    json_object_set_new(o, "pool", str_or_null(col_str(p, r, i, 1)));
+    json_object_set_new(o, "endpoint", str_or_null(col_str(p, r, i, 2)));
+    json_object_set_new(o, "client", str_or_null(col_str(p, r, i, 3)));
+    json_object_set_new(o, "event", str_or_null(col_str(p, r, i, 4)));
+    json_object_set_new(o, "url", str_or_null(col_str(p, r, i, 5)));
+    json_object_set_new(o, "state", str_or_null(col_str(p, r, i, 6)));
     json_object_set_new(o, "attempts", json_integer(col_i64(r, i, 7)));
     json_object_set_new(o, "last_status", int_or_null(r, i, 8));
-    json_object_set_new(o, "last_error", pool_json_str_or_null(col_str(p, r, i, 9)));
+    json_object_set_new(o, "last_error", str_or_null(col_str(p, r, i, 9)));
     json_object_set_new(o, "next_attempt_at",
-                        pool_json_str_or_null(col_time(p, r, i, 10)));
-    json_object_set_new(o, "created_at", pool_json_str_or_null(col_time(p, r, i, 11)));
+                        str_or_null(col_time(p, r, i, 10)));
+    json_object_set_new(o, "created_at", str_or_null(col_time(p, r, i, 11)));
     json_object_set_new(o, "delivered_at",
-                        pool_json_str_or_null(col_time(p, r, i, 12)));
+                        str_or_null(col_time(p, r, i, 12)));
     return o;
 }
 
@@ -294,20 +296,20 @@ static json_t *attempt_json(apr_pool_t *p, const PGresult *r, int i,
                      " s:{s:o, s:o, s:o, s:o},"
                      " s:{s:o, s:o, s:o, s:b}}",
         "id", (json_int_t)col_i64(r, i, 0),
-        "at", pool_json_str_or_null(col_time(p, r, i, 1)),
-        "outcome", pool_json_str_or_null(col_str(p, r, i, 2)),
-        "reason", pool_json_str_or_null(col_str(p, r, i, 3)),
+        "at", str_or_null(col_time(p, r, i, 1)),
+        "outcome", str_or_null(col_str(p, r, i, 2)),
+        "reason", str_or_null(col_str(p, r, i, 3)),
         "status", int_or_null(r, i, 4),
         "duration_ms", int_or_null(r, i, 5),
         "request",
-            "method", pool_json_str_or_null(col_str(p, r, i, 6)),
-            "url", pool_json_str_or_null(col_str(p, r, i, 7)),
+            "method", str_or_null(col_str(p, r, i, 6)),
+            "url", str_or_null(col_str(p, r, i, 7)),
             "headers", json_col(r, i, 8),
-            "body", pool_json_str_or_null(body),
+            "body", str_or_null(body),
         "response",
             "status", int_or_null(r, i, 4),
             "headers", json_col(r, i, 10),
-            "body", pool_json_str_or_null(col_str(p, r, i, 11)),
+            "body", str_or_null(col_str(p, r, i, 11)),
             "truncated", pool_db_col_bool(r, i, 12));
 }
 
@@ -515,7 +517,7 @@ static int stats_since(apr_pool_t *p, const char *since, const char **param,
 static json_t *stats_bucket(apr_pool_t *p, const PGresult *r, int i)
 {
     return json_pack("{s:o, s:I, s:I, s:I, s:o, s:o}",
-        "start", pool_json_str_or_null(col_time(p, r, i, 2)),
+        "start", str_or_null(col_time(p, r, i, 2)),
         "attempts", (json_int_t)col_i64(r, i, 3),
         "delivered", (json_int_t)col_i64(r, i, 4),
         "failed", (json_int_t)col_i64(r, i, 5),
@@ -577,8 +579,8 @@ int pool_deliveries_stats(apr_pool_t *p, PGconn *c, const char *pool,
         json_array_append_new(buckets, stats_bucket(p, res, i));
     }
     *out = json_pack("{s:o, s:o, s:i, s:o}",
-        "since", pool_json_str_or_null(col_time(p, res, 0, 0)),
-        "until", pool_json_str_or_null(col_time(p, res, 0, 1)),
+        "since", str_or_null(col_time(p, res, 0, 0)),
+        "until", str_or_null(col_time(p, res, 0, 1)),
         "bucket_seconds", 3600, "buckets", buckets);
     PQclear(res);
     return 0;

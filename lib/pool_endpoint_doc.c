@@ -11,6 +11,8 @@
 #include "pool_mapping.h"
 #include "pool_util.h"
 
+#define str_or_null pool_json_str_or_null
+
 #define DESCRIPTION_MAX  500
 #define AUTH_NAME_MAX    256
 #define AUTH_SECRET_MAX  4096
@@ -518,19 +520,19 @@ json_t *pool_ep_doc_show(apr_pool_t *p, const pool_ep_doc_t *d,
     json_t *o = json_object(), *auth = json_object();
 
     (void)p;
-    json_object_set_new(o, "id", pool_json_str_or_null(m->id));
-    json_object_set_new(o, "pool", pool_json_str_or_null(m->pool));
-    json_object_set_new(o, "client", pool_json_str_or_null(m->client));
-    json_object_set_new(o, "url", pool_json_str_or_null(d->url));
+    json_object_set_new(o, "id", str_or_null(m->id));
+    json_object_set_new(o, "pool", str_or_null(m->pool));
+    json_object_set_new(o, "client", str_or_null(m->client));
+    json_object_set_new(o, "url", str_or_null(d->url));
     json_object_set_new(o, "description", json_string(d->description));
     json_object_set_new(o, "events", text_json(d->events, json_array()));
     json_object_set_new(o, "filter", filter_shown(d->filter));
     json_object_set_new(auth, "type", json_string(d->auth_type));
     if (!strcmp(d->auth_type, "basic")) {
-        json_object_set_new(auth, "username", pool_json_str_or_null(d->auth_name));
+        json_object_set_new(auth, "username", str_or_null(d->auth_name));
     }
     else if (!strcmp(d->auth_type, "header")) {
-        json_object_set_new(auth, "name", pool_json_str_or_null(d->auth_name));
+        json_object_set_new(auth, "name", str_or_null(d->auth_name));
     }
     if (strcmp(d->auth_type, "none")) {
         json_object_set_new(auth, "secret_set",
@@ -545,12 +547,12 @@ json_t *pool_ep_doc_show(apr_pool_t *p, const pool_ep_doc_t *d,
     json_object_set_new(o, "mapping", text_json(d->mapping, json_null()));
     json_object_set_new(o, "success", text_json(d->rule, json_null()));
     json_object_set_new(o, "disabled", json_boolean(d->disabled));
-    json_object_set_new(o, "disabled_at", pool_json_str_or_null(m->disabled_at));
-    json_object_set_new(o, "disabled_reason", pool_json_str_or_null(m->disabled_reason));
+    json_object_set_new(o, "disabled_at", str_or_null(m->disabled_at));
+    json_object_set_new(o, "disabled_reason", str_or_null(m->disabled_reason));
     json_object_set_new(o, "secret_rotated_until",
-                        pool_json_str_or_null(m->rotated_until));
-    json_object_set_new(o, "created_at", pool_json_str_or_null(m->created_at));
-    json_object_set_new(o, "updated_at", pool_json_str_or_null(m->updated_at));
+                        str_or_null(m->rotated_until));
+    json_object_set_new(o, "created_at", str_or_null(m->created_at));
+    json_object_set_new(o, "updated_at", str_or_null(m->updated_at));
     return o;
 }
 

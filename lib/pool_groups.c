@@ -16,6 +16,8 @@
 #include "pool_util.h"
 #include "pool_webhook.h"
 
+#define str_or_null pool_json_str_or_null
+
 #define US POOL_SQL_US
 #define FROM_US POOL_SQL_FROM_US
 #define col_str pool_db_col_str
@@ -116,9 +118,9 @@ static json_t *group_summary(apr_pool_t *p, const PGresult *r, int i)
     json_object_set_new(o, "clients", int_or_null(r, i, 7));
     json_object_set_new(o, "attempts", json_integer(col_i64(r, i, 8)));
     json_object_set_new(o, "max_attempts", json_integer(col_i64(r, i, 13)));
-    json_object_set_new(o, "deadline", pool_json_str_or_null(col_time(p, r, i, 9)));
+    json_object_set_new(o, "deadline", str_or_null(col_time(p, r, i, 9)));
     json_object_set_new(o, "result_seq", int_or_null(r, i, 10));
-    json_object_set_new(o, "process", pool_json_str_or_null(col_str(p, r, i, 11)));
+    json_object_set_new(o, "process", str_or_null(col_str(p, r, i, 11)));
     return o;
 }
 
@@ -512,7 +514,7 @@ json_t *pool_result_json(apr_pool_t *p, const pool_result_t *r,
     json_object_set_new(o, "sha256", json_string(r->sha256));
     json_object_set_new(o, "content_type", json_string(r->content_type));
     json_object_set_new(o, "received_at", json_string(r->received_at));
-    json_object_set_new(o, "published_at", pool_json_str_or_null(r->published_at));
+    json_object_set_new(o, "published_at", str_or_null(r->published_at));
     json_object_set_new(o, "window",
                         window_json(p, r->window_start, r->window_end));
     json_object_set_new(o, "url", r->seq
@@ -770,8 +772,8 @@ pool_db_rc pool_result_receipts(apr_pool_t *p, PGconn *c, const char *pool,
             "client_id", PQgetvalue(res, i, 0),
             "name", PQgetvalue(res, i, 1),
             "role", PQgetvalue(res, i, 2),
-            "received_at", pool_json_str_or_null(at),
-            "last_read_at", pool_json_str_or_null(col_time(p, res, i, 4)),
+            "received_at", str_or_null(at),
+            "last_read_at", str_or_null(col_time(p, res, i, 4)),
             "reads", (json_int_t)col_i64(res, i, 5)));
     }
     PQclear(res);
