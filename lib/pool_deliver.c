@@ -852,6 +852,23 @@ static int flush_due(const recorder_t *rec, int idle)
                     >= apr_time_from_msec(FLUSH_DELAY));
 }
 
+/* Back to durable commits, also after an error: the connection goes on
+ * to other steps.  rc is the step's outcome so far. */
+static pool_db_rc durable_again(pool_step_ctx_t *ctx, pool_db_rc rc,
+                                const char **err)
+{
+    const char *rerr = NULL;
+    pool_db_rc rrc = pool_db_exec0(ctx->p, ctx->db, "deliver settings",
+                                   "RESET synchronous_commit", 0, NULL,
+                                   &rerr);
+
+    if (rc == POOL_DB_OK && rrc != POOL_DB_OK) {
+        *err = rerr;
+        return rrc;
+    }
+    return rc;
+}
+
 pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
                              const char **err)
 {
@@ -928,9 +945,5 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     /* after a database error: drop what is still in flight or queued (the
      * leases expire; each is tried again) */
     pool_http_multi_destroy(m);
-    if (rc == POOL_DB_OK) {
-        rc = pool_db_exec0(ctx->p, ctx->db, "deliver settings",
-                           "RESET synchronous_commit", 0, NULL, err);
-    }
-    return rc;
+    return durable_again(ctx, rc, err);
 }
