@@ -437,9 +437,11 @@ static int apply_member(apr_pool_t *p, pool_ep_doc_t *d, const char *k,
         d->disabled_changed = 1;
         return 0;
     }
+    /* the field outlives the document: a copy, not its key */
+    k = apr_pstrndup(p, k, 64);
     return bad(p, pr, k, "unknown member '%s' (url, description, events, "
                "filter, auth, retry_schedule, rate_limit, mapping, success, "
-               "disabled)", apr_pstrndup(p, k, 64));
+               "disabled)", k);
 }
 
 /* members only shown, accepted back unchanged (a GET document PATCHed) */
