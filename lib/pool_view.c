@@ -342,7 +342,7 @@ static pool_view_entry_t *results_entry(apr_pool_t *p,
 
     e->kind = POOL_VIEW_RESULTS_FOLDER;
     e->path = POOL_VIEW_RESULTS;
-    e->name = POOL_VIEW_RESULTS + 1;
+    e->name = &POOL_VIEW_RESULTS[1];     /* without the slash */
     e->created = e->modified = root->created;
     return e;
 }
@@ -369,7 +369,7 @@ pool_db_rc pool_view_list(apr_pool_t *p, PGconn *c, const char *pool,
      * after any name goes on where the previous one ended (the name is
      * reserved at the top: nothing else there is called so) */
     results = !strcmp(folder->path, "/")
-              && (!after || strcmp(after, POOL_VIEW_RESULTS + 1) < 0);
+              && (!after || strcmp(after, &POOL_VIEW_RESULTS[1]) < 0);
     if (!folder->folder_id) {
         /* a root with no row: nothing else yet */
         if (results) {
@@ -398,7 +398,7 @@ pool_db_rc pool_view_list(apr_pool_t *p, PGconn *c, const char *pool,
     for (i = 0; i < PQntuples(r); i++) {
         pool_view_entry_t *e = entry_row(p, r, i, folder->path);
 
-        if (results && strcmp(e->name, POOL_VIEW_RESULTS + 1) > 0) {
+        if (results && strcmp(e->name, &POOL_VIEW_RESULTS[1]) > 0) {
             APR_ARRAY_PUSH(*out, pool_view_entry_t *) =
                 results_entry(p, folder);
             results = 0;

@@ -47,7 +47,7 @@ static pool_db_rc op_folder(apr_pool_t *p, PGconn *c, void *b,
     /* results/ is left out of the answer: where a page of the root may
      * hold it, one more keeps the page full */
     if (!strcmp(fb->path, "/")
-        && (!fb->after || strcmp(fb->after, POOL_VIEW_RESULTS + 1) < 0)) {
+        && (!fb->after || strcmp(fb->after, &POOL_VIEW_RESULTS[1]) < 0)) {
         limit++;
     }
     return pool_view_list(p, c, fb->pool, fb->folder, fb->after, limit,
