@@ -383,7 +383,9 @@ port_busy() {
 # (an httpd on 127.0.0.1:PORT) and waits until it accepts connections
 apache_start() {
     local what=$1 bin=$2 conf=$3 pidfile=$4 port=$5 errlog=$6 hint=${7:-for $1} i
-    if apache_pid "$pidfile" >/dev/null; then
+    # running: its recorded pid lives and its port answers (a pid alone may
+    # be another process's by now, after a kill -9 left the file behind)
+    if apache_pid "$pidfile" >/dev/null && port_busy "$port"; then
         say "$what already running (pid $(apache_pid "$pidfile"))"
         return 0
     fi
