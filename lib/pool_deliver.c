@@ -375,7 +375,12 @@ static void classify_no_answer(delivery_t *d, const pool_http_resp_t *resp,
         o->error = e;
         return;
     }
-    if (resp->err == POOL_HTTP_ETIMEOUT && ms >= d->limit_ms) {
+    /* A timeout is the attempt's limit unless it came from the connect
+     * limit, which only fires at CONNECT_TIMEOUT; curl's clock is not ours,
+     * so the elapsed time can read a little under the limit. */
+    if (resp->err == POOL_HTTP_ETIMEOUT
+        && (d->limit_ms <= CONNECT_TIMEOUT * 1000L
+            || ms + 100 >= d->limit_ms)) {
         o->error = apr_psprintf(d->p, "no answer within %ld ms", d->limit_ms);
     }
     else {

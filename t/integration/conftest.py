@@ -471,6 +471,19 @@ def _with_timeout(fn):
     return request
 
 
+def node_script(directory, package, script):
+    """[node, directory/script], with the npm packages of directory installed
+    from its lockfile (npm ci) when package is missing from node_modules."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, "node and npm are needed (scripts/stack.sh installs them)"
+    if not os.path.isdir(os.path.join(directory, "node_modules", package)):
+        p = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=directory,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=600)
+        assert p.returncode == 0, "npm ci in %s failed:\n%s" % (directory, p.stdout[-3000:])
+    return [node, os.path.join(directory, script)]
+
+
 def assert_problem(r, status, field=None):
     """r is an RFC 9457 problem with the given status; returns its JSON."""
     assert r.status_code == status, (r.status_code, r.headers, r.text[:500])

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import select
-import shutil
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ROOT, assert_problem, unique
+from conftest import ROOT, assert_problem, node_script, unique
 from test_config import configtest
 from test_endpoints_api import db_now, emit
 from test_webhooks import Receiver
@@ -57,16 +56,9 @@ def raw_get(stack, path, method="GET"):
 def browser_js():
     """[node, dashboard.js], with the pinned playwright-core installed
     (npm ci from the lockfile when node_modules is missing)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node and npm are needed (scripts/stack.sh installs them)"
     assert os.access(CHROMIUM, os.X_OK), \
         "%s is needed (Debian's chromium; scripts/stack.sh installs it)" % CHROMIUM
-    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
-        p = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=600)
-        assert p.returncode == 0, "npm ci in t/browser failed:\n" + p.stdout[-3000:]
-    return [node, os.path.join(BROWSER_DIR, "dashboard.js")]
+    return node_script(BROWSER_DIR, "playwright-core", "dashboard.js")
 
 
 def report(line, stderr, scenario):

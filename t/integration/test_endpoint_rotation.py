@@ -9,13 +9,12 @@ older one; grace_seconds 0 drops the previous at once."""
 import base64
 import json
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, node_script
 from test_webhooks import Receiver, run_deliver
 
 INTEROP = os.path.join(ROOT, "t", "interop")
@@ -25,14 +24,7 @@ INTEROP = os.path.join(ROOT, "t", "interop")
 def verify_js():
     """[node, verify-webhook.js], with the pinned standardwebhooks installed
     (npm ci from the lockfile when node_modules lacks it)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node and npm are needed (scripts/stack.sh installs them)"
-    if not os.path.isdir(os.path.join(INTEROP, "node_modules", "standardwebhooks")):
-        p = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=600)
-        assert p.returncode == 0, "npm ci in t/interop failed:\n" + p.stdout[-3000:]
-    return [node, os.path.join(INTEROP, "verify-webhook.js")]
+    return node_script(INTEROP, "standardwebhooks", "verify-webhook.js")
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, node_script
 from tus_helpers import TUS, head, second_host, uploads_url
 
 __all__ = ["second_host"]   # the fixture, imported for pytest
@@ -27,14 +26,7 @@ INTEROP = os.path.join(ROOT, "t", "interop")
 def tus_js():
     """[node, tus-upload.js], with the pinned tus-js-client installed
     (npm ci from the lockfile when node_modules is missing)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node and npm are needed (scripts/stack.sh installs them)"
-    if not os.path.isdir(os.path.join(INTEROP, "node_modules", "tus-js-client")):
-        p = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=600)
-        assert p.returncode == 0, "npm ci in t/interop failed:\n" + p.stdout[-3000:]
-    return [node, os.path.join(INTEROP, "tus-upload.js")]
+    return node_script(INTEROP, "tus-js-client", "tus-upload.js")
 
 
 def random_file(path, size):
