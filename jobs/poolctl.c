@@ -678,6 +678,9 @@ PGconn *poolctl_db(poolctl_t *ctl)
         poolctl_err("%s", err ? err : "cannot connect to the database");
         return NULL;
     }
+    /* the job loops and a fan-out run the same statements again and again:
+     * prepared once, as httpd's are (without the cache they still run) */
+    (void)pool_db_cache_statements(ctl->db);
     return ctl->db;
 }
 

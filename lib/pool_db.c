@@ -207,6 +207,10 @@ static PGresult *stmt_exec(PGconn *c, const char *sql, int nparams,
     return r;
 }
 
+static pool_db_rc outcome(apr_pool_t *p, PGconn *c, const char *what,
+                          PGresult *r, int nfields, PGresult **res,
+                          const char **constraint, const char **err);
+
 /* Runs one parameterised statement.  On success *res holds the result (the
  * caller clears it); otherwise the result is cleared, *res is NULL, *err
  * names `what`, and *constraint (if asked) the violated constraint. */
@@ -217,9 +221,6 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
                       const char **err)
 {
     PGresult *r;
-    ExecStatusType st;
-    const char *state, *msg, *cn;
-    pool_db_rc rc;
 
     *res = NULL;
     if (constraint) {
@@ -230,6 +231,19 @@ static pool_db_rc run(apr_pool_t *p, PGconn *c, const char *what,
         return POOL_DB_UNAVAILABLE;
     }
     r = stmt_exec(c, sql, nparams, params);
+    return outcome(p, c, what, r, nfields, res, constraint, err);
+}
+
+/* What r, the result of what, says (r NULL: the connection failed); r is
+ * handed to the caller in *res on success, cleared otherwise. */
+static pool_db_rc outcome(apr_pool_t *p, PGconn *c, const char *what,
+                          PGresult *r, int nfields, PGresult **res,
+                          const char **constraint, const char **err)
+{
+    ExecStatusType st;
+    const char *state, *msg, *cn;
+    pool_db_rc rc;
+
     if (!r) {
         set_err(err, apr_pstrcat(p, what, ": ",
                                  one_line(p, PQerrorMessage(c)), NULL));
@@ -307,6 +321,73 @@ static pool_db_rc run_simple(apr_pool_t *p, PGconn *c, const char *what,
         PQclear(r);
     }
     return rc;
+}
+
+/* ------------------------------------------------- without waiting */
+
+pool_db_rc pool_db_call_send(apr_pool_t *p, PGconn *c, pool_db_call_t *q,
+                             const char **err)
+{
+    PGresult *fail;
+    const char *name;
+    int sent;
+
+    q->busy = 0;
+    if (!c) {
+        set_err(err, apr_pstrcat(p, q->what, ": no database connection",
+                                 NULL));
+        return POOL_DB_UNAVAILABLE;
+    }
+    name = stmt_prepared(c, q->sql, q->nparams, &fail);
+    if (fail) {
+        PGresult *res;
+
+        return outcome(p, c, q->what, fail, -1, &res, NULL, err);
+    }
+    sent = name ? PQsendQueryPrepared(c, name, q->nparams, q->params, NULL,
+                                      NULL, 0)
+                : PQsendQueryParams(c, q->sql, q->nparams, NULL, q->params,
+                                    NULL, NULL, 0);
+    if (!sent) {
+        return outcome(p, c, q->what, NULL, -1, NULL, NULL, err);
+    }
+    q->busy = 1;
+    return POOL_DB_OK;
+}
+
+int pool_db_call_socket(PGconn *c)
+{
+    return c ? PQsocket(c) : -1;
+}
+
+int pool_db_call_ready(PGconn *c)
+{
+    /* a failure to read is an answer too: receive reports it */
+    return !PQconsumeInput(c) || !PQisBusy(c);
+}
+
+pool_db_rc pool_db_call_receive(apr_pool_t *p, PGconn *c, pool_db_call_t *q,
+                                PGresult **res, const char **err)
+{
+    PGresult *r = PQgetResult(c), *extra;
+
+    q->busy = 0;
+    *res = NULL;
+    /* the end of the answer (one statement: one result) */
+    while ((extra = PQgetResult(c)) != NULL) {
+        PQclear(extra);
+    }
+    if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && stmt_stale(r)) {
+        /* as stmt_exec does: forgotten, and sent again unprepared outside
+         * a transaction, this time waiting */
+        stmt_forget(c, q->sql);
+        if (PQtransactionStatus(c) == PQTRANS_IDLE) {
+            PQclear(r);
+            r = PQexecParams(c, q->sql, q->nparams, NULL, q->params, NULL,
+                             NULL, 0);
+        }
+    }
+    return outcome(p, c, q->what, r, q->nfields, res, NULL, err);
 }
 
 pool_db_rc pool_db_exec(apr_pool_t *p, PGconn *c, const char *what,

@@ -97,6 +97,28 @@ pool_db_rc pool_db_exec_constraint(apr_pool_t *p, PGconn *c,
 pool_db_rc pool_db_exec0(apr_pool_t *p, PGconn *c, const char *what,
                          const char *sql, int nparams,
                          const char *const *params, const char **err);
+/* One statement sent without waiting for its answer, for a caller with
+ * other work meanwhile (the deliver step's transfers): pool_db_call_send,
+ * then wait for pool_db_call_socket to be readable until
+ * pool_db_call_ready, then pool_db_call_receive, which returns what
+ * pool_db_exec would have.  One call at a time on a connection, and
+ * nothing else on it meanwhile; q and its params live until the answer. */
+typedef struct {
+    const char *what;
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    int nfields;                /* as pool_db_exec's; -1: not checked */
+    int busy;                   /* sent, not yet received */
+} pool_db_call_t;
+
+pool_db_rc pool_db_call_send(apr_pool_t *p, PGconn *c, pool_db_call_t *q,
+                             const char **err);
+int pool_db_call_socket(PGconn *c);
+int pool_db_call_ready(PGconn *c);
+pool_db_rc pool_db_call_receive(apr_pool_t *p, PGconn *c, pool_db_call_t *q,
+                                PGresult **res, const char **err);
+
 /* Runs a batched DELETE ... RETURNING 1 until it deletes fewer rows than
  * a batch (each batch its own transaction, short locks): $1 is the batch
  * size, params[1..nparams-1] are the caller's ($2...; params[0] is set

@@ -2,14 +2,16 @@
  *
  * It claims due deliveries in batches with FOR UPDATE SKIP LOCKED and a
  * lease (locked_until = now + DELIVER_LEASE, longer than any attempt may
- * take), opens an attempt row for each (so an attempt cut short by a killed
- * runner stays visible), and sends them in parallel through pool_http's
- * multi interface (one for the whole call, so connections to one host are
- * reused), until nothing is due or DELIVER_STEP_TIME has passed.  The
- * outcomes that complete together are written in one statement, each only
- * while this runner still holds its lease (lock_owner and the attempt
- * number must match), so two runners never send one delivery at the same
- * time and a late writer changes nothing.
+ * take), and sends them in parallel through pool_http's multi interface
+ * (one for the whole call, so connections to one host are reused), until
+ * nothing is due or DELIVER_STEP_TIME has passed.  The outcomes that
+ * complete together are written in one statement, each attempt's row with
+ * its outcome, only while this runner still holds the lease (lock_owner
+ * and the attempt number must match), so two runners never send one
+ * delivery at the same time and a late writer changes nothing.  An attempt
+ * cut short by a killed runner gets its row, without an outcome, when the
+ * delivery is claimed again (sql/017).  The statements are sent without
+ * waiting (pool_db_call_t): transfers go on while PostgreSQL works.
  *
  * A delivery to an endpoint (sql/016) is sent as the endpoint is at that
  * moment: its URL, mapping (method, path, body), authentication, signing
@@ -35,12 +37,15 @@
 #include "pool_webhook.h"
 
 #define DELIVER_PARALLEL    32      /* transfers in flight at once */
-/* Claimed deliveries wait in a queue of at most DELIVER_PARALLEL until a
- * transfer slot frees: a claim then takes at least half of that (fewer,
- * bigger statements).  A queued one starts within the longest time limit
- * (120 s, pool_mapping.h) and ends within another, so the lease covers
- * twice that and a margin. */
-#define DELIVER_LEASE       300     /* seconds */
+/* A claim takes at most CLAIM_BATCH, when no more than that is queued:
+ * its size is in the statement's text, so that PostgreSQL plans it once
+ * (a plan for a size given as a parameter was made again for each claim,
+ * at the cost of running it; the generic one was slower).  So at most
+ * DELIVER_PARALLEL wait for a transfer slot: a queued one starts within
+ * the longest time limit (120 s, pool_mapping.h) and ends within another,
+ * and the lease covers twice that and a margin. */
+#define CLAIM_BATCH         16      /* DELIVER_PARALLEL / 2, a literal */
+#define DELIVER_LEASE       POOL_DELIVERY_LEASE
 #define FLUSH_BATCH         64      /* outcomes written together ... */
 #define FLUSH_DELAY         200     /* ... or after this many ms */
 #define DELIVER_STEP_TIME   30      /* seconds a call goes on claiming */
@@ -56,7 +61,7 @@
 /* Outcomes waiting to be written, one column array each: one statement
  * records a whole batch. */
 enum {
-    R_ID, R_ATTEMPT, R_STATUS, R_ERROR, R_MS, R_STATE, R_WAIT, R_ATTEMPTS,
+    R_ID, R_STARTED, R_STATUS, R_ERROR, R_MS, R_STATE, R_WAIT, R_ATTEMPTS,
     R_URL, R_OUTCOME, R_METHOD, R_REQ_HEADERS, R_REQ_BODY, R_RESP_HEADERS,
     R_RESP_BODY, R_TRUNCATED, R_ENDPOINT, REC_COLS
 };
@@ -69,16 +74,26 @@ typedef struct {
 } recorder_t;
 
 /* One call of the step: what its deliveries share. */
+/* What the connection is doing: the step's statements are sent without
+ * waiting (pool_db_call_t), so transfers go on while PostgreSQL works. */
+typedef enum { DB_IDLE, DB_CLAIM, DB_FLUSH } db_state_t;
+
 typedef struct {
     pool_step_ctx_t *ctx;
     pool_http_t *http;
-    recorder_t *rec;
+    recorder_t *rec;            /* outcomes coming in */
+    recorder_t *flushing;       /* outcomes being written (DB_FLUSH) */
+    pool_db_call_t call;
+    db_state_t db;
+    int exhausted;              /* nothing more is due */
     apr_hash_t *compiled;       /* mapping or rule text -> compiled */
     int *done;
     apr_array_header_t *queue;  /* claimed, not yet started (FIFO) */
     int qhead;                  /* the next one to start */
     int held;                   /* rate limits hold deliveries back */
     int wait;                   /* wait for the next second, then claim */
+    json_t *ev;                 /* the event last parsed (event_parsed) */
+    char *ev_text;              /* and its text */
 } deliver_run_t;
 
 typedef struct {
@@ -86,7 +101,6 @@ typedef struct {
     apr_pool_t *p;              /* this delivery's; destroyed when done */
     pool_http_req_t *rq;        /* NULL when it is not sent */
     const char *id;
-    const char *attempt_id;
     const char *attempts;       /* the lease's fencing number, as text */
     int n_attempts;
     const char *url;
@@ -171,6 +185,14 @@ static char *clean_utf8(apr_pool_t *p, const char *s, apr_size_t n)
 
 /* ------------------------------------------------------------ prepare */
 
+static void event_forget(deliver_run_t *run)
+{
+    json_decref(run->ev);
+    free(run->ev_text);
+    run->ev = NULL;
+    run->ev_text = NULL;
+}
+
 /* A compiled mapping or rule of this call (NULL text: the defaults). */
 static const void *compiled(delivery_t *d, const char *text, int rule,
                             const char **why)
@@ -201,6 +223,29 @@ static const void *compiled(delivery_t *d, const char *text, int rule,
     return v;
 }
 
+/* The event, parsed: a fan-out sends one event to many endpoints, one
+ * after the other, so the last one parsed is kept (for the call). */
+static json_t *event_parsed(deliver_run_t *run, const char *payload)
+{
+    json_t *ev;
+    char *text;
+
+    if (run->ev && !strcmp(run->ev_text, payload)) {
+        return run->ev;
+    }
+    if (!(ev = json_loads(payload, 0, NULL))) {
+        return NULL;
+    }
+    if (!(text = strdup(payload))) {
+        json_decref(ev);
+        return NULL;
+    }
+    event_forget(run);
+    run->ev = ev;
+    run->ev_text = text;
+    return ev;
+}
+
 /* Method, URL and body from the endpoint's mapping; NULL or the reason
  * (permanent: the same event renders the same way every time). */
 static const char *render(delivery_t *d)
@@ -219,7 +264,7 @@ static const char *render(delivery_t *d)
         d->method = m ? pool_mapping_method(m) : "POST";
         return NULL;
     }
-    if (!(ev = json_loads(d->payload, 0, NULL))) {
+    if (!(ev = event_parsed(d->run, d->payload))) {
         return "the event is not JSON";
     }
     d->method = pool_mapping_method(m);
@@ -228,7 +273,6 @@ static const char *render(delivery_t *d)
     if (!why) {
         why = pool_mapping_render_path(d->p, m, ev, &path, NULL);
     }
-    json_decref(ev);
     if (why) {
         return apr_pstrcat(d->p, "the mapping cannot render this event: ",
                            why, NULL);
@@ -514,7 +558,8 @@ static void record(recorder_t *rec, delivery_t *d)
     }
     memset(v, 0, sizeof(v));
     v[R_ID] = d->id;
-    v[R_ATTEMPT] = d->attempt_id;
+    v[R_STARTED] = apr_psprintf(d->p, "%" APR_TIME_T_FMT,
+                                d->started ? d->started : apr_time_now());
     v[R_STATUS] = o.status >= 0 ? apr_itoa(d->p, o.status) : NULL;
     v[R_ERROR] = o.error;
     v[R_MS] = d->started ? apr_ltoa(d->p, ms) : "0";
@@ -559,73 +604,93 @@ static void record(recorder_t *rec, delivery_t *d)
 
 /* Writes the queued outcomes (attempt rows, deliveries, endpoints), each
  * only under its lease: this runner's, at the attempt it claimed. */
-static pool_db_rc flush(pool_step_ctx_t *ctx, recorder_t *rec,
-                        const char **err)
+#define FLUSH_SQL \
+    "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::bigint[]," \
+    "   $3::int[], $4::text[], $5::int[], $6::text[], $7::int[]," \
+    "   $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[]," \
+    "   $13::text[], $14::jsonb[], $15::text[], $16::boolean[]," \
+    "   $17::bigint[])" \
+    "   AS o(id, started, status, error, duration_ms, state, wait," \
+    "        attempts, url, outcome, method, req_headers, req_body," \
+    "        resp_headers, resp_body, truncated, endpoint_id))," \
+    " d AS (UPDATE deliveries d SET state = o.state," \
+    "   last_status = o.status, last_error = o.error," \
+    "   locked_until = NULL, lock_owner = NULL, url = o.url," \
+    "   next_attempt_at = CASE WHEN o.state = 'pending'" \
+    "     THEN now() + make_interval(secs => o.wait)" \
+    "     ELSE d.next_attempt_at END," \
+    "   delivered_at = CASE WHEN o.state = 'delivered' THEN now() END" \
+    "   FROM o WHERE d.id = o.id AND d.lock_owner = $18" \
+    "   AND d.attempts = o.attempts AND d.state = 'pending'" \
+    "   RETURNING o.id, o.endpoint_id, o.state, o.status)," \
+    " a AS (INSERT INTO delivery_attempts (delivery_id, at, status, error," \
+    "   duration_ms, outcome, method, url, request_headers, request_body," \
+    "   response_headers, response_body, response_truncated)" \
+    "  SELECT o.id, " POOL_SQL_FROM_US("o.started") ", o.status, o.error," \
+    "   o.duration_ms, o.outcome, o.method, o.url, o.req_headers," \
+    "   o.req_body, o.resp_headers, o.resp_body, o.truncated" \
+    "  FROM o JOIN d ON d.id = o.id)" \
+    " UPDATE endpoints e SET disabled_at = now()," \
+    "   disabled_reason = 'the endpoint answered 410 Gone'" \
+    " FROM d WHERE d.state = 'failed' AND d.status = 410" \
+    " AND e.id = d.endpoint_id AND e.disabled_at IS NULL"
+
+/* Sends the queued outcomes' statement; they are written (and logged) when
+ * its answer comes (flush_done), meanwhile new ones queue in the other
+ * recorder. */
+static pool_db_rc flush_send(deliver_run_t *run, const char **err)
 {
-    const char *params[REC_COLS + 1];
+    recorder_t *rec = run->rec;
+    const char **params = apr_palloc(rec->p, (REC_COLS + 1)
+                                              * sizeof(*params));
     pool_db_rc rc;
     int i, n = rec->col[0]->nelts;
 
-    if (!n) {
-        return POOL_DB_OK;
-    }
     for (i = 0; i < REC_COLS; i++) {
         params[i] = pool_db_array(rec->p,
                                   (const char *const *)rec->col[i]->elts, n);
     }
-    params[REC_COLS] = ctx->owner;
-    rc = pool_db_exec0(ctx->p, ctx->db, "record webhook attempts",
-        "WITH o AS (SELECT * FROM unnest($1::uuid[], $2::bigint[],"
-        "   $3::int[], $4::text[], $5::int[], $6::text[], $7::int[],"
-        "   $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[],"
-        "   $13::text[], $14::jsonb[], $15::text[], $16::boolean[],"
-        "   $17::bigint[])"
-        "   AS o(id, attempt_id, status, error, duration_ms, state, wait,"
-        "        attempts, url, outcome, method, req_headers, req_body,"
-        "        resp_headers, resp_body, truncated, endpoint_id)),"
-        " a AS (UPDATE delivery_attempts da SET status = o.status,"
-        "   error = o.error, duration_ms = o.duration_ms,"
-        "   outcome = o.outcome, method = o.method, url = o.url,"
-        "   request_headers = o.req_headers, request_body = o.req_body,"
-        "   response_headers = o.resp_headers, response_body = o.resp_body,"
-        "   response_truncated = o.truncated"
-        "   FROM o WHERE da.id = o.attempt_id),"
-        " d AS (UPDATE deliveries d SET state = o.state,"
-        "   last_status = o.status, last_error = o.error,"
-        "   locked_until = NULL, lock_owner = NULL, url = o.url,"
-        "   next_attempt_at = CASE WHEN o.state = 'pending'"
-        "     THEN now() + make_interval(secs => o.wait)"
-        "     ELSE d.next_attempt_at END,"
-        "   delivered_at = CASE WHEN o.state = 'delivered' THEN now() END"
-        "   FROM o WHERE d.id = o.id AND d.lock_owner = $18"
-        "   AND d.attempts = o.attempts AND d.state = 'pending'"
-        "   RETURNING o.endpoint_id, o.state, o.status)"
-        " UPDATE endpoints e SET disabled_at = now(),"
-        "   disabled_reason = 'the endpoint answered 410 Gone'"
-        " FROM d WHERE d.state = 'failed' AND d.status = 410"
-        " AND e.id = d.endpoint_id AND e.disabled_at IS NULL",
-        REC_COLS + 1, params, err);
+    params[REC_COLS] = run->ctx->owner;
+    run->call.what = "record webhook attempts";
+    run->call.sql = FLUSH_SQL;
+    run->call.nparams = REC_COLS + 1;
+    run->call.params = params;
+    run->call.nfields = -1;
+    rc = pool_db_call_send(run->ctx->p, run->ctx->db, &run->call, err);
     if (rc == POOL_DB_OK) {
-        for (i = 0; i < rec->log->nelts; i++) {
-            rec_log_t *l = &APR_ARRAY_IDX(rec->log, i, rec_log_t);
-            pool_log(l->level, "%s", l->line);
-        }
+        run->rec = run->flushing;   /* the spare, empty */
+        run->flushing = rec;
+        run->db = DB_FLUSH;
+    }
+    return rc;
+}
+
+/* The outcomes are written: their log lines now. */
+static void flush_done(deliver_run_t *run)
+{
+    recorder_t *rec = run->flushing;
+    int i;
+
+    for (i = 0; i < rec->log->nelts; i++) {
+        rec_log_t *l = &APR_ARRAY_IDX(rec->log, i, rec_log_t);
+        pool_log(l->level, "%s", l->line);
     }
     recorder_reset(rec);
-    return rc;
 }
 
 /* ------------------------------------------------------------ claim */
 
-/* Claims at most n due deliveries: at most rate_limit a second of a
- * rate-limited endpoint (the others wait for the next second, *limited
- * says how many).  Opens an attempt for each. */
+/* Claims at most CLAIM_BATCH due deliveries: at most rate_limit a second
+ * of a rate-limited endpoint (the others wait for the next second; the
+ * last column says how many).  A delivery whose last lease ran out without
+ * an outcome gets that attempt's row now ("cut"). */
 #define CLAIM_SQL \
     "WITH due AS (" \
-    "  SELECT id, endpoint_id FROM deliveries" \
+    "  SELECT id, endpoint_id, lock_owner IS NOT NULL AS cut, locked_until" \
+    "  FROM deliveries" \
     "  WHERE state = 'pending' AND next_attempt_at <= now()" \
     "  AND (locked_until IS NULL OR locked_until < now())" \
-    "  ORDER BY next_attempt_at LIMIT $2::int" \
+    "  ORDER BY next_attempt_at LIMIT " APR_STRINGIFY(CLAIM_BATCH) \
     "  FOR UPDATE SKIP LOCKED)," \
     " sec AS (SELECT floor(extract(epoch FROM clock_timestamp()))::bigint" \
     "   AS s)," \
@@ -656,27 +721,28 @@ static pool_db_rc flush(pool_step_ctx_t *ctx, recorder_t *rec,
     " c AS (" \
     "  UPDATE deliveries d SET lock_owner = $1," \
     "    attempts = d.attempts + 1," \
-    "    locked_until = now() + make_interval(secs => $3::int)" \
+    "    locked_until = now() + make_interval(secs => $2::int)" \
     "  FROM take WHERE d.id = take.id" \
     "  RETURNING d.id, d.client_id, d.endpoint_id, d.url, d.secret," \
     "    d.payload, d.attempts)," \
-    " a AS (" \
-    "  INSERT INTO delivery_attempts (delivery_id, error)" \
-    "  SELECT id, $4 FROM c RETURNING id, delivery_id)" \
+    " cut AS (" \
+    "  INSERT INTO delivery_attempts (delivery_id, at, error)" \
+    "  SELECT due.id, due.locked_until - make_interval(secs => $2::int), $3" \
+    "  FROM due JOIN take ON take.id = due.id WHERE due.cut)" \
     " SELECT x.*, lc.n FROM (SELECT count(*) AS n FROM later) lc" \
-    " LEFT JOIN (SELECT c.id::text, a.id AS attempt_id, c.attempts," \
+    " LEFT JOIN (SELECT c.id::text, c.attempts," \
     "   c.payload::text, c.endpoint_id," \
     "   coalesce(e.url, c.url), coalesce(e.secret, ce.secret, c.secret)," \
     "   CASE WHEN e.prev_until > now() THEN e.prev_secret END," \
     "   e.auth_type, e.auth_name, e.auth_secret, e.mapping, e.rule," \
     "   array_to_json(e.retry_schedule)::text," \
     "   e.disabled_at IS NOT NULL, cl.disabled_at IS NOT NULL" \
-    "  FROM c JOIN a ON a.delivery_id = c.id" \
+    "  FROM c" \
     "  LEFT JOIN endpoints e ON e.id = c.endpoint_id" \
     "  LEFT JOIN clients cl ON cl.id = c.client_id" \
     "  LEFT JOIN endpoints ce ON ce.client_id = c.client_id" \
     "    AND c.endpoint_id IS NULL) x ON true"
-#define CLAIM_NCOLS 17
+#define CLAIM_NCOLS 16
 
 static delivery_t *claimed(deliver_run_t *run, apr_pool_t *dp,
                            const PGresult *res, int i)
@@ -686,25 +752,24 @@ static delivery_t *claimed(deliver_run_t *run, apr_pool_t *dp,
     d->run = run;
     d->p = dp;
     d->id = pool_db_col_str(dp, res, i, 0);
-    d->attempt_id = pool_db_col_str(dp, res, i, 1);
-    d->attempts = pool_db_col_str(dp, res, i, 2);
+    d->attempts = pool_db_col_str(dp, res, i, 1);
     d->n_attempts = atoi(d->attempts);
-    d->payload = pool_db_col_str(dp, res, i, 3);
-    d->endpoint = pool_db_col_str(dp, res, i, 4);
-    d->url = pool_db_col_str(dp, res, i, 5);
-    d->secret = pool_db_col_str(dp, res, i, 6);
-    d->prev_secret = pool_db_col_str(dp, res, i, 7);
-    d->auth_type = pool_db_col_str(dp, res, i, 8);
-    d->auth_name = pool_db_col_str(dp, res, i, 9);
-    d->auth_secret = pool_db_col_str(dp, res, i, 10);
-    d->mapping = pool_db_col_str(dp, res, i, 11);
-    d->rule_text = pool_db_col_str(dp, res, i, 12);
-    d->retry = pool_db_col_str(dp, res, i, 13);
-    if (pool_db_col_bool(res, i, 15)) {
+    d->payload = pool_db_col_str(dp, res, i, 2);
+    d->endpoint = pool_db_col_str(dp, res, i, 3);
+    d->url = pool_db_col_str(dp, res, i, 4);
+    d->secret = pool_db_col_str(dp, res, i, 5);
+    d->prev_secret = pool_db_col_str(dp, res, i, 6);
+    d->auth_type = pool_db_col_str(dp, res, i, 7);
+    d->auth_name = pool_db_col_str(dp, res, i, 8);
+    d->auth_secret = pool_db_col_str(dp, res, i, 9);
+    d->mapping = pool_db_col_str(dp, res, i, 10);
+    d->rule_text = pool_db_col_str(dp, res, i, 11);
+    d->retry = pool_db_col_str(dp, res, i, 12);
+    if (pool_db_col_bool(res, i, 14)) {
         d->skip = "the client was disabled";
         d->fail_now = 1;
     }
-    else if (d->endpoint && pool_db_col_bool(res, i, 14)) {
+    else if (d->endpoint && pool_db_col_bool(res, i, 13)) {
         d->skip = "the endpoint is disabled";
         d->fail_now = 1;
     }
@@ -715,42 +780,89 @@ static delivery_t *claimed(deliver_run_t *run, apr_pool_t *dp,
     return d;
 }
 
-/* Claims up to n due deliveries and turns them into prepared transfers
- * (pushed on out).  *got = number claimed, *limited = held back by rate
- * limits. */
-static pool_db_rc claim(deliver_run_t *run, int n, apr_array_header_t *out,
-                        int *got, int *limited, const char **err)
+/* Sends the claim of up to CLAIM_BATCH due deliveries; claim_done queues
+ * them. */
+static pool_db_rc claim_send(deliver_run_t *run, const char **err)
 {
     pool_step_ctx_t *ctx = run->ctx;
-    const char *params[4];
-    PGresult *res;
+    const char **params = apr_palloc(ctx->p, 3 * sizeof(*params));
     pool_db_rc rc;
-    int i;
 
     params[0] = ctx->owner;
-    params[1] = apr_itoa(ctx->p, n);
-    params[2] = apr_itoa(ctx->p, DELIVER_LEASE);
-    params[3] = INTERRUPTED_MSG;
-    rc = pool_db_exec(ctx->p, ctx->db, "claim webhooks", CLAIM_SQL,
-                      4, params, CLAIM_NCOLS, &res, err);
-    if (rc != POOL_DB_OK) {
-        return rc;
+    params[1] = APR_STRINGIFY(POOL_DELIVERY_LEASE);
+    params[2] = INTERRUPTED_MSG;
+    run->call.what = "claim webhooks";
+    run->call.sql = CLAIM_SQL;
+    run->call.nparams = 3;
+    run->call.params = params;
+    run->call.nfields = CLAIM_NCOLS;
+    rc = pool_db_call_send(ctx->p, ctx->db, &run->call, err);
+    if (rc == POOL_DB_OK) {
+        run->db = DB_CLAIM;
+    }
+    return rc;
+}
+
+/* The claimed deliveries join the queue.  What a rate limit held back is
+ * due at the next second: once nothing else is due, the step waits for it,
+ * until no more is held; with nothing held and fewer than asked for,
+ * nothing more is due. */
+static pool_db_rc claim_done(deliver_run_t *run, PGresult *res,
+                             const char **err)
+{
+    int i, got, held;
+
+    if (run->qhead == run->queue->nelts) {
+        run->qhead = run->queue->nelts = 0;
     }
     /* one row with the count held back, with nothing claimed or not */
-    *got = PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
-    *limited = atoi(PQgetvalue(res, 0, 16));
-    for (i = 0; i < *got; i++) {
+    got = PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
+    held = atoi(PQgetvalue(res, 0, 15));
+    for (i = 0; i < got; i++) {
         apr_pool_t *dp;
 
-        if (apr_pool_create(&dp, ctx->p) != APR_SUCCESS) {
-            PQclear(res);
+        if (apr_pool_create(&dp, run->ctx->p) != APR_SUCCESS) {
             *err = "out of memory";
             return POOL_DB_ERROR;
         }
-        APR_ARRAY_PUSH(out, delivery_t *) = claimed(run, dp, res, i);
+        APR_ARRAY_PUSH(run->queue, delivery_t *) = claimed(run, dp, res, i);
+    }
+    if (held) {
+        run->held = 1;
+    }
+    else if (got < CLAIM_BATCH) {
+        if (!run->held) {
+            run->exhausted = 1;
+        }
+        else if (got == 0) {
+            run->held = 0;
+            run->wait = 1;
+        }
+    }
+    return POOL_DB_OK;
+}
+
+/* The answer to the statement in flight. */
+static pool_db_rc db_answer(deliver_run_t *run, const char **err)
+{
+    db_state_t was = run->db;
+    PGresult *res;
+    pool_db_rc rc;
+
+    run->db = DB_IDLE;
+    rc = pool_db_call_receive(run->ctx->p, run->ctx->db, &run->call, &res,
+                              err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (was == DB_CLAIM) {
+        rc = claim_done(run, res, err);
+    }
+    else {
+        flush_done(run);
     }
     PQclear(res);
-    return POOL_DB_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------ the step */
@@ -781,37 +893,6 @@ static void not_sent(deliver_run_t *run, delivery_t *d)
     record(run->rec, d);
     release(d);
     (*run->done)++;
-}
-
-/* Claims up to n more into the queue.  *exhausted when nothing more is
- * due (nor held back by a rate limit). */
-static pool_db_rc refill(deliver_run_t *run, int n, int *exhausted,
-                         const char **err)
-{
-    pool_db_rc rc;
-    int got = 0, held = 0;
-
-    if (run->qhead == run->queue->nelts) {
-        run->qhead = run->queue->nelts = 0;
-    }
-    if ((rc = claim(run, n, run->queue, &got, &held, err)) != POOL_DB_OK) {
-        return rc;
-    }
-    /* what a rate limit held back is due at the next second: wait for it
-     * once nothing else is due, until no more is held */
-    if (held) {
-        run->held = 1;
-    }
-    else if (got < n) {
-        if (!run->held) {
-            *exhausted = 1;
-        }
-        else if (got == 0) {
-            run->held = 0;
-            run->wait = 1;
-        }
-    }
-    return POOL_DB_OK;
 }
 
 /* Starts queued deliveries while there is room: each is prepared (and
@@ -874,20 +955,41 @@ static pool_db_rc durable_again(pool_step_ctx_t *ctx, pool_db_rc rc,
     return rc;
 }
 
+/* The next statement, when the connection is free: a claim when the queue
+ * runs low (transfers must not wait for work), otherwise the outcomes when
+ * they are due; after a claim the outcomes go first, so neither waits for
+ * long. */
+static pool_db_rc db_next(deliver_run_t *run, int idle, int *last_claim,
+                          apr_time_t until, const char **err)
+{
+    int queued = run->queue->nelts - run->qhead;
+    int want = !run->exhausted && !run->wait
+               && queued <= CLAIM_BATCH && apr_time_now() < until;
+    int flush = flush_due(run->rec, idle);
+
+    if (want && !(flush && *last_claim)) {
+        *last_claim = 1;
+        return claim_send(run, err);
+    }
+    *last_claim = 0;
+    return flush ? flush_send(run, err) : POOL_DB_OK;
+}
+
 pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
                              const char **err)
 {
     pool_http_multi_t *m;
     deliver_run_t run;
-    recorder_t rec;
-    int exhausted = 0;
+    recorder_t rec[2];
+    int last_claim = 0;
     apr_time_t until = apr_time_now() + apr_time_from_sec(DELIVER_STEP_TIME);
     pool_db_rc rc = POOL_DB_OK;
 
     *done = 0;
     memset(&run, 0, sizeof(run));
     run.ctx = ctx;
-    run.rec = &rec;
+    run.rec = &rec[0];
+    run.flushing = &rec[1];
     run.done = done;
     run.compiled = apr_hash_make(ctx->p);
     run.queue = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
@@ -898,8 +1000,10 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
         *err = "cannot set up outbound HTTP";
         return POOL_DB_ERROR;
     }
-    apr_pool_create(&rec.p, ctx->p);
-    recorder_reset(&rec);
+    apr_pool_create(&rec[0].p, ctx->p);
+    apr_pool_create(&rec[1].p, ctx->p);
+    recorder_reset(&rec[0]);
+    recorder_reset(&rec[1]);
     /* Claims and outcomes need not wait for the WAL to reach the disk:
      * delivery is at least once, and what a database crash could take back
      * (the last fraction of a second of them) is only sent again, under
@@ -912,26 +1016,27 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
         pool_http_multi_destroy(m);
         return rc;
     }
+    /* One loop moves the transfers, the claims and the outcomes on, and
+     * waits for whichever of them comes next.  One call sends everything
+     * due (a fan-out) for at most DELIVER_STEP_TIME; what a rate limit
+     * holds back is claimed after wait_next_second. */
     for (;;) {
-        int queued = run.queue->nelts - run.qhead, idle;
+        int idle;
 
-        /* claim while there is work and time, when the queue runs low:
-         * one call sends everything due (a fan-out), for at most
-         * DELIVER_STEP_TIME; what a rate limit holds back is claimed
-         * after the wait below */
-        if (!exhausted && !run.wait && queued <= DELIVER_PARALLEL / 2
-            && apr_time_now() < until) {
-            rc = refill(&run, DELIVER_PARALLEL - queued, &exhausted, err);
-            if (rc != POOL_DB_OK) {
-                break;
-            }
+        if (run.db != DB_IDLE && pool_db_call_ready(ctx->db)
+            && (rc = db_answer(&run, err)) != POOL_DB_OK) {
+            break;
         }
         start_queued(&run, m);
         idle = pool_http_multi_inflight(m) == 0
                && run.qhead == run.queue->nelts;
-        if (idle) {
-            if ((rc = flush(ctx, &rec, err)) != POOL_DB_OK
-                || exhausted || apr_time_now() >= until) {
+        if (run.db == DB_IDLE
+            && (rc = db_next(&run, idle, &last_claim, until, err))
+               != POOL_DB_OK) {
+            break;
+        }
+        if (idle && run.db == DB_IDLE) {
+            if (run.exhausted || apr_time_now() >= until) {
                 break;
             }
             if (run.wait) {
@@ -940,15 +1045,13 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
             }
             continue;
         }
-        if (pool_http_multi_inflight(m)) {
-            pool_http_multi_run(m, apr_time_from_msec(FLUSH_DELAY));
-        }
-        if (flush_due(&rec, 0) && (rc = flush(ctx, &rec, err)) != POOL_DB_OK) {
-            break;
-        }
+        pool_http_multi_run_fd(m, apr_time_from_msec(FLUSH_DELAY),
+                               run.db != DB_IDLE
+                               ? pool_db_call_socket(ctx->db) : -1);
     }
     /* after a database error: drop what is still in flight or queued (the
      * leases expire; each is tried again) */
     pool_http_multi_destroy(m);
+    event_forget(&run);
     return durable_again(ctx, rc, err);
 }

@@ -292,10 +292,12 @@ static json_t *attempt_json(apr_pool_t *p, const PGresult *r, int i,
     if (!body && recorded) {
         body = payload;
     }
-    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o,"
+    /* id null: the attempt under the lease, without its row yet */
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o,"
                      " s:{s:o, s:o, s:o, s:o},"
                      " s:{s:o, s:o, s:o, s:b}}",
-        "id", (json_int_t)col_i64(r, i, 0),
+        "id", PQgetisnull(r, i, 0) ? json_null()
+                                   : json_integer(col_i64(r, i, 0)),
         "at", str_or_null(col_time(p, r, i, 1)),
         "outcome", str_or_null(col_str(p, r, i, 2)),
         "reason", str_or_null(col_str(p, r, i, 3)),
@@ -317,22 +319,35 @@ static json_t *attempt_json(apr_pool_t *p, const PGresult *r, int i,
 static int attempts_of(apr_pool_t *p, PGconn *c, const char *id,
                        const char *payload, json_t **out, pool_problem_t *pr)
 {
-    const char *params[2], *err = NULL;
+    const char *params[3], *err = NULL;
     PGresult *res;
     pool_db_rc rc;
     int i;
 
     params[0] = id;
     params[1] = apr_itoa(p, ATTEMPTS_SHOWN);
+    params[2] = "no outcome recorded yet: the attempt is in flight, or its "
+                "runner stopped (then it is tried again when its lease ends, "
+                "at ";
+    /* an attempt's row is written with its outcome (sql/017): the one
+     * under a lease is shown from the lease */
     rc = pool_db_exec(p, c, "read delivery attempts",
         "SELECT * FROM (SELECT a.id, " POOL_SQL_US("a.at") ", a.outcome,"
         "   a.error, a.status, a.duration_ms, a.method, a.url,"
         "   a.request_headers::text, a.request_body,"
         "   a.response_headers::text, a.response_body, a.response_truncated"
         "  FROM delivery_attempts a WHERE a.delivery_id = $1::uuid"
-        "  ORDER BY a.at DESC, a.id DESC LIMIT $2::int) x"
+        "  UNION ALL"
+        "  SELECT NULL::bigint, " POOL_SQL_US("(d.locked_until - make_interval("
+                                 "secs => " APR_STRINGIFY(POOL_DELIVERY_LEASE)
+                                 "))") ","
+        "   NULL, $3 || pool_rfc3339(d.locked_until) || ')', NULL::int,"
+        "   NULL::int, NULL, NULL, NULL, NULL, NULL, NULL, false"
+        "  FROM deliveries d WHERE d.id = $1::uuid AND d.state = 'pending'"
+        "  AND d.lock_owner IS NOT NULL"
+        "  ORDER BY 2 DESC, 1 DESC NULLS FIRST LIMIT $2::int) x"
         " ORDER BY 2, 1",
-        2, params, 13, &res, &err);
+        3, params, 13, &res, &err);
     if (rc != POOL_DB_OK) {
         return db_problem(p, pr, rc, err, "delivery");
     }

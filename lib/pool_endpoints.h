@@ -41,6 +41,9 @@
 #define POOL_ENDPOINT_RETRIES_MAX 20
 #define POOL_ENDPOINT_GRACE_MAX  (7 * 86400)
 #define POOL_DELIVERY_RESPONSE_MAX 65536     /* response body kept */
+/* A runner's lease on the delivery it sends (seconds): longer than an
+ * attempt may take (lib/pool_deliver.c says by how much). */
+#define POOL_DELIVERY_LEASE      300
 
 /* The event types we send, NULL-terminated (docs/webhooks.md has each
  * one's data). */

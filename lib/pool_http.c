@@ -15,6 +15,9 @@
 #include "pool_http.h"
 #include "pool_curl.h"
 
+#define MULTI_MAXCONNECTS 128   /* idle connections a multi keeps */
+#define MULTI_SPARE_MAX   256   /* idle easy handles a multi keeps */
+
 struct pool_http_t {
     apr_pool_t *p;
     const char *user_agent;
@@ -29,6 +32,8 @@ struct pool_http_multi_t {
     CURLM *m;
     pool_http_xfer_t *active;   /* in flight, linked by next/prev */
     int inflight;
+    apr_array_header_t *spare;  /* easy handles of finished transfers, reset
+                                 * for the next (CURL *) */
 };
 
 struct pool_http_xfer_t {
@@ -713,6 +718,19 @@ const char *pool_http_why(apr_pool_t *p, const pool_http_resp_t *resp)
 
 /* --------------------------------------------------------- many at once */
 
+/* A finished transfer's easy handle, kept for the next: setting one up
+ * anew for each transfer cost more than the reset (which keeps nothing of
+ * the request; connections are the multi's). */
+static void handle_back(pool_http_multi_t *m, CURL *h)
+{
+    if (m->spare->nelts >= MULTI_SPARE_MAX) {
+        curl_easy_cleanup(h);
+        return;
+    }
+    curl_easy_reset(h);
+    APR_ARRAY_PUSH(m->spare, CURL *) = h;
+}
+
 /* Frees what libcurl holds for x, then tells its caller (who may destroy
  * x's pool: nothing of x is touched afterwards). */
 static void complete(pool_http_multi_t *m, pool_http_xfer_t *x)
@@ -720,7 +738,7 @@ static void complete(pool_http_multi_t *m, pool_http_xfer_t *x)
     pool_http_req_t *req = x->req;
 
     unlink_xfer(m, x);
-    curl_easy_cleanup(x->h);
+    handle_back(m, x->h);
     x->h = NULL;
     if (x->hdrs) {
         curl_slist_free_all(x->hdrs);
@@ -742,6 +760,9 @@ static apr_status_t multi_cleanup(void *data)
         curl_easy_cleanup(x->h);
         x->h = NULL;
     }
+    while (m->spare->nelts) {
+        curl_easy_cleanup(*(CURL **)apr_array_pop(m->spare));
+    }
     if (m->m) {
         curl_multi_cleanup(m->m);
         m->m = NULL;
@@ -756,9 +777,14 @@ apr_status_t pool_http_multi_create(pool_http_multi_t **pm, pool_http_t *http,
 
     m->http = http;
     m->p = p;
+    m->spare = apr_array_make(p, 16, sizeof(CURL *));
     if (!(m->m = curl_multi_init())) {
         return APR_ENOMEM;
     }
+    /* libcurl's default keeps 4 idle connections per transfer in flight:
+     * when few are in flight for a moment (a caller waiting for other
+     * work), the connections of the others would be closed */
+    curl_multi_setopt(m->m, CURLMOPT_MAXCONNECTS, (long)MULTI_MAXCONNECTS);
     apr_pool_cleanup_register(p, m, multi_cleanup, apr_pool_cleanup_null);
     *pm = m;
     return APR_SUCCESS;
@@ -790,7 +816,8 @@ pool_http_err_t pool_http_multi_add(pool_http_multi_t *m, pool_http_req_t *req,
 
     x->done = done;
     x->baton = baton;
-    if (!(h = curl_easy_init())) {
+    h = m->spare->nelts ? *(CURL **)apr_array_pop(m->spare) : curl_easy_init();
+    if (!h) {
         set_error(req, POOL_HTTP_EINTERNAL, "cannot initialise libcurl");
         return req->resp.err;
     }
@@ -834,17 +861,28 @@ static int dispatch(pool_http_multi_t *m)
     return n;
 }
 
-int pool_http_multi_run(pool_http_multi_t *m, apr_interval_time_t wait)
+int pool_http_multi_run_fd(pool_http_multi_t *m, apr_interval_time_t wait,
+                           int fd)
 {
+    struct curl_waitfd extra;
     int running = 0;
 
     curl_multi_perform(m->m, &running);
-    if (dispatch(m) == 0 && m->inflight > 0 && wait > 0) {
-        curl_multi_poll(m->m, NULL, 0, (int)apr_time_as_msec(wait), NULL);
+    if (dispatch(m) == 0 && (m->inflight > 0 || fd >= 0) && wait > 0) {
+        extra.fd = fd;
+        extra.events = CURL_WAIT_POLLIN;
+        extra.revents = 0;
+        curl_multi_poll(m->m, fd >= 0 ? &extra : NULL, fd >= 0 ? 1 : 0,
+                        (int)apr_time_as_msec(wait), NULL);
         curl_multi_perform(m->m, &running);
         dispatch(m);
     }
     return m->inflight;
+}
+
+int pool_http_multi_run(pool_http_multi_t *m, apr_interval_time_t wait)
+{
+    return pool_http_multi_run_fd(m, wait, -1);
 }
 
 void pool_http_multi_perform(pool_http_multi_t *m)

@@ -178,6 +178,10 @@ pool_http_err_t pool_http_multi_add(pool_http_multi_t *m, pool_http_req_t *req,
  * none finished, and calls done for those that did.  Returns how many are
  * still in flight. */
 int pool_http_multi_run(pool_http_multi_t *m, apr_interval_time_t wait);
+/* The same, also waking when fd (>= 0) is readable, even with nothing in
+ * flight: a caller's other work (a database answer) goes on meanwhile. */
+int pool_http_multi_run_fd(pool_http_multi_t *m, apr_interval_time_t wait,
+                           int fd);
 
 /* Runs rounds until none is in flight. */
 void pool_http_multi_perform(pool_http_multi_t *m);
