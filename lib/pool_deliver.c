@@ -36,7 +36,7 @@
 #include "pool_util.h"
 #include "pool_webhook.h"
 
-#define DELIVER_PARALLEL    32      /* transfers in flight at once */
+#define DELIVER_PARALLEL    64      /* transfers in flight at once */
 /* A claim takes at most CLAIM_BATCH, when no more than that is queued:
  * its size is in the statement's text, so that PostgreSQL plans it once
  * (a plan for a size given as a parameter was made again for each claim,
@@ -44,7 +44,7 @@
  * DELIVER_PARALLEL wait for a transfer slot: a queued one starts within
  * the longest time limit (120 s, pool_mapping.h) and ends within another,
  * and the lease covers twice that and a margin. */
-#define CLAIM_BATCH         16      /* DELIVER_PARALLEL / 2, a literal */
+#define CLAIM_BATCH         32      /* DELIVER_PARALLEL / 2, a literal */
 #define DELIVER_LEASE       POOL_DELIVERY_LEASE
 #define FLUSH_BATCH         64      /* outcomes written together ... */
 #define FLUSH_DELAY         200     /* ... or after this many ms */

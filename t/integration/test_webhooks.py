@@ -637,13 +637,13 @@ def test_two_runners_deliver_each_exactly_once(stack, pool, client_of, receiver)
         secrets[c.client_id] = register(c, receiver.url(path))
     # every client's events are signed with its own secret
     receiver.answers[path] = lambda rec: (200, [], 1.0)
-    # more than one runner holds at once (32 in flight and 32 claimed
-    # ahead), so the second, started meanwhile, gets some
+    # more than one runner holds at once (64 in flight and at most 64
+    # claimed ahead), so the second, started meanwhile, gets some
     ids = set()
     for c in clients:
-        for _ in range(20):
+        for _ in range(40):
             ids.add(send_test(c))
-    assert len(ids) == 100
+    assert len(ids) == 200
 
     results = [None, None]
 
@@ -671,7 +671,7 @@ def test_two_runners_deliver_each_exactly_once(stack, pool, client_of, receiver)
     out = stack.psql("SELECT state, count(*), max(attempts) FROM deliveries"
                      " WHERE id IN (%s) GROUP BY state"
                      % ",".join("'%s'" % i for i in ids)).strip()
-    assert out == "delivered|100|1", out
+    assert out == "delivered|200|1", out
 
 
 def test_killed_runner_retried_after_lease(stack, uploader, receiver):
