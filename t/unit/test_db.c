@@ -47,14 +47,19 @@ static const char *one(const char *sql, const char *param)
     return v;
 }
 
-static void raw(const char *sql)
+static void raw_on(PGconn *c, const char *sql)
 {
-    PGresult *r = PQexec(db, sql);
+    PGresult *r = PQexec(c, sql);
 
     ck_assert_msg(r && (PQresultStatus(r) == PGRES_COMMAND_OK
                         || PQresultStatus(r) == PGRES_TUPLES_OK),
-                  "%s: %s", sql, PQerrorMessage(db));
+                  "%s: %s", sql, PQerrorMessage(c));
     PQclear(r);
+}
+
+static void raw(const char *sql)
+{
+    raw_on(db, sql);
 }
 
 /* Statements of ours this session has prepared (counted by a statement
@@ -185,16 +190,6 @@ static PGconn *other(void)
 
     ck_assert_msg(c != NULL, "cannot connect: %s", err ? err : "?");
     return c;
-}
-
-static void raw_on(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-
-    ck_assert_msg(r && (PQresultStatus(r) == PGRES_COMMAND_OK
-                        || PQresultStatus(r) == PGRES_TUPLES_OK),
-                  "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
 }
 
 /* Waits (on the socket, as the deliver step does) until the answer is
