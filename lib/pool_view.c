@@ -195,6 +195,27 @@ static pool_db_rc pool_exists(apr_pool_t *p, PGconn *c, const char *pool,
     return rc;
 }
 
+/* What is at path (whose parent folder is at parent and whose last
+ * segment is base; each a parameter number) in the pool named by $1: a
+ * folder, a file in the view, or the root of a pool that has no folder
+ * row yet; the first of them (one row at most). */
+#define LOOKUP_AT(folder_cols, path, parent, base) \
+    "SELECT " folder_cols " FROM folders d" \
+    " JOIN pools p ON p.id = d.pool_id" \
+    " WHERE p.name = $1 AND d.path = " path \
+    " UNION ALL" \
+    " SELECT " FILE_COLS("f") " FROM files f" \
+    " JOIN folders d ON d.id = f.folder_id" \
+    " JOIN pools p ON p.id = d.pool_id" \
+    " JOIN clients c ON c.id = f.client_id" \
+    " WHERE p.name = $1 AND d.path = " parent " AND f.name = " base \
+    " AND f.in_view" \
+    " UNION ALL" \
+    " SELECT 'p', 0, NULL, NULL, 0, NULL, NULL, " \
+    US("p.created_at") ", " US("p.created_at") ", 0, 0, 0," \
+    " '' FROM pools p WHERE p.name = $1 AND " path " = '/'" \
+    " ORDER BY 1 LIMIT 1"
+
 static pool_db_rc lookup(apr_pool_t *p, PGconn *c, const char *pool,
                          const char *path, int sized,
                          pool_view_entry_t **out, const char **err)
@@ -228,22 +249,7 @@ static pool_db_rc lookup(apr_pool_t *p, PGconn *c, const char *pool,
     params[1] = path;
     params[2] = parent;
     params[3] = pool_view_basename(path);
-#define LOOKUP_SQL(folder_cols) \
-    "SELECT " folder_cols " FROM folders d" \
-    " JOIN pools p ON p.id = d.pool_id" \
-    " WHERE p.name = $1 AND d.path = $2" \
-    " UNION ALL" \
-    " SELECT " FILE_COLS("f") " FROM files f" \
-    " JOIN folders d ON d.id = f.folder_id" \
-    " JOIN pools p ON p.id = d.pool_id" \
-    " JOIN clients c ON c.id = f.client_id" \
-    " WHERE p.name = $1 AND d.path = $3 AND f.name = $4" \
-    " AND f.in_view" \
-    " UNION ALL" \
-    " SELECT 'p', 0, NULL, NULL, 0, NULL, NULL, " \
-    US("p.created_at") ", " US("p.created_at") ", 0, 0, 0," \
-    " '' FROM pools p WHERE p.name = $1 AND $2 = '/'" \
-    " ORDER BY 1 LIMIT 1"
+#define LOOKUP_SQL(folder_cols) LOOKUP_AT(folder_cols, "$2", "$3", "$4")
     rc = pool_db_exec(p, c, "look up path",
                       sized ? LOOKUP_SQL(FOLDER_COLS("d"))
                             : LOOKUP_SQL(FOLDER_COLS_UNSIZED("d")),
@@ -276,6 +282,97 @@ pool_db_rc pool_view_locate(apr_pool_t *p, PGconn *c, const char *pool,
                             const char **err)
 {
     return lookup(p, c, pool, path, 0, out, err);
+}
+
+/* The entry rows of a located resource, its parent, and a row when the
+ * pool has live locks: told apart by a last column (0, 1, 2). */
+#define LOCATE_NCOLS (ENTRY_NCOLS + 1)
+
+static pool_db_rc locate_both(apr_pool_t *p, PGconn *c, const char *pool,
+                              const char *path, const char *parent,
+                              pool_view_locate_t *out, const char **err)
+{
+    const char *grand = pool_view_parent(p, parent);
+    const char *params[6];
+    PGresult *r;
+    pool_db_rc rc;
+    int i;
+
+    params[0] = pool;
+    params[1] = path;
+    params[2] = parent;
+    params[3] = pool_view_basename(path);
+    params[4] = grand;
+    params[5] = grand ? pool_view_basename(parent) : "";
+    rc = pool_db_exec(p, c, "look up path and parent",
+                      "SELECT *, 0 FROM ("
+                      LOOKUP_AT(FOLDER_COLS_UNSIZED("d"), "$2", "$3", "$4")
+                      ") a UNION ALL SELECT *, 1 FROM ("
+                      LOOKUP_AT(FOLDER_COLS_UNSIZED("d"), "$3", "$5", "$6")
+                      ") b UNION ALL (SELECT 'l', 0, NULL, NULL, 0, NULL,"
+                      " NULL, 0, 0, 0, 0, 0, NULL, 2 FROM dav_locks l"
+                      " JOIN pools p ON p.id = l.pool_id"
+                      " WHERE p.name = $1 AND l.expires_at > now() LIMIT 1)",
+                      6, params, LOCATE_NCOLS, &r, err);
+    if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    for (i = 0; i < PQntuples(r); i++) {
+        apr_int64_t which = pool_db_col_i64(r, i, ENTRY_NCOLS);
+        pool_view_entry_t *e;
+
+        if (which == 2) {
+            out->locks = 1;
+            continue;
+        }
+        e = entry_row(p, r, i, NULL);
+        e->path = which ? parent : path;
+        e->name = which ? (grand ? pool_view_basename(parent) : "")
+                        : pool_view_basename(path);
+        if (which) {
+            out->parent = e;
+        }
+        else {
+            out->e = e;
+        }
+    }
+    PQclear(r);
+    return POOL_DB_OK;
+}
+
+pool_db_rc pool_view_locate_for_write(apr_pool_t *p, PGconn *c,
+                                      const char *pool, const char *path,
+                                      pool_view_locate_t *out,
+                                      const char **err)
+{
+    const char *parent = pool_view_parent(p, path);
+    pool_db_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    if (parent && strcmp(path, POOL_VIEW_RESULTS)
+        && strncmp(path, POOL_VIEW_RESULTS "/", sizeof(POOL_VIEW_RESULTS))) {
+        return locate_both(p, c, pool, path, parent, out, err);
+    }
+    /* "/", results/ and what is in it: looked up one by one, and the
+     * pool's locks are not known */
+    out->locks = 1;
+    rc = lookup(p, c, pool, path, 0, &out->e, err);
+    if (rc == POOL_DB_NOTFOUND) {
+        out->e = NULL;
+    }
+    else if (rc != POOL_DB_OK) {
+        return rc;
+    }
+    if (parent) {
+        rc = lookup(p, c, pool, parent, 0, &out->parent, err);
+        if (rc == POOL_DB_NOTFOUND) {
+            out->parent = NULL;
+        }
+        else if (rc != POOL_DB_OK) {
+            return rc;
+        }
+    }
+    return POOL_DB_OK;
 }
 
 pool_db_rc pool_view_folder_size(apr_pool_t *p, PGconn *c,

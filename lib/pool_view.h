@@ -65,6 +65,21 @@ pool_db_rc pool_view_lookup(apr_pool_t *p, PGconn *c, const char *pool,
 pool_db_rc pool_view_locate(apr_pool_t *p, PGconn *c, const char *pool,
                             const char *path, pool_view_entry_t **out,
                             const char **err);
+/* What a write through the view needs before it starts, in one statement
+ * where it can: the entry at path (NULL: nothing there), its parent's
+ * (NULL: path is "/" or nothing is there; both without sizes, as
+ * pool_view_locate), and locks 0 when the pool had no live WebDAV lock
+ * (1: it had, or it was not asked). */
+typedef struct {
+    pool_view_entry_t *e;
+    pool_view_entry_t *parent;
+    int locks;
+} pool_view_locate_t;
+
+pool_db_rc pool_view_locate_for_write(apr_pool_t *p, PGconn *c,
+                                      const char *pool, const char *path,
+                                      pool_view_locate_t *out,
+                                      const char **err);
 pool_db_rc pool_view_folder_size(apr_pool_t *p, PGconn *c,
                                  pool_view_entry_t *e, const char **err);
 

@@ -57,6 +57,10 @@ dav_error *pool_dav_error(request_rec *r, int status, const char *msg);
 dav_error *pool_dav_db_error(request_rec *r, pool_db_rc rc, const char *err,
                              const char *what);
 
+/* pool_dav_locks.c: the request found that pool has no live lock (as
+ * it looked its resource up), so its lock hooks need not read them. */
+void pool_dav_locks_none(request_rec *r, const char *pool);
+
 /* pool_dav_locks.c: the names (last segments) of lock-null resources
  * directly in folder `path` of pool (paths with a lock and nothing in the
  * view), for PROPFIND's walk. */

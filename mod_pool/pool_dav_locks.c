@@ -193,6 +193,16 @@ static void snapshot_drop(request_rec *r, const char *pool)
     apr_pool_userdata_setn(NULL, key, NULL, p);
 }
 
+void pool_dav_locks_none(request_rec *r, const char *pool)
+{
+    const char *key;
+    apr_pool_t *p = snapshot_pool(r, pool, &key);
+    snapshot *s = apr_pcalloc(p, sizeof(*s));
+
+    s->locks = apr_array_make(p, 1, sizeof(held_lock));
+    apr_pool_userdata_setn(s, key, NULL, p);
+}
+
 static dav_error *snapshot_get(request_rec *r, const char *pool,
                                snapshot **out)
 {

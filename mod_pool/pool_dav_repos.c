@@ -118,6 +118,60 @@ static dav_resource *new_resource(request_rec *r, const char *prefix,
     return resource_in(r->pool, r, prefix, pool, path, e);
 }
 
+/* A method that only reads may ask for any name (and gets a 404); one that
+ * writes is told what is wrong with it. */
+static int method_reads(request_rec *r)
+{
+    return r->method_number == M_GET || r->method_number == M_OPTIONS
+        || r->method_number == M_PROPFIND || r->header_only;
+}
+
+typedef struct {
+    const char *pool;
+    const char *path;
+    pool_view_locate_t loc;
+} locate_baton;
+
+static pool_db_rc op_locate_for_write(apr_pool_t *p, PGconn *c, void *b,
+                                      const char **err)
+{
+    locate_baton *lb = b;
+
+    return pool_view_locate_for_write(p, c, lb->pool, lb->path, &lb->loc,
+                                      err);
+}
+
+/* A write looks up its resource, the parent (which mod_dav asks for next)
+ * and whether the pool has locks at all in one statement; without locks,
+ * the lock hooks need not read them. */
+static dav_error *resource_for_write(request_rec *r, const char *prefix,
+                                     const char *pool, const char *path,
+                                     dav_resource **out)
+{
+    locate_baton lb;
+    const char *err;
+    pool_db_rc rc;
+    dav_resource *res;
+
+    lb.pool = pool;
+    lb.path = path;
+    rc = pool_db_run(r, op_locate_for_write, &lb, &err);
+    if (rc != POOL_DB_OK) {
+        return pool_dav_db_error(r, rc, err, "resource");
+    }
+    res = new_resource(r, prefix, pool, path, lb.loc.e);
+    if (strcmp(path, "/")) {
+        res->info->parent = new_resource(r, prefix, pool,
+                                         pool_view_parent(r->pool, path),
+                                         lb.loc.parent);
+    }
+    if (!lb.loc.locks) {
+        pool_dav_locks_none(r, pool);
+    }
+    *out = res;
+    return NULL;
+}
+
 dav_error *pool_dav_resource(request_rec *r, const char *prefix,
                              const char *pool, const char *path,
                              dav_resource **out)
@@ -137,13 +191,6 @@ dav_error *pool_dav_resource(request_rec *r, const char *prefix,
     return NULL;
 }
 
-/* A method that only reads may ask for any name (and gets a 404); one that
- * writes is told what is wrong with it. */
-static int method_reads(request_rec *r)
-{
-    return r->method_number == M_GET || r->method_number == M_OPTIONS
-        || r->method_number == M_PROPFIND || r->header_only;
-}
 
 static dav_error *get_resource(request_rec *r, const char *root_dir,
                                const char *label, int use_checked_in,
@@ -185,6 +232,9 @@ static dav_error *get_resource(request_rec *r, const char *root_dir,
         }
         return pool_dav_error(r, HTTP_BAD_REQUEST,
                               apr_psprintf(r->pool, "bad name: %s", why));
+    }
+    if (!method_reads(r)) {
+        return resource_for_write(r, root_dir, pool, path, out);
     }
     return pool_dav_resource(r, root_dir, pool, path, out);
 }

@@ -12,6 +12,7 @@
 
 #include "unit.h"
 #include "pool_db.h"
+#include "pool_davlock.h"
 #include "pool_clients.h"
 #include "pool_fields.h"
 #include "pool_util.h"
@@ -481,6 +482,82 @@ START_TEST(lookup_and_list)
 }
 END_TEST
 
+/* A write's lookup: the entry, its parent and whether the pool has live
+ * locks, in one statement; the same entries as two lookups give. */
+static pool_view_locate_t locate(const char *path)
+{
+    pool_view_locate_t loc;
+    const char *err = NULL;
+
+    ck_assert_msg(pool_view_locate_for_write(p, db, pool_name, path, &loc,
+                                             &err) == POOL_DB_OK,
+                  "%s: %s", path, err ? err : "?");
+    return loc;
+}
+
+START_TEST(locate_for_write_gives_entry_parent_and_locks)
+{
+    pool_view_locate_t loc;
+    pool_davlock_t l, *got;
+    const char *err = NULL;
+
+    put("/w/x", "f.txt", 7);
+    loc = locate("/w/x/f.txt");
+    ck_assert_ptr_nonnull(loc.e);
+    ck_assert_int_eq(loc.e->kind, POOL_VIEW_FILE);
+    ck_assert_str_eq(loc.e->path, "/w/x/f.txt");
+    ck_assert_str_eq(loc.e->name, "f.txt");
+    ck_assert_int_eq(loc.e->size, 7);
+    ck_assert_str_eq(loc.e->sha256, look("/w/x/f.txt")->sha256);
+    ck_assert_ptr_nonnull(loc.parent);
+    ck_assert_int_eq(loc.parent->kind, POOL_VIEW_FOLDER);
+    ck_assert_str_eq(loc.parent->path, "/w/x");
+    ck_assert_str_eq(loc.parent->name, "x");
+    ck_assert_int_eq(loc.parent->folder_id, look("/w/x")->folder_id);
+    ck_assert_int_eq(loc.locks, 0);
+    /* a new name in an existing folder; a name whose parent is missing */
+    loc = locate("/w/x/new.txt");
+    ck_assert_ptr_null(loc.e);
+    ck_assert_str_eq(loc.parent->path, "/w/x");
+    loc = locate("/w/nope/new.txt");
+    ck_assert_ptr_null(loc.e);
+    ck_assert_ptr_null(loc.parent);
+    /* at the top the parent is the root; the root has none */
+    loc = locate("/w");
+    ck_assert_int_eq(loc.e->kind, POOL_VIEW_FOLDER);
+    ck_assert_str_eq(loc.parent->path, "/");
+    ck_assert_str_eq(loc.parent->name, "");
+    loc = locate("/");
+    ck_assert_int_eq(loc.e->kind, POOL_VIEW_FOLDER);
+    ck_assert_ptr_null(loc.parent);
+    ck_assert_int_eq(loc.locks, 1);     /* not asked there */
+    /* results/ is looked up as before */
+    loc = locate("/results/none");
+    ck_assert_ptr_null(loc.e);
+    ck_assert_int_eq(loc.parent->kind, POOL_VIEW_RESULTS_FOLDER);
+    /* a parent that is a file is given as it is */
+    loc = locate("/w/x/f.txt/y");
+    ck_assert_ptr_null(loc.e);
+    ck_assert_int_eq(loc.parent->kind, POOL_VIEW_FILE);
+    /* a live lock anywhere in the pool is reported */
+    memset(&l, 0, sizeof(l));
+    l.token = "0b9c2d4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e";
+    l.path = "/elsewhere";
+    l.exclusive = 1;
+    ck_assert_msg(pool_davlock_create(p, db, pool_name, &l, 60, &got, &err)
+                  == POOL_DB_OK, "lock: %s", err ? err : "?");
+    loc = locate("/w/x/f.txt");
+    ck_assert_int_eq(loc.locks, 1);
+    ck_assert_str_eq(loc.e->path, "/w/x/f.txt");
+    /* no such pool: nothing, and no error */
+    ck_assert_int_eq(pool_view_locate_for_write(p, db, "no-such-pool-here",
+                                                "/a/b", &loc, &err),
+                     POOL_DB_OK);
+    ck_assert_ptr_null(loc.e);
+    ck_assert_ptr_null(loc.parent);
+}
+END_TEST
+
 START_TEST(an_empty_pool_has_a_root)
 {
     pool_view_entry_t *e = look("/");
@@ -833,6 +910,7 @@ Suite *suite_view(void)
     tcase_add_test(tc, mkcol_cases);
     tcase_add_test(tc, remove_a_file);
     tcase_add_test(tc, remove_a_folder_with_everything_under_it);
+    tcase_add_test(tc, locate_for_write_gives_entry_parent_and_locks);
     tcase_add_test(tc, move_a_file);
     tcase_add_test(tc, move_a_folder);
     tcase_add_test(tc, sizes_repairs_a_broken_size);
