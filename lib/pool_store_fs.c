@@ -293,6 +293,7 @@ static apr_status_t commit_to(pool_spool_t *sp, const char *dir,
     apr_pool_t *p = sp->h.p;
     const char *final;
     apr_status_t rv;
+    int linked;
 
     if (sp->finished) {
         return APR_EINVAL;
@@ -309,14 +310,20 @@ static apr_status_t commit_to(pool_spool_t *sp, const char *dir,
     }
     apr_file_perms_set(sp->path, APR_FPROT_UREAD | APR_FPROT_UWRITE
                        | APR_FPROT_GREAD);
-    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
-                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-                                | APR_FPROT_GEXECUTE, p);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
-        return fs_err(rv);
-    }
     final = apr_pstrcat(p, dir, "/", name, NULL);
-    if (link(sp->path, final) != 0) {
+    /* dir exists but before a pool's first file: made then, not tried
+     * at every commit */
+    linked = link(sp->path, final);
+    if (linked != 0 && errno == ENOENT) {
+        rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                    | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                    | APR_FPROT_GEXECUTE, p);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+            return fs_err(rv);
+        }
+        linked = link(sp->path, final);
+    }
+    if (linked != 0) {
         return fs_err(APR_FROM_OS_ERROR(errno));
     }
     /* the name must be durable before a row may point at it */
@@ -393,20 +400,29 @@ static apr_status_t fs_reveal(pool_store_t *s, apr_pool_t *p,
         return APR_SUCCESS;     /* results stay in .results/ */
     }
     dir = fs_dir(s, p, pool, id);
-    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
-                                | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
-                                | APR_FPROT_GEXECUTE, p);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
-        return fs_err(rv);
-    }
     final = apr_pstrcat(p, dir, "/", id, NULL);
     staged = staged_path(s, p, pool, id);
     if (rename(staged, final) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        if (errno == ENOENT && stat(final, &st) == 0) {
+        if (errno != ENOENT) {
+            return fs_err(APR_FROM_OS_ERROR(errno));
+        }
+        if (stat(final, &st) == 0) {
             return APR_SUCCESS; /* revealed already */
         }
-        return fs_err(rv);
+        /* the shard's directory, made with its first file */
+        rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                    | APR_FPROT_UEXECUTE | APR_FPROT_GREAD
+                                    | APR_FPROT_GEXECUTE, p);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+            return fs_err(rv);
+        }
+        if (rename(staged, final) != 0) {
+            rv = APR_FROM_OS_ERROR(errno);
+            if (errno == ENOENT && stat(final, &st) == 0) {
+                return APR_SUCCESS;
+            }
+            return fs_err(rv);
+        }
     }
     /* rename(2) of a name onto another name of the same file does nothing */
     unlink(staged);
