@@ -1,7 +1,8 @@
 /* Outbound HTTP on libcurl (pool_http.h).  One exchange at a time
- * (pool_http_perform) reuses the client's easy handle, so its connections
- * stay open between requests; many at once (pool_http_multi_*) share a
- * multi handle's connection cache.  Both run the same code per exchange:
+ * (pool_http_perform, a push) reuses the client's easy handle on the
+ * client's multi handle, whose connection cache keeps its connections open
+ * between requests; many at once (pool_http_multi_*) share a multi
+ * handle's connection cache.  All run the same code per exchange:
  * xfer_setup sets the options, exchange_reset clears what one answer
  * leaves, xfer_finish classifies the outcome and decides whether a
  * redirect is followed. */
@@ -23,7 +24,10 @@ struct pool_http_t {
     const char *user_agent;
     const pool_netpolicy_t *net;
     pool_http_timeouts_t timeouts;
-    CURL *easy;                 /* pool_http_perform's, reused */
+    int direct;                 /* no policy and no proxy either */
+    CURL *easy;                 /* one at a time: reused, */
+    CURLM *m;                   /* driven here (its connection cache) */
+    int busy;                   /* a push is open */
 };
 
 struct pool_http_multi_t {
@@ -58,6 +62,7 @@ struct pool_http_xfer_t {
     int read_failed;
     int aborted;
     int nomem;
+    pool_http_push_t *push;     /* the body comes from pool_http_push_* */
     /* multi */
     pool_http_multi_t *multi;
     pool_http_done_fn *done;
@@ -84,6 +89,13 @@ static apr_status_t client_cleanup(void *data)
 {
     pool_http_t *http = data;
 
+    if (http->m && http->easy && http->busy) {
+        curl_multi_remove_handle(http->m, http->easy);
+    }
+    if (http->m) {
+        curl_multi_cleanup(http->m);    /* closes the connections */
+        http->m = NULL;
+    }
     if (http->easy) {
         curl_easy_cleanup(http->easy);
         http->easy = NULL;
@@ -104,6 +116,11 @@ apr_status_t pool_http_create(pool_http_t **phttp, apr_pool_t *p,
     apr_pool_cleanup_register(p, http, client_cleanup, apr_pool_cleanup_null);
     *phttp = http;
     return APR_SUCCESS;
+}
+
+void pool_http_set_direct(pool_http_t *http)
+{
+    http->direct = 1;
 }
 
 void pool_http_set_timeouts(pool_http_t *http, const pool_http_timeouts_t *t)
@@ -142,6 +159,7 @@ static int headers_complete(pool_http_xfer_t *x)
         return 1;               /* 1xx: the real answer follows */
     }
     x->headers_done = 1;
+    req->resp.status = (int)x->status;
     x->to_sink = req->on_body && x->status >= 200 && x->status <= 299;
     cl = apr_table_get(req->resp.headers, "Content-Length");
     if (x->to_sink && cl && !apr_table_get(req->resp.headers,
@@ -296,6 +314,41 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln,
     return 0;
 }
 
+struct pool_http_push_t {
+    pool_http_req_t *req;
+    pool_http_xfer_t *x;
+    char *buf;                  /* small writes gathered (malloc) */
+    apr_size_t cap, buffered;
+    const char *data;           /* what on_push_read hands out */
+    apr_size_t left;
+    apr_off_t written;          /* by the caller */
+    int started;                /* the handle is in the client's multi */
+    int paused;                 /* libcurl asked for more, none was there */
+    int eof;                    /* the body is complete */
+    int done;                   /* the transfer is over: resp is filled */
+};
+
+/* Hands out what the last write gave; with nothing left, pauses the
+ * upload until the next write (or ends the body). */
+static size_t on_push_read(char *buf, size_t size, size_t nmemb, void *ud)
+{
+    pool_http_push_t *ps = ud;
+    size_t room = size * nmemb, n;
+
+    if (!ps->left) {
+        if (ps->eof) {
+            return 0;
+        }
+        ps->paused = 1;
+        return CURL_READFUNC_PAUSE;
+    }
+    n = ps->left < room ? ps->left : room;
+    memcpy(buf, ps->data, n);
+    ps->data += n;
+    ps->left -= n;
+    return n;
+}
+
 /* ----------------------------------------------------------- set up */
 
 static apr_status_t xfer_cleanup(void *data);
@@ -370,9 +423,15 @@ static void set_method(pool_http_xfer_t *x, CURL *h)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
         }
     }
-    else if (req->read_body) {
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, x);
+    else if (req->read_body || x->push) {
+        if (x->push) {
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, on_push_read);
+            curl_easy_setopt(h, CURLOPT_READDATA, x->push);
+        }
+        else {
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+            curl_easy_setopt(h, CURLOPT_READDATA, x);
+        }
         if (post) {
             curl_easy_setopt(h, CURLOPT_POST, 1L);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -404,6 +463,11 @@ static long ms(apr_interval_time_t t)
     return t > 0 && apr_time_as_msec(t) == 0 ? 1L : (long)apr_time_as_msec(t);
 }
 
+static long secs_up(apr_interval_time_t t)
+{
+    return (long)apr_time_sec(t + apr_time_from_sec(1) - 1);
+}
+
 static void set_timeouts(CURL *h, const pool_http_timeouts_t *t)
 {
     if (t->connect > 0) {
@@ -413,10 +477,17 @@ static void set_timeouts(CURL *h, const pool_http_timeouts_t *t)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms(t->total));
     }
     if (t->stall > 0) {
-        long secs = (long)apr_time_sec(t->stall + apr_time_from_sec(1) - 1);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT,
                          t->stall_bytes > 0 ? t->stall_bytes : 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs_up(t->stall));
+    }
+    if (t->reuse_idle > 0) {
+        curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, secs_up(t->reuse_idle));
+    }
+    if (t->keepalive > 0) {
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, secs_up(t->keepalive));
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, secs_up(t->keepalive));
     }
 }
 
@@ -426,7 +497,8 @@ static int xfer_setup(pool_http_xfer_t *x, CURL *h)
     pool_http_req_t *req = x->req;
     pool_http_t *http = req->http;
     /* a POST has a body, if an empty one */
-    int has_body = req->body || req->read_body || !strcmp(req->method, "POST");
+    int has_body = req->body || req->read_body || x->push
+                   || !strcmp(req->method, "POST");
 
     x->h = h;
     if (!req->url || !build_headers(x, has_body)) {
@@ -450,10 +522,20 @@ static int xfer_setup(pool_http_xfer_t *x, CURL *h)
     if (http->net) {
         pool_curl_guard(h, &x->guard, http->net, req->p);
     }
+    else if (http->direct) {
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+    }
     if (http->user_agent) {
         curl_easy_setopt(h, CURLOPT_USERAGENT, http->user_agent);
     }
     set_timeouts(h, &req->timeout);
+    if (req->recv_buffer) {
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)req->recv_buffer);
+    }
+    if (req->send_buffer) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE,
+                         (long)req->send_buffer);
+    }
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
@@ -539,6 +621,26 @@ static pool_http_err_t curl_err(CURLcode cc, const char **what)
     }
 }
 
+/* Failures that may pass: trying the same request again may work. */
+static int curl_transient(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* What failed, when something did: the caller's own doing first, then the
  * policy, then libcurl's code. */
 static void classify(pool_http_xfer_t *x, CURLcode cc)
@@ -581,6 +683,7 @@ static void classify(pool_http_xfer_t *x, CURLcode cc)
         set_error(req, err, apr_psprintf(p, "%s: %s", what,
                                          x->errbuf[0] ? x->errbuf
                                                       : curl_easy_strerror(cc)));
+        req->resp.transient = curl_transient(cc);
     }
 }
 
@@ -625,6 +728,7 @@ static int xfer_finish(pool_http_xfer_t *x, CURLcode cc)
     x->status = code;
     resp->body = x->mem ? x->mem : "";
     resp->len = x->mem_len;
+    resp->transient = 0;
     if (cc == CURLE_OK && !x->too_large) {
         set_error(req, POOL_HTTP_OK, NULL);
     }
@@ -675,34 +779,309 @@ static apr_status_t xfer_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* ------------------------------------------------------ one at a time */
+/* ------------------------------------------------------ one at a time
+ * The client's easy handle on the client's multi handle, one exchange at
+ * a time: what curl_easy_perform does, with the connection cache in a
+ * multi handle that a push, which must be driven step by step, shares. */
 
-pool_http_err_t pool_http_perform(pool_http_req_t *req)
+/* The client's handles, ready for req; 0 (with resp.error) when not. */
+static int client_take(pool_http_t *http, pool_http_req_t *req)
 {
-    pool_http_t *http = req->http;
-    pool_http_xfer_t *x = xfer_new(req);
-    CURLcode cc;
-
+    if (http->busy) {
+        set_error(req, POOL_HTTP_EINTERNAL, "the client is in use by a push");
+        return 0;
+    }
     if (!http->easy && !(http->easy = curl_easy_init())) {
         set_error(req, POOL_HTTP_EINTERNAL, "cannot initialise libcurl");
-        return req->resp.err;
+        return 0;
+    }
+    if (!http->m && !(http->m = curl_multi_init())) {
+        set_error(req, POOL_HTTP_EINTERNAL, "cannot initialise libcurl");
+        return 0;
     }
     curl_easy_reset(http->easy);
-    if (xfer_setup(x, http->easy)) {
-        do {
-            exchange_reset(x);
-            cc = curl_easy_perform(http->easy);
-        } while (xfer_finish(x, cc));
-    }
-    /* the handle stays the client's (its connections with it); nothing of
-     * this request may stay set on it */
+    return 1;
+}
+
+/* After an exchange: the handle stays the client's (its connections are
+ * in the multi); nothing of this request may stay set on it. */
+static void client_release(pool_http_t *http, pool_http_xfer_t *x)
+{
     curl_easy_reset(http->easy);
     x->h = NULL;
     if (x->hdrs) {
         curl_slist_free_all(x->hdrs);
         x->hdrs = NULL;
     }
+}
+
+/* Moves the client's transfer on; 1 when it is over (*cc says how). */
+static int client_step(pool_http_t *http, CURLcode *cc)
+{
+    CURLMsg *msg;
+    int running = 0, left = 0;
+
+    if (curl_multi_perform(http->m, &running) != CURLM_OK) {
+        *cc = CURLE_SEND_ERROR;
+        return 1;
+    }
+    while ((msg = curl_multi_info_read(http->m, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            *cc = msg->data.result;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void client_wait(pool_http_t *http)
+{
+    curl_multi_poll(http->m, NULL, 0, 1000, NULL);
+}
+
+/* One exchange of x, to its end. */
+static CURLcode client_exchange(pool_http_t *http, pool_http_xfer_t *x)
+{
+    CURLcode cc = CURLE_OK;
+
+    exchange_reset(x);
+    if (curl_multi_add_handle(http->m, http->easy) != CURLM_OK) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    while (!client_step(http, &cc)) {
+        client_wait(http);
+    }
+    curl_multi_remove_handle(http->m, http->easy);
+    return cc;
+}
+
+pool_http_err_t pool_http_perform(pool_http_req_t *req)
+{
+    pool_http_t *http = req->http;
+    pool_http_xfer_t *x = xfer_new(req);
+
+    if (!client_take(http, req)) {
+        return req->resp.err;
+    }
+    if (xfer_setup(x, http->easy)) {
+        while (xfer_finish(x, client_exchange(http, x))) {
+        }
+    }
+    client_release(http, x);
     return req->resp.err;
+}
+
+/* ------------------------------------------------ a body pushed in pieces */
+
+/* The transfer is over: resp is filled, the client free again. */
+static void push_over(pool_http_push_t *ps, CURLcode cc)
+{
+    pool_http_t *http = ps->req->http;
+
+    ps->done = 1;
+    if (ps->started) {
+        curl_multi_remove_handle(http->m, http->easy);
+        ps->started = 0;
+    }
+    xfer_finish(ps->x, cc);     /* no redirects: never followed */
+    client_release(http, ps->x);
+    http->busy = 0;
+}
+
+/* Moves the transfer on until libcurl has taken every byte handed out and
+ * asked for more, or, with the body complete, until the answer. */
+static void push_drive(pool_http_push_t *ps)
+{
+    pool_http_t *http = ps->req->http;
+    CURLcode cc = CURLE_OK;
+
+    while (!ps->done) {
+        if (client_step(http, &cc)) {
+            push_over(ps, cc);
+            return;
+        }
+        if (!ps->eof && !ps->left && ps->paused) {
+            return;
+        }
+        client_wait(http);
+    }
+}
+
+/* What the caller is told: an answer before the end is a failure. */
+static pool_http_err_t push_result(pool_http_push_t *ps)
+{
+    pool_http_req_t *req = ps->req;
+
+    if (ps->done && !ps->eof && req->resp.err == POOL_HTTP_OK) {
+        set_error(req, POOL_HTTP_EEARLY, apr_psprintf(req->p, "the server "
+                  "answered %d before the request body was complete",
+                  req->resp.status));
+    }
+    return ps->done ? req->resp.err : POOL_HTTP_OK;
+}
+
+/* Hands n bytes at data to libcurl (none with eof: the end) and drives
+ * the transfer until it took them. */
+static pool_http_err_t push_feed(pool_http_push_t *ps, const char *data,
+                                 apr_size_t n)
+{
+    pool_http_t *http = ps->req->http;
+
+    ps->data = data;
+    ps->left = n;
+    if (!ps->started) {
+        exchange_reset(ps->x);
+        if (curl_multi_add_handle(http->m, http->easy) != CURLM_OK) {
+            push_over(ps, CURLE_OUT_OF_MEMORY);
+            return push_result(ps);
+        }
+        ps->started = 1;
+    }
+    else if (ps->paused) {
+        ps->paused = 0;
+        curl_easy_pause(http->easy, CURLPAUSE_CONT);
+    }
+    push_drive(ps);
+    ps->data = NULL;            /* the caller's, gone after the write */
+    return push_result(ps);
+}
+
+/* Ends the transfer early with a failure of the caller's. */
+static pool_http_err_t push_fail(pool_http_push_t *ps, pool_http_err_t err,
+                                 const char *why)
+{
+    if (!ps->done) {
+        push_over(ps, CURLE_OK);
+    }
+    set_error(ps->req, err, why);
+    ps->req->resp.transient = 0;
+    return err;
+}
+
+static void push_free(pool_http_push_t *ps)
+{
+    free(ps->buf);
+    ps->buf = NULL;
+}
+
+static apr_status_t push_cleanup(void *data)
+{
+    pool_http_push_t *ps = data;
+
+    if (!ps->done) {
+        push_fail(ps, POOL_HTTP_EABORTED, "abandoned by the caller");
+    }
+    push_free(ps);
+    return APR_SUCCESS;
+}
+
+pool_http_err_t pool_http_push_open(pool_http_req_t *req,
+                                    pool_http_push_t **push)
+{
+    pool_http_t *http = req->http;
+    pool_http_xfer_t *x = xfer_new(req);
+    pool_http_push_t *ps = apr_pcalloc(req->p, sizeof(*ps));
+
+    *push = NULL;
+    ps->req = req;
+    ps->x = x;
+    x->push = ps;
+    req->body = NULL;
+    req->read_body = NULL;
+    req->redirects = POOL_HTTP_REDIRECT_NONE;   /* the body is not kept */
+    ps->cap = req->send_buffer;
+    if (ps->cap && !(ps->buf = malloc(ps->cap))) {
+        set_error(req, POOL_HTTP_EINTERNAL, "out of memory");
+        return req->resp.err;
+    }
+    if (!client_take(http, req) || !xfer_setup(x, http->easy)) {
+        if (http->easy && !http->busy) {
+            client_release(http, x);
+        }
+        push_free(ps);
+        return req->resp.err;
+    }
+    http->busy = 1;
+    apr_pool_cleanup_register(req->p, ps, push_cleanup,
+                              apr_pool_cleanup_null);
+    *push = ps;
+    return POOL_HTTP_OK;
+}
+
+pool_http_err_t pool_http_push_write(pool_http_push_t *ps, const void *buf,
+                                     apr_size_t len)
+{
+    pool_http_req_t *req = ps->req;
+    const char *b = buf;
+    pool_http_err_t err;
+    int last;
+
+    if (ps->done) {
+        return push_result(ps);
+    }
+    if (ps->eof || (req->body_len >= 0
+                    && (apr_off_t)len > req->body_len - ps->written)) {
+        return push_fail(ps, POOL_HTTP_EINTERNAL, "more bytes written than "
+                         "the request body's length");
+    }
+    ps->written += (apr_off_t)len;
+    last = req->body_len >= 0 && ps->written == req->body_len;
+    while (len > 0) {
+        apr_size_t k;
+
+        if (!ps->buffered && len >= ps->cap) {
+            ps->eof = last;     /* as large as a gathering: at once */
+            return push_feed(ps, b, len);
+        }
+        k = ps->cap - ps->buffered < len ? ps->cap - ps->buffered : len;
+        memcpy(ps->buf + ps->buffered, b, k);
+        ps->buffered += k;
+        b += k;
+        len -= k;
+        if (ps->buffered == ps->cap) {
+            ps->buffered = 0;
+            ps->eof = last && !len;
+            if ((err = push_feed(ps, ps->buf, ps->cap)) != POOL_HTTP_OK) {
+                return err;
+            }
+        }
+    }
+    if (last && !ps->eof) {
+        apr_size_t n = ps->buffered;
+
+        ps->buffered = 0;
+        ps->eof = 1;
+        return push_feed(ps, ps->buf, n);
+    }
+    return POOL_HTTP_OK;
+}
+
+pool_http_err_t pool_http_push_finish(pool_http_push_t *ps)
+{
+    pool_http_req_t *req = ps->req;
+    pool_http_err_t err;
+
+    if (!ps->done && req->body_len >= 0 && ps->written < req->body_len) {
+        err = push_fail(ps, POOL_HTTP_EINTERNAL, "fewer bytes written than "
+                        "the request body's length");
+    }
+    else if (!ps->done && !ps->eof) {
+        apr_size_t n = ps->buffered;
+
+        ps->buffered = 0;
+        ps->eof = 1;
+        err = push_feed(ps, ps->buf, n);
+    }
+    else {
+        err = push_result(ps);
+    }
+    apr_pool_cleanup_run(req->p, ps, push_cleanup);
+    return err;
+}
+
+void pool_http_push_abort(pool_http_push_t *ps)
+{
+    apr_pool_cleanup_run(ps->req->p, ps, push_cleanup);
 }
 
 const char *pool_http_why(apr_pool_t *p, const pool_http_resp_t *resp)

@@ -1,5 +1,6 @@
 /* Outbound HTTP: the one client the core library and its jobs use for
- * requests they send (imports, webhooks, the pool-processor agent).  A
+ * requests they send (imports, webhooks, the pool-processor agent, the
+ * WebDAV store).  A
  * small request/response interface after mod_md's md_http, implemented on
  * libcurl in pool_http.c; callers never see libcurl.
  *
@@ -7,7 +8,9 @@
  * default timeouts, the outbound network policy and a connection cache.  A
  * request is made with pool_http_req_make, its fields set, then performed
  * alone (pool_http_perform) or with others at once (pool_http_multi_*).
- * Its answer is in req->resp.
+ * Its answer is in req->resp.  A request body comes from memory, from a
+ * callback the client calls (read_body), or is pushed by the caller piece
+ * by piece (pool_http_push_*).
  *
  * The body of an answer goes into memory, at most body_max bytes, or into
  * a callback (on_body, 2xx answers only).  Nothing is buffered beyond the
@@ -45,7 +48,10 @@ typedef enum {
     POOL_HTTP_ECALLBACK,    /* on_body or read_body returned an error */
     POOL_HTTP_EABORTED,     /* on_progress asked to stop */
     POOL_HTTP_ECANCELLED,   /* dropped by pool_http_multi_destroy */
-    POOL_HTTP_EINTERNAL     /* out of memory, libcurl not usable */
+    POOL_HTTP_EINTERNAL,    /* out of memory, libcurl not usable, or the
+                             * client or a push used wrongly */
+    POOL_HTTP_EEARLY        /* push: the server answered (resp.status)
+                             * before the request body was complete */
 } pool_http_err_t;
 
 typedef enum {
@@ -60,6 +66,11 @@ typedef struct {
     apr_interval_time_t stall;      /* abort when slower than stall_bytes
                                      * per second for this long; 0: never */
     long stall_bytes;
+    apr_interval_time_t reuse_idle; /* a cached connection idle longer is
+                                     * not reused (a server closes its idle
+                                     * ones); 0: libcurl's default */
+    apr_interval_time_t keepalive;  /* TCP keepalive probes after this
+                                     * long idle, and between them; 0: none */
 } pool_http_timeouts_t;
 
 /* The request body from the caller: fill at most *len bytes of buf and set
@@ -78,10 +89,12 @@ typedef struct pool_http_t pool_http_t;
 typedef struct pool_http_req_t pool_http_req_t;
 typedef struct pool_http_multi_t pool_http_multi_t;
 typedef struct pool_http_xfer_t pool_http_xfer_t;   /* private */
+typedef struct pool_http_push_t pool_http_push_t;
 
 typedef struct {
     int status;             /* of the final answer; 0: none (1xx: none
-                             * final); kept when the body failed later */
+                             * final); kept when the body failed later;
+                             * set (with headers) before on_body is called */
     apr_table_t *headers;   /* of the final answer */
     const char *body;       /* what went to memory, NUL-terminated */
     apr_size_t len;
@@ -89,6 +102,10 @@ typedef struct {
     int redirects;          /* followed */
     pool_http_err_t err;
     const char *error;      /* NULL when err is POOL_HTTP_OK */
+    int transient;          /* err is a failure that may pass (no
+                             * connection, a connection lost or reset, a
+                             * timeout, a TLS handshake cut): the same
+                             * request may work again */
     const char *denied_ip;  /* POOL_HTTP_EDENIED: the refused address */
     apr_status_t cb_status; /* POOL_HTTP_ECALLBACK: what it returned */
 } pool_http_resp_t;
@@ -122,6 +139,13 @@ struct pool_http_req_t {
     pool_http_progress_fn *on_progress;
     void *progress_baton;
 
+    /* libcurl's buffers, 0: its defaults.  recv_buffer: the most bytes
+     * given to on_body at once (at most 10 MB); send_buffer: of the
+     * request body (at most 2 MB), and for a push, the bytes gathered
+     * from small writes before they are sent. */
+    apr_size_t recv_buffer;
+    apr_size_t send_buffer;
+
     pool_http_timeouts_t timeout;   /* the client's, unless changed */
     pool_http_redirect_t redirects;
     int max_redirects;
@@ -143,6 +167,11 @@ apr_status_t pool_http_create(pool_http_t **phttp, apr_pool_t *p,
                               const char *user_agent,
                               const pool_netpolicy_t *net);
 
+/* For a server the administrator named (a store): no policy check (its
+ * address may well be loopback or private), and no proxy from the
+ * environment either.  For a client made with net NULL. */
+void pool_http_set_direct(pool_http_t *http);
+
 /* Defaults for new requests (connect: POOL_HTTP_CONNECT_DEFAULT). */
 void pool_http_set_timeouts(pool_http_t *http, const pool_http_timeouts_t *t);
 
@@ -151,8 +180,43 @@ void pool_http_set_timeouts(pool_http_t *http, const pool_http_timeouts_t *t);
 pool_http_req_t *pool_http_req_make(pool_http_t *http, apr_pool_t *p,
                                     const char *method, const char *url);
 
-/* Performs req (following redirects as it says); returns req->resp.err. */
+/* Performs req (following redirects as it says); returns req->resp.err.
+ * The client's connections are kept for its next requests. */
 pool_http_err_t pool_http_perform(pool_http_req_t *req);
+
+/* ------------------------------------------------ a body pushed in pieces
+ * The caller writes the request body as it gets it: each write hands the
+ * bytes to libcurl and moves the transfer on until libcurl has taken them
+ * (sent them, or holds them in its send buffer), so a write may block
+ * while the server is slow, and nothing is kept beyond send_buffer bytes.
+ * Then pool_http_push_finish waits for the answer (in req->resp), or
+ * pool_http_push_abort drops the transfer (its connection is closed: the
+ * server sees a body cut short).  Like pool_http_perform, it runs on the
+ * client's connections; the client does nothing else meanwhile. */
+
+/* Opens a push for req: method, URL, headers as set; body_len bytes
+ * (chunked when body_len < 0); body and read_body unused, no redirects.
+ * Nothing is sent before the first send_buffer bytes are written (or the
+ * push is finished).  On failure, *push is NULL and req->resp says why. */
+pool_http_err_t pool_http_push_open(pool_http_req_t *req,
+                                    pool_http_push_t **push);
+
+/* Writes len bytes of the body (buf may be reused on return).  Returns
+ * POOL_HTTP_OK, or the failure in req->resp, POOL_HTTP_EEARLY when an
+ * answer came before the body was complete (a 413, say; its status,
+ * headers and body are in req->resp).  Writing more than body_len bytes
+ * fails (EINTERNAL).  After a failure, writes return the same failure. */
+pool_http_err_t pool_http_push_write(pool_http_push_t *push, const void *buf,
+                                     apr_size_t len);
+
+/* Ends the body and waits for the answer; frees push.  Returns
+ * req->resp.err (EEARLY when the answer came before the end; EINTERNAL
+ * when fewer than body_len bytes were written: the body is dropped). */
+pool_http_err_t pool_http_push_finish(pool_http_push_t *push);
+
+/* Drops the transfer (EABORTED in req->resp unless over already); frees
+ * push.  Also done when req->p goes first. */
+void pool_http_push_abort(pool_http_push_t *push);
 
 /* Why req did not give a 2xx answer: resp.error, or "the server answered
  * NNN"; NULL for a whole 2xx answer. */

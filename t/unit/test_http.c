@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <apr_pools.h>
 #include <apr_strings.h>
@@ -36,12 +37,16 @@ typedef struct {
     int hello_hits;             /* requests for /hello */
     int barrier_n;              /* /wait/K answers once this many wait */
     int barrier_count;
+    int push_whole;             /* /push/sink bodies read to their end */
+    int push_cut;               /* ... that ended early */
 } server_t;
 
 typedef struct {
     server_t *srv;
     apr_pool_t *p;
     apr_socket_t *s;
+    char *pend;                 /* /push/: body bytes read with the head */
+    apr_size_t npend;
 } conn_t;
 
 static apr_pool_t *p;
@@ -115,6 +120,14 @@ static char *read_request(conn_t *c, apr_table_t *hdrs, char **body,
             }
             apr_table_set(hdrs, h, colon);
         }
+    }
+    if (strstr(line, " /push/")) {
+        /* the route reads the body itself, as it streams */
+        c->pend = end + 4;
+        c->npend = have;
+        *body = NULL;
+        *blen = 0;
+        return line;
     }
     cl = apr_table_get(hdrs, "Content-Length");
     want = cl ? (apr_size_t)atol(cl) : 0;
@@ -190,6 +203,146 @@ static void send_big(conn_t *c, int chunked)
         send_all(c->s, "\r\n", 2);
     }
     send_all(c->s, "0\r\n\r\n", 5);
+}
+
+/* ------------------------------------------- streamed request bodies */
+
+/* Up to n body bytes (the ones read with the head first); 0 at the end. */
+static apr_size_t body_recv(conn_t *c, char *buf, apr_size_t n)
+{
+    if (c->npend) {
+        if (n > c->npend) {
+            n = c->npend;
+        }
+        memcpy(buf, c->pend, n);
+        c->pend += n;
+        c->npend -= n;
+        return n;
+    }
+    if (apr_socket_recv(c->s, buf, &n) != APR_SUCCESS && n == 0) {
+        return 0;
+    }
+    return n;
+}
+
+/* One line (CRLF dropped) into buf; 0 when the connection ended. */
+static int body_line(conn_t *c, char *buf, apr_size_t size)
+{
+    apr_size_t n = 0;
+
+    while (n + 1 < size) {
+        if (!body_recv(c, buf + n, 1)) {
+            return 0;
+        }
+        if (buf[n] == '\n') {
+            buf[n && buf[n - 1] == '\r' ? n - 1 : n] = '\0';
+            return 1;
+        }
+        n++;
+    }
+    return 0;
+}
+
+typedef struct {
+    apr_off_t got;
+    apr_off_t bad;              /* bytes not (position % 251) */
+    char buf[64 * 1024];
+} drain_t;
+
+/* Reads want bytes (-1: to the end), checking each; 0 when cut short. */
+static int body_take(conn_t *c, drain_t *d, apr_off_t want)
+{
+    while (want) {
+        apr_size_t ask = sizeof(d->buf), n, i;
+
+        if (want > 0 && (apr_off_t)ask > want) {
+            ask = (apr_size_t)want;
+        }
+        if (!(n = body_recv(c, d->buf, ask))) {
+            return want < 0;
+        }
+        for (i = 0; i < n; i++) {
+            if ((unsigned char)d->buf[i] != (d->got + (apr_off_t)i) % 251) {
+                d->bad++;
+            }
+        }
+        d->got += (apr_off_t)n;
+        if (want > 0) {
+            want -= (apr_off_t)n;
+        }
+    }
+    return 1;
+}
+
+static int body_chunked(conn_t *c, drain_t *d)
+{
+    char line[128];
+
+    for (;;) {
+        long size;
+
+        if (!body_line(c, line, sizeof(line))) {
+            return 0;
+        }
+        size = strtol(line, NULL, 16);
+        if (size <= 0) {
+            break;
+        }
+        if (!body_take(c, d, size) || !body_line(c, line, sizeof(line))) {
+            return 0;
+        }
+    }
+    while (body_line(c, line, sizeof(line))) {
+        if (!*line) {
+            return 1;           /* the end of the trailers */
+        }
+    }
+    return 0;
+}
+
+/* /push/sink reads the body as it comes (chunked or sized) and says what
+ * it got; /push/early answers 413 at once, then reads and drops the body
+ * until the client stops sending. */
+static void route_push(conn_t *c, const char *method, const char *path,
+                       apr_table_t *h)
+{
+    server_t *s = c->srv;
+    drain_t *d = apr_pcalloc(c->p, sizeof(*d));
+    const char *te = apr_table_get(h, "Transfer-Encoding");
+    const char *cl = apr_table_get(h, "Content-Length");
+    int whole;
+
+    if (!strcmp(path, "/push/early")) {
+        respond(c, 413, NULL, "too large", 9);
+        apr_socket_timeout_set(c->s, apr_time_from_sec(2));
+        body_take(c, d, -1);
+        return;
+    }
+    if (te && !strcasecmp(te, "chunked")) {
+        whole = body_chunked(c, d);
+    }
+    else {
+        whole = body_take(c, d, cl ? (apr_off_t)atoll(cl) : 0);
+    }
+    apr_thread_mutex_lock(s->mu);
+    if (whole) {
+        s->push_whole++;
+    }
+    else {
+        s->push_cut++;
+    }
+    apr_thread_mutex_unlock(s->mu);
+    if (whole) {
+        respond(c, 201, apr_psprintf(c->p, "X-Got: %" APR_OFF_T_FMT "\r\n"
+                                     "X-Bad: %" APR_OFF_T_FMT "\r\n"
+                                     "X-TE: %s\r\nX-CL: %s\r\nX-CT: %s\r\n"
+                                     "X-Expect: %s\r\nX-Method: %s\r\n",
+                                     d->got, d->bad, te ? te : "none",
+                                     cl ? cl : "none",
+                                     hdr(h, "Content-Type"),
+                                     hdr(h, "Expect"),
+                                     method), "ok", 2);
+    }
 }
 
 static void route_redirects(conn_t *c, const char *path)
@@ -270,6 +423,9 @@ static void route(conn_t *c, const char *method, const char *path,
     }
     else if (!strncmp(path, "/wait/", 6)) {
         barrier(c, path + 6);
+    }
+    else if (!strncmp(path, "/push/", 6)) {
+        route_push(c, method, path, h);
     }
     else {
         respond(c, 404, NULL, "no", 2);
@@ -943,6 +1099,316 @@ END_TEST
 
 /* ------------------------------------------------------------------ URLs */
 
+/* ------------------------------------------------- a body pushed in pieces */
+
+#define PATTERN_LEN (251 * 256)     /* whole periods of position % 251 */
+
+static const char *pattern(void)
+{
+    char *b = apr_palloc(p, PATTERN_LEN + 251);
+    int i;
+
+    for (i = 0; i < PATTERN_LEN + 251; i++) {
+        b[i] = (char)(i % 251);
+    }
+    return b;
+}
+
+/* Writes n bytes of the pattern from position *pos, in pieces of sizes
+ * that vary (1 byte to 3 x 64 KB); the first failure is returned. */
+static pool_http_err_t push_pattern(pool_http_push_t *ps, const char *pat,
+                                    apr_off_t *pos, apr_off_t n)
+{
+    static const apr_size_t sizes[] = { 1, 7, 4096, 100, 65536, 3,
+                                        200000, 16384, 16383, 50 };
+    pool_http_err_t err = POOL_HTTP_OK;
+    int i = 0;
+
+    while (n > 0 && err == POOL_HTTP_OK) {
+        apr_size_t k = sizes[i++ % 10];
+        const char *from = pat + *pos % 251;
+
+        if ((apr_off_t)k > n) {
+            k = (apr_size_t)n;
+        }
+        if (k > PATTERN_LEN) {
+            /* in two writes: the pattern is shorter */
+            err = pool_http_push_write(ps, from, PATTERN_LEN);
+            *pos += PATTERN_LEN;
+            n -= PATTERN_LEN;
+            continue;
+        }
+        err = pool_http_push_write(ps, from, k);
+        *pos += (apr_off_t)k;
+        n -= (apr_off_t)k;
+    }
+    return err;
+}
+
+/* A client for a server the administrator named: no policy, no proxy. */
+static pool_http_t *direct_client(void)
+{
+    pool_http_t *http;
+
+    ck_assert_int_eq(pool_http_create(&http, p, NULL, NULL), APR_SUCCESS);
+    pool_http_set_direct(http);
+    return http;
+}
+
+START_TEST(push_chunked_and_sized)
+{
+    pool_http_t *http = direct_client();
+    const char *pat = pattern();
+    pool_http_req_t *rq;
+    pool_http_push_t *ps;
+    apr_off_t pos = 0;
+
+    /* chunked, gathered in 16 KB */
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    apr_table_set(rq->headers, "Content-Type", "application/octet-stream");
+    rq->body_len = -1;
+    rq->send_buffer = 16 * 1024;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(push_pattern(ps, pat, &pos, 1000000), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_OK);
+    ck_assert_int_eq(rq->resp.status, 201);
+    ck_assert_str_eq(rh(rq, "X-Got"), "1000000");
+    ck_assert_str_eq(rh(rq, "X-Bad"), "0");
+    ck_assert_str_eq(rh(rq, "X-TE"), "chunked");
+    ck_assert_str_eq(rh(rq, "X-Method"), "PUT");
+    ck_assert_str_eq(rh(rq, "X-CT"), "application/octet-stream");
+    ck_assert_str_eq(rh(rq, "X-Expect"), "none");
+
+    /* with its length, no gathering, another method; an empty body */
+    pos = 0;
+    rq = pool_http_req_make(http, p, "PROPPATCH", url("/push/sink"));
+    rq->body_len = 300001;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(push_pattern(ps, pat, &pos, 300001), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_OK);
+    ck_assert_int_eq(rq->resp.status, 201);
+    ck_assert_str_eq(rh(rq, "X-Got"), "300001");
+    ck_assert_str_eq(rh(rq, "X-Bad"), "0");
+    ck_assert_str_eq(rh(rq, "X-TE"), "none");
+    ck_assert_str_eq(rh(rq, "X-CL"), "300001");
+    ck_assert_str_eq(rh(rq, "X-Method"), "PROPPATCH");
+    ck_assert_str_eq(rh(rq, "X-CT"), "none");
+
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = -1;
+    rq->send_buffer = 1024;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_OK);
+    ck_assert_int_eq(rq->resp.status, 201);
+    ck_assert_str_eq(rh(rq, "X-Got"), "0");
+
+    /* more than the length: refused, nothing answered */
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = 10;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_write(ps, pat, 5), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_write(ps, pat, 6), POOL_HTTP_EINTERNAL);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_EINTERNAL);
+
+    /* less than the length: dropped */
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = 10;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_write(ps, pat, 5), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_EINTERNAL);
+
+    /* the client goes on with other requests */
+    rq = get(http, "/hello");
+    ck_assert_int_eq(pool_http_perform(rq), POOL_HTTP_OK);
+    ck_assert_int_eq(rq->resp.status, 200);
+}
+END_TEST
+
+START_TEST(push_busy_client_refuses)
+{
+    pool_http_t *http = direct_client();
+    pool_http_req_t *rq, *other;
+    pool_http_push_t *ps, *ps2;
+
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = -1;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    other = get(http, "/hello");
+    ck_assert_int_eq(pool_http_perform(other), POOL_HTTP_EINTERNAL);
+    other = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    ck_assert_int_eq(pool_http_push_open(other, &ps2), POOL_HTTP_EINTERNAL);
+    ck_assert_ptr_null(ps2);
+    ck_assert_int_eq(pool_http_push_write(ps, "abc", 3), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_OK);
+    ck_assert_str_eq(rh(rq, "X-Got"), "3");
+    ck_assert_int_eq(rq->resp.status, 201);
+}
+END_TEST
+
+START_TEST(push_abort_mid_body)
+{
+    pool_http_t *http = direct_client();
+    const char *pat = pattern();
+    pool_http_req_t *rq;
+    pool_http_push_t *ps;
+    apr_off_t pos = 0;
+    int i;
+
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = -1;
+    rq->send_buffer = 128 * 1024;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(push_pattern(ps, pat, &pos, 1000000), POOL_HTTP_OK);
+    pool_http_push_abort(ps);
+    ck_assert_int_eq(rq->resp.err, POOL_HTTP_EABORTED);
+    /* the server saw the body end early, never its end */
+    for (i = 0; i < 100 && !counted(&srv.push_cut); i++) {
+        apr_sleep(apr_time_from_msec(20));
+    }
+    ck_assert_int_eq(counted(&srv.push_cut), 1);
+    ck_assert_int_eq(counted(&srv.push_whole), 0);
+
+    /* the same with a length, before anything was sent; then the pool
+     * of a request still open goes */
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = 100;
+    rq->send_buffer = 1024;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    ck_assert_int_eq(pool_http_push_write(ps, pat, 50), POOL_HTTP_OK);
+    pool_http_push_abort(ps);
+    {
+        apr_pool_t *rp;
+
+        apr_pool_create(&rp, p);
+        rq = pool_http_req_make(http, rp, "PUT", url("/push/sink"));
+        rq->body_len = -1;
+        ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+        ck_assert_int_eq(pool_http_push_write(ps, pat, 5000), POOL_HTTP_OK);
+        apr_pool_destroy(rp);
+    }
+    /* the client is free again */
+    rq = get(http, "/hello");
+    ck_assert_int_eq(pool_http_perform(rq), POOL_HTTP_OK);
+    ck_assert_int_eq(rq->resp.status, 200);
+    ck_assert_int_eq(counted(&srv.push_whole), 0);
+}
+END_TEST
+
+START_TEST(push_early_answer)
+{
+    pool_http_t *http = direct_client();
+    const char *pat = pattern();
+    pool_http_req_t *rq;
+    pool_http_push_t *ps;
+    pool_http_err_t err = POOL_HTTP_OK;
+    apr_off_t pos = 0;
+
+    rq = pool_http_req_make(http, p, "PUT", url("/push/early"));
+    rq->body_len = -1;
+    rq->send_buffer = 64 * 1024;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    while (err == POOL_HTTP_OK && pos < 256 * 1024 * 1024) {
+        err = pool_http_push_write(ps, pat + pos % 251, PATTERN_LEN);
+        pos += PATTERN_LEN;
+    }
+    /* the answer is seen while writing: the rest is not sent */
+    ck_assert_int_eq(err, POOL_HTTP_EEARLY);
+    ck_assert_int_eq(rq->resp.status, 413);
+    ck_assert_str_eq(rq->resp.body, "too large");
+    ck_assert_ptr_nonnull(strstr(rq->resp.error, "413"));
+    ck_assert_int_eq(pool_http_push_write(ps, pat, 10), POOL_HTTP_EEARLY);
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_EEARLY);
+    ck_assert_int_eq(rq->resp.status, 413);
+
+    /* a connection refused is a transient failure, on the first write */
+    {
+        apr_port_t port = srv.port;
+
+        server_stop(&srv);
+        rq = pool_http_req_make(http, p, "PUT", apr_psprintf(p,
+                                "http://127.0.0.1:%u/push/sink",
+                                (unsigned)port));
+        rq->body_len = -1;
+        ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+        ck_assert_int_eq(pool_http_push_write(ps, pat, 10),
+                         POOL_HTTP_ECONNECT);
+        ck_assert_int_eq(rq->resp.transient, 1);
+        ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_ECONNECT);
+        server_start(&srv);
+    }
+}
+END_TEST
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+START_TEST(push_large_streamed)
+{
+    pool_http_t *http = direct_client();
+    const char *pat = pattern();
+    apr_off_t total = (apr_off_t)256 * 1024 * 1024, pos = 0;
+    pool_http_req_t *rq;
+    pool_http_push_t *ps;
+    long before;
+
+    rq = pool_http_req_make(http, p, "PUT", url("/push/sink"));
+    rq->body_len = -1;
+    rq->send_buffer = 128 * 1024;
+    ck_assert_int_eq(pool_http_push_open(rq, &ps), POOL_HTTP_OK);
+    /* the first MB, then what the rest adds to the high-water mark */
+    ck_assert_int_eq(push_pattern(ps, pat, &pos, 1024 * 1024), POOL_HTTP_OK);
+    before = max_rss_kb();
+    while (pos < total) {
+        ck_assert_int_eq(pool_http_push_write(ps, pat + pos % 251,
+                                              PATTERN_LEN), POOL_HTTP_OK);
+        pos += PATTERN_LEN;
+    }
+    ck_assert_int_eq(pool_http_push_finish(ps), POOL_HTTP_OK);
+    ck_assert_int_eq(rq->resp.status, 201);
+    ck_assert_str_eq(rh(rq, "X-Got"), apr_off_t_toa(p, pos));
+    ck_assert_str_eq(rh(rq, "X-Bad"), "0");
+    ck_assert_int_lt(max_rss_kb() - before, 8 * 1024);
+}
+END_TEST
+
+typedef struct {
+    pool_http_req_t *rq;
+    apr_size_t most;
+    int status;
+} seen_t;
+
+static apr_status_t note_piece(void *baton, const char *data, apr_size_t len)
+{
+    seen_t *s = baton;
+
+    s->status = s->rq->resp.status;
+    if (len > s->most) {
+        s->most = len;
+    }
+    return APR_SUCCESS;
+}
+
+START_TEST(sink_sees_status_and_buffer_size)
+{
+    pool_http_req_t *rq = get(direct_client(), "/big");
+    seen_t s = { rq, 0, 0 };
+
+    rq->on_body = note_piece;
+    rq->body_baton = &s;
+    rq->recv_buffer = 1024;
+    rq->body_max = BIG;
+    ck_assert_int_eq(pool_http_perform(rq), POOL_HTTP_OK);
+    ck_assert_int_eq(s.status, 200);
+    ck_assert_uint_le(s.most, 1024);
+    ck_assert_int_eq(rq->resp.received, BIG);
+}
+END_TEST
+
 START_TEST(url_helpers)
 {
     pool_http_url_t u;
@@ -1014,6 +1480,12 @@ Suite *suite_http(void)
     tcase_add_test(tc, multi_concurrent_each_its_answer);
     tcase_add_test(tc, multi_outcomes_and_redirects);
     tcase_add_test(tc, multi_destroy_cancels_in_flight);
+    tcase_add_test(tc, push_chunked_and_sized);
+    tcase_add_test(tc, push_busy_client_refuses);
+    tcase_add_test(tc, push_abort_mid_body);
+    tcase_add_test(tc, push_early_answer);
+    tcase_add_test(tc, push_large_streamed);
+    tcase_add_test(tc, sink_sees_status_and_buffer_size);
     tcase_add_test(tc, url_helpers);
     suite_add_tcase(s, tc);
     return s;
