@@ -1,7 +1,7 @@
 /* WebDAV store: a remote WebDAV collection (PoolStorage http(s)://...), so
- * that many httpd nodes share one store.  libcurl moves the bytes (always
- * streamed: no path holds a whole object in memory), libxml2's push parser
- * reads PROPFIND answers as they arrive.
+ * that many httpd nodes share one store.  pool_http (libcurl) moves the
+ * bytes (always streamed: no path holds a whole object in memory),
+ * libxml2's push parser reads PROPFIND answers as they arrive.
  *
  * Layout under the collection (private; docs/storage.md):
  *   staging/<uuid>                   bytes arriving: a streaming PUT
@@ -16,10 +16,9 @@
  * are made (MKCOL) the first time this process stages into them.
  *
  * Writing: spool_open/spool_write stream the body to a PUT of a staging
- * name (chunked, from push-style writes: a curl multi handle whose read
- * callback returns CURL_READFUNC_PAUSE when it has handed out what was
- * written; a write unpauses and drives the transfer until curl has taken
- * the bytes), hashing on the way.  spool_stage finishes the PUT, MOVEs it
+ * name (chunked, from push-style writes: pool_http_push_write gathers
+ * PUT_BUFFER bytes, hands them to libcurl and drives the transfer until
+ * libcurl has taken them), hashing on the way.  spool_stage finishes the PUT, MOVEs it
  * with "Overwrite: F" to the object's name and checks the size there (the
  * SHA-256 is ours; an ETag is never taken for a hash).  A MOVE retried
  * after a lost answer finds the source gone or the target present: a
@@ -49,10 +48,13 @@
  * with the store and the status).
  *
  * Threads: the store is shared by every thread of an httpd child.  Its
- * only mutable state (idle connections, the collections known to exist)
- * is behind a mutex; a request takes an idle easy+multi handle pair (with
- * its open connection) or makes one, uses it alone, and gives it back.
- * Pairs made before a fork are never used after it (they are the parent's
+ * only mutable state (idle clients, the collections known to exist) is
+ * behind a mutex; a request takes an idle pool_http client (with its open
+ * connection; each in an apr pool of its own) or makes one, uses it alone,
+ * and gives it back.  The clients are made for the administrator's own
+ * server: no outbound network policy (the store is often on loopback or a
+ * private network), no proxy from the environment, no redirects.  Clients
+ * made before a fork are never used after it (they are the parent's
  * connections): check() closes them, and a pid check drops any left. */
 #include <string.h>
 #include <stdlib.h>
@@ -69,12 +71,12 @@
 #if APR_HAS_THREADS
 #include <apr_thread_mutex.h>
 #endif
-#include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <openssl/evp.h>
 
 #include "pool_store_impl.h"
+#include "pool_http.h"
 #include "pool_log.h"
 #include "pool_name.h"
 #include "pool_util.h"
@@ -86,8 +88,8 @@
 #define LOST_COLL       "lost+found/"
 #define LOST_RESULTS    ".results"
 
-#define PUT_BUFFER      (128 * 1024)    /* bytes gathered before curl sends */
-#define GET_BUFFER      (128 * 1024)    /* bytes curl receives per callback:
+#define PUT_BUFFER      (128 * 1024)    /* bytes gathered before they are sent */
+#define GET_BUFFER      (128 * 1024)    /* bytes received per callback:
                                          * fewer, larger writes downstream */
 #define CONNECT_TIMEOUT 10L             /* seconds */
 #define LOW_SPEED_TIME  60L             /* below 1 byte/s this long: dead */
@@ -97,6 +99,10 @@
 #define CONN_CACHE_MAX  32              /* idle connections kept */
 #define CONN_MAX_IDLE   4L              /* seconds: Apache's KeepAliveTimeout
                                          * is 5 by default */
+#define KEEPALIVE       60L             /* seconds idle before TCP keepalive
+                                         * probes (libcurl's default) */
+#define HEADERS_MAX     8               /* request headers of one request */
+#define ERROR_MAX       256             /* text of a failure kept */
 #define KNOWN_MAX       1024            /* collections remembered */
 #define PART_DIGITS     20
 #define TEXT_MAX        2048            /* text of one multistatus element */
@@ -109,11 +115,14 @@ static const char propfind_body[] =
 
 /* ------------------------------------------------------------ the store */
 
+/* A client of pool_http, taken by one thread at a time.  Its pool is its
+ * own (unmanaged: no parent, whose allocator other threads use), so that
+ * an idle client can be kept, and dropped, by any thread. */
 typedef struct dav_conn dav_conn;
 struct dav_conn {
     dav_conn *next;
-    CURL *h;
-    CURLM *m;                   /* holds the connection between requests */
+    apr_pool_t *p;
+    pool_http_t *http;          /* holds the connection between requests */
 };
 
 typedef struct {
@@ -126,7 +135,7 @@ typedef struct {
 #endif
     dav_conn *idle;
     int nidle;
-    pid_t pid;                  /* the process the idle pairs belong to */
+    pid_t pid;                  /* the process the idle clients belong to */
     char **known;               /* collections known to exist (malloc) */
     int nknown;
 } dav_store;
@@ -150,16 +159,40 @@ static void unlock(dav_store *ds)
 
 static void conn_free(dav_conn *c)
 {
-    if (c->m) {
-        curl_multi_cleanup(c->m);
-    }
-    if (c->h) {
-        curl_easy_cleanup(c->h);
-    }
-    free(c);
+    apr_pool_destroy(c->p);     /* the client's cleanup closes its
+                                 * connections */
 }
 
-/* An idle handle pair (and its connection), or a new one. */
+/* A new client: the store's own server, so no outbound policy (its address
+ * is often loopback or private) and no proxy from the environment; no
+ * redirects (pool_http's default). */
+static dav_conn *conn_new(void)
+{
+    pool_http_timeouts_t t;
+    apr_pool_t *cp;
+    dav_conn *c;
+
+    if (apr_pool_create_unmanaged_ex(&cp, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    c = apr_pcalloc(cp, sizeof(*c));
+    c->p = cp;
+    if (pool_http_create(&c->http, cp, NULL, NULL) != APR_SUCCESS) {
+        apr_pool_destroy(cp);
+        return NULL;
+    }
+    pool_http_set_direct(c->http);
+    memset(&t, 0, sizeof(t));
+    t.connect = apr_time_from_sec(CONNECT_TIMEOUT);
+    t.stall = apr_time_from_sec(LOW_SPEED_TIME);
+    t.stall_bytes = 1;
+    t.reuse_idle = apr_time_from_sec(CONN_MAX_IDLE);
+    t.keepalive = apr_time_from_sec(KEEPALIVE);
+    pool_http_set_timeouts(c->http, &t);
+    return c;
+}
+
+/* An idle client (and its connection), or a new one. */
 static dav_conn *conn_get(dav_store *ds)
 {
     dav_conn *c = NULL;
@@ -178,23 +211,10 @@ static dav_conn *conn_get(dav_store *ds)
         ds->nidle--;
     }
     unlock(ds);
-    if (!c) {
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-            return NULL;
-        }
-        c->h = curl_easy_init();
-        c->m = curl_multi_init();
-        if (!c->h || !c->m) {
-            conn_free(c);
-            return NULL;
-        }
-        curl_multi_setopt(c->m, CURLMOPT_MAXCONNECTS, 1L);
-    }
-    return c;
+    return c ? c : conn_new();
 }
 
-/* Gives a pair back; one whose transfer failed or was cut is closed. */
+/* Gives a client back; one whose transfer failed or was cut is closed. */
 static void conn_put(dav_store *ds, dav_conn *c, int reusable)
 {
     if (!c) {
@@ -320,30 +340,34 @@ static const char *part_rel(apr_pool_t *p, const char *id, apr_off_t start)
 /* ------------------------------------------------------------ requests */
 
 typedef struct dav_req dav_req;
-/* Receives the body of an answer; returns n, or anything else to stop
- * the transfer (with body_rv set). */
-typedef size_t dav_body_fn(dav_req *rq, const char *buf, size_t n);
+/* Receives a piece of the body of a 2xx answer; anything but APR_SUCCESS
+ * stops the transfer (and is the request's outcome). */
+typedef apr_status_t dav_body_fn(dav_req *rq, const char *buf, apr_size_t n);
 
 struct dav_req {
     dav_store *ds;
     const char *method;
     const char *url;
-    struct curl_slist *hdrs;    /* freed by the caller */
+    const char *hdrs[HEADERS_MAX];  /* "Name: value" */
+    int nhdrs;
     const char *body;           /* a small request body (PROPFIND) */
     apr_size_t body_len;
     long timeout;               /* seconds in all; 0: low-speed limit only */
     dav_body_fn *on_body;       /* NULL: the answer's body is dropped */
     void *baton;
+    pool_http_req_t *hreq;      /* while it runs */
     /* the answer */
-    CURLcode cres;
+    pool_http_err_t err;        /* POOL_HTTP_OK: an answer came */
+    int err_transient;          /* err may pass (pool_http's judgement) */
     long status;
     apr_off_t length;           /* Content-Length, or -1 */
     apr_time_t mtime;           /* Last-Modified, or 0 */
     apr_off_t range_start;      /* first byte of a Content-Range, or -1 */
     int dav1;                   /* a DAV header with compliance class 1 */
+    int answer_read;            /* the fields above are the answer's */
     int delivered;              /* on_body passed something on: no retry */
     apr_status_t body_rv;       /* why on_body stopped the transfer */
-    char errbuf[CURL_ERROR_SIZE];
+    char error[ERROR_MAX];      /* err's text */
 };
 
 static void req_init(dav_req *rq, dav_store *ds, const char *method,
@@ -355,18 +379,19 @@ static void req_init(dav_req *rq, dav_store *ds, const char *method,
     rq->url = url;
 }
 
-static struct curl_slist *add_header(dav_req *rq, const char *h)
+/* h ("Name: value") must outlive rq; NULL when rq has too many. */
+static const char *add_header(dav_req *rq, const char *h)
 {
-    struct curl_slist *l = curl_slist_append(rq->hdrs, h);
-
-    if (l) {
-        rq->hdrs = l;
+    if (rq->nhdrs == HEADERS_MAX) {
+        return NULL;
     }
-    return l;
+    return rq->hdrs[rq->nhdrs++] = h;
 }
 
-static void dav_token(dav_req *rq, const char *v)
+static int dav_token(void *baton, const char *key, const char *v)
 {
+    dav_req *rq = baton;
+
     while (*v) {
         const char *e;
         apr_size_t n;
@@ -385,205 +410,157 @@ static void dav_token(dav_req *rq, const char *v)
         }
         v = e;
     }
+    return 1;
 }
 
-static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+static void answer_reset(dav_req *rq)
 {
-    dav_req *rq = ud;
-    size_t len = size * nitems, n = len;
-    char line[512], *v;
-
-    if (n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-    }
-    memcpy(line, buf, n);
-    line[n] = '\0';
-    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n')) {
-        line[--n] = '\0';
-    }
-    if (!strncasecmp(line, "HTTP/", 5)) {
-        /* a new answer (after a 100 Continue, say): forget the last */
-        const char *sp = strchr(line, ' ');
-
-        rq->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        rq->length = -1;
-        rq->mtime = 0;
-        rq->range_start = -1;
-        rq->dav1 = 0;
-        return len;
-    }
-    v = strchr(line, ':');
-    if (!v) {
-        return len;
-    }
-    *v++ = '\0';
-    while (*v == ' ' || *v == '\t') {
-        v++;
-    }
-    if (!strcasecmp(line, "Content-Length")) {
-        apr_off_t l;
-        char *end;
-
-        if (apr_strtoff(&l, v, &end, 10) == APR_SUCCESS && end != v
-            && l >= 0) {
-            rq->length = l;
-        }
-    }
-    else if (!strcasecmp(line, "Last-Modified")) {
-        apr_time_t t = apr_date_parse_http(v);
-
-        rq->mtime = t == APR_DATE_BAD ? 0 : t;
-    }
-    else if (!strcasecmp(line, "Content-Range")) {
-        apr_off_t l;
-        char *end;
-
-        if (!strncasecmp(v, "bytes ", 6)
-            && apr_strtoff(&l, v + 6, &end, 10) == APR_SUCCESS
-            && end != v + 6 && *end == '-') {
-            rq->range_start = l;
-        }
-    }
-    else if (!strcasecmp(line, "DAV")) {
-        dav_token(rq, v);
-    }
-    return len;
-}
-
-static size_t on_write(char *buf, size_t size, size_t nitems, void *ud)
-{
-    dav_req *rq = ud;
-
-    if (!rq->on_body) {
-        return size * nitems;
-    }
-    return rq->on_body(rq, buf, size * nitems);
-}
-
-/* Options every request of this store has.  Not pool_curl_guard: the
- * store is the admin's own, often on loopback or a private network; but
- * http(s) only, no proxy from the environment, no redirects. */
-static void conn_setup(dav_store *ds, CURL *h, dav_req *rq)
-{
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, CONN_MAX_IDLE);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, rq->errbuf);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, rq);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, rq);
-    if (ds->user) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, ds->user);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, ds->password);
-    }
-    rq->errbuf[0] = '\0';
+    rq->err = POOL_HTTP_OK;
+    rq->err_transient = 0;
+    rq->error[0] = '\0';
     rq->status = 0;
     rq->length = -1;
     rq->mtime = 0;
     rq->range_start = -1;
     rq->dav1 = 0;
+    rq->answer_read = 0;
     rq->body_rv = APR_SUCCESS;
-    rq->cres = CURLE_OK;
 }
 
-/* One step of c's transfer: 1 when it is over (*res says how). */
-static int conn_step(dav_conn *c, CURLcode *res)
+/* What the store reads of an answer's status and headers. */
+static void answer_read(dav_req *rq, const pool_http_resp_t *resp)
 {
-    int running = 0, left = 0;
-    CURLMsg *msg;
+    const char *v;
+    apr_off_t l;
+    char *end;
 
-    if (curl_multi_perform(c->m, &running) != CURLM_OK) {
-        *res = CURLE_SEND_ERROR;
-        return 1;
+    rq->answer_read = 1;
+    rq->status = resp->status;
+    if (!resp->headers) {
+        return;
     }
-    while ((msg = curl_multi_info_read(c->m, &left)) != NULL) {
-        if (msg->msg == CURLMSG_DONE) {
-            *res = msg->data.result;
-            return 1;
+    v = apr_table_get(resp->headers, "Content-Length");
+    if (v && apr_strtoff(&l, v, &end, 10) == APR_SUCCESS && end != v
+        && l >= 0) {
+        rq->length = l;
+    }
+    if ((v = apr_table_get(resp->headers, "Last-Modified")) != NULL) {
+        apr_time_t t = apr_date_parse_http(v);
+
+        rq->mtime = t == APR_DATE_BAD ? 0 : t;
+    }
+    v = apr_table_get(resp->headers, "Content-Range");
+    if (v && !strncasecmp(v, "bytes ", 6)
+        && apr_strtoff(&l, v + 6, &end, 10) == APR_SUCCESS
+        && end != v + 6 && *end == '-') {
+        rq->range_start = l;
+    }
+    apr_table_do(dav_token, rq, resp->headers, "DAV", NULL);
+}
+
+/* pool_http's on_body: the answer is read before its first piece. */
+static apr_status_t req_body(void *baton, const char *buf, apr_size_t n)
+{
+    dav_req *rq = baton;
+    apr_status_t rv;
+
+    if (!rq->answer_read) {
+        answer_read(rq, &rq->hreq->resp);
+    }
+    if (!rq->on_body) {
+        return APR_SUCCESS;
+    }
+    if ((rv = rq->on_body(rq, buf, n)) != APR_SUCCESS) {
+        rq->body_rv = rv;
+    }
+    return rv;
+}
+
+/* rq as a request of http in rp (the store's options); NULL when a header
+ * is not "Name: value". */
+static pool_http_req_t *req_make(dav_req *rq, pool_http_t *http,
+                                 apr_pool_t *rp)
+{
+    pool_http_req_t *req = pool_http_req_make(http, rp, rq->method, rq->url);
+    int i;
+
+    for (i = 0; i < rq->nhdrs; i++) {
+        const char *h = rq->hdrs[i], *colon = strchr(h, ':'), *v;
+
+        if (!colon || colon == h) {
+            return NULL;
         }
+        for (v = colon + 1; *v == ' '; v++) {
+        }
+        apr_table_addn(req->headers,
+                       apr_pstrmemdup(rp, h, (apr_size_t)(colon - h)), v);
     }
-    return 0;
+    req->user = rq->ds->user;
+    req->password = rq->ds->password;
+    if (rq->body) {
+        req->body = rq->body;
+        req->body_len = (apr_off_t)rq->body_len;
+    }
+    if (rq->timeout) {
+        req->timeout.total = apr_time_from_sec(rq->timeout);
+    }
+    /* every 2xx body through req_body, however long; other answers' bodies
+     * (error pages) to memory, at most pool_http's error_body_max */
+    req->on_body = req_body;
+    req->body_baton = rq;
+    req->body_max = APR_INT64_MAX;
+    if (!strcmp(rq->method, "GET")) {
+        req->recv_buffer = GET_BUFFER;
+    }
+    rq->hreq = req;
+    return req;
 }
 
-static void conn_wait(dav_conn *c)
+/* The outcome of req in rq.  An error page over pool_http's limit is an
+ * answer all the same: its status is what counts here. */
+static void req_done(dav_req *rq, pool_http_req_t *req)
 {
-    curl_multi_poll(c->m, NULL, 0, 1000, NULL);
+    const pool_http_resp_t *resp = &req->resp;
+
+    answer_read(rq, resp);
+    rq->err = resp->err;
+    rq->err_transient = resp->transient;
+    if (resp->err == POOL_HTTP_ETOOLARGE && rq->status >= 200
+        && rq->body_rv == APR_SUCCESS) {
+        rq->err = POOL_HTTP_OK;
+    }
+    else if (resp->err != POOL_HTTP_OK) {
+        apr_cpystrn(rq->error, resp->error ? resp->error : "failed",
+                    sizeof(rq->error));
+    }
+    rq->hreq = NULL;
 }
 
 static void req_exec(dav_req *rq)
 {
     dav_conn *c = conn_get(rq->ds);
-    CURL *h;
+    pool_http_req_t *req = NULL;
+    apr_pool_t *rp = NULL;
 
-    if (!c) {
-        rq->cres = CURLE_OUT_OF_MEMORY;
-        rq->status = 0;
+    answer_reset(rq);
+    if (!c || apr_pool_create(&rp, c->p) != APR_SUCCESS) {
+        rq->err = POOL_HTTP_EINTERNAL;
+        apr_cpystrn(rq->error, "out of memory", sizeof(rq->error));
+        if (c) {
+            conn_put(rq->ds, c, 1);
+        }
         return;
     }
-    h = c->h;
-    conn_setup(rq->ds, h, rq);
-    if (!strcmp(rq->method, "HEAD")) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    }
-    else if (strcmp(rq->method, "GET")) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+    if (!(req = req_make(rq, c->http, rp))) {
+        rq->err = POOL_HTTP_EURL;
+        apr_cpystrn(rq->error, "a bad request header", sizeof(rq->error));
     }
     else {
-        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)GET_BUFFER);
+        pool_http_perform(req);
+        req_done(rq, req);
     }
-    if (rq->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)rq->body_len);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
-    }
-    if (rq->hdrs) {
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->hdrs);
-    }
-    if (rq->timeout) {
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout);
-    }
-    if (curl_multi_add_handle(c->m, h) != CURLM_OK) {
-        rq->cres = CURLE_OUT_OF_MEMORY;
-    }
-    else {
-        while (!conn_step(c, &rq->cres)) {
-            conn_wait(c);
-        }
-        curl_multi_remove_handle(c->m, h);
-    }
-    if (rq->cres == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rq->status);
-    }
-    conn_put(rq->ds, c, rq->cres == CURLE_OK);
-}
-
-static int curl_transient(CURLcode c)
-{
-    switch (c) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return 1;
-    default:
-        return 0;
-    }
+    apr_pool_destroy(rp);
+    conn_put(rq->ds, c, req && req->resp.err == POOL_HTTP_OK);
 }
 
 static int status_transient(long s)
@@ -597,8 +574,8 @@ static int transient(const dav_req *rq)
     if (rq->body_rv != APR_SUCCESS) {
         return 0;               /* stopped on purpose */
     }
-    if (rq->cres != CURLE_OK) {
-        return curl_transient(rq->cres);
+    if (rq->err != POOL_HTTP_OK) {
+        return rq->err_transient;
     }
     return status_transient(rq->status);
 }
@@ -658,12 +635,11 @@ static apr_status_t req_rv(const dav_req *rq)
     if (rq->body_rv != APR_SUCCESS) {
         return rq->body_rv;
     }
-    if (rq->cres != CURLE_OK) {
+    if (rq->err != POOL_HTTP_OK) {
         pool_log(POOL_LOG_WARN, "WebDAV store %s: %s %s: %s", rq->ds->base,
-                 rq->method, rq->url, rq->errbuf[0] ? rq->errbuf
-                 : curl_easy_strerror(rq->cres));
-        return rq->cres == CURLE_OUT_OF_MEMORY ? APR_ENOMEM
-                                               : POOL_STORE_UNAVAILABLE;
+                 rq->method, rq->url, rq->error);
+        return rq->err == POOL_HTTP_EINTERNAL ? APR_ENOMEM
+                                              : POOL_STORE_UNAVAILABLE;
     }
     return status_rv(rq);
 }
@@ -692,15 +668,13 @@ static apr_status_t simple(dav_store *ds, apr_pool_t *p, const char *method,
     req_init(&rq, ds, method, url_of(ds, p, rel));
     rq.timeout = SHORT_TIMEOUT;
     if ((h1 && !add_header(&rq, h1)) || (h2 && !add_header(&rq, h2))) {
-        curl_slist_free_all(rq.hdrs);
         return APR_ENOMEM;
     }
     req_call(&rq, retry);
-    curl_slist_free_all(rq.hdrs);
     if (status) {
-        *status = rq.cres == CURLE_OK ? rq.status : 0;
+        *status = rq.err == POOL_HTTP_OK ? rq.status : 0;
     }
-    if (rq.cres == CURLE_OK && in_list(rq.status, handled)) {
+    if (rq.err == POOL_HTTP_OK && in_list(rq.status, handled)) {
         return APR_EGENERAL;
     }
     rv = req_rv(&rq);
@@ -815,190 +789,119 @@ static apr_status_t ensure_parent(dav_store *ds, apr_pool_t *p,
 }
 
 /* ------------------------------------------------------------ streaming PUT
- * Push-style writes into one PUT: put_write gathers PUT_BUFFER bytes, then
- * hands them to curl (the read callback gives them out; with nothing left
- * it pauses the upload) and drives the transfer until curl asked for more,
- * i.e. until every byte was written to the connection.  put_finish ends the
- * chunked body and waits for the answer. */
+ * Push-style writes into one PUT (pool_http_push_*): pool_http gathers
+ * PUT_BUFFER bytes, then hands them to libcurl and drives the transfer
+ * until libcurl asked for more, i.e. until every byte was written to the
+ * connection.  put_finish ends the chunked body and waits for the answer.
+ * The PUT holds a client of its own until then. */
 
 typedef struct {
     dav_store *ds;
     dav_conn *c;
+    apr_pool_t *rp;             /* the request's, in the client's pool;
+                                 * holds this */
     dav_req rq;
-    char *buf;                  /* PUT_BUFFER bytes (malloc) */
-    apr_size_t buffered;
-    const char *data;           /* what the read callback hands out */
-    apr_size_t left;
-    apr_off_t total;            /* bytes written */
-    int started, paused, eof, done;
+    pool_http_req_t *req;
+    pool_http_push_t *push;     /* until finished or aborted */
+    apr_status_t rv;            /* the first failure */
 } dav_put;
-
-static size_t put_read(char *dst, size_t size, size_t nitems, void *ud)
-{
-    dav_put *pt = ud;
-    size_t room = size * nitems, n;
-
-    if (pt->left == 0) {
-        if (pt->eof) {
-            return 0;
-        }
-        pt->paused = 1;
-        return CURL_READFUNC_PAUSE;
-    }
-    n = pt->left < room ? pt->left : room;
-    memcpy(dst, pt->data, n);
-    pt->data += n;
-    pt->left -= n;
-    return n;
-}
 
 static void put_close(dav_put *pt, int reusable)
 {
-    if (pt->started) {
-        curl_multi_remove_handle(pt->c->m, pt->c->h);
+    dav_store *ds = pt->ds;
+    dav_conn *c = pt->c;
+
+    if (pt->push) {
+        pool_http_push_abort(pt->push);     /* cut: its connection closed */
     }
-    conn_put(pt->ds, pt->c, reusable && pt->done
-                            && pt->rq.cres == CURLE_OK);
-    curl_slist_free_all(pt->rq.hdrs);
-    free(pt->buf);
-    free(pt);
+    apr_pool_destroy(pt->rp);
+    conn_put(ds, c, reusable);
+}
+
+/* What the push's failure means for the store.  An answer before the end
+ * of the body is judged by its status: even a 2xx is a failure. */
+static apr_status_t put_outcome(dav_put *pt)
+{
+    dav_req *rq = &pt->rq;
+    apr_status_t rv;
+
+    req_done(rq, pt->req);
+    if (rq->err != POOL_HTTP_EEARLY) {
+        return req_rv(rq);
+    }
+    rq->err = POOL_HTTP_OK;     /* an answer */
+    if ((rv = req_rv(rq)) == APR_SUCCESS) {
+        pool_log(POOL_LOG_ERR, "WebDAV store %s: PUT %s was answered (HTTP "
+                 "%ld) before its body was complete", pt->ds->base,
+                 rq->url, rq->status);
+        rv = APR_EGENERAL;
+    }
+    return rv;
 }
 
 /* A PUT of url (which must outlive it); nothing is sent before the first
  * PUT_BUFFER bytes or put_finish. */
 static apr_status_t put_open(dav_store *ds, const char *url, dav_put **out)
 {
-    dav_put *pt = calloc(1, sizeof(*pt));
-    CURL *h;
+    dav_conn *c = conn_get(ds);
+    apr_pool_t *rp;
+    dav_put *pt;
+    apr_status_t rv;
 
-    if (!pt) {
+    if (!c) {
         return APR_ENOMEM;
     }
+    if (apr_pool_create(&rp, c->p) != APR_SUCCESS) {
+        conn_put(ds, c, 1);
+        return APR_ENOMEM;
+    }
+    pt = apr_pcalloc(rp, sizeof(*pt));
     pt->ds = ds;
+    pt->c = c;
+    pt->rp = rp;
     req_init(&pt->rq, ds, "PUT", url);
-    pt->buf = malloc(PUT_BUFFER);
-    pt->c = conn_get(ds);
-    if (!pt->buf || !pt->c || !add_header(&pt->rq, "Expect:")
-        || !add_header(&pt->rq, "Content-Type: application/octet-stream")) {
+    answer_reset(&pt->rq);
+    add_header(&pt->rq, "Content-Type: application/octet-stream");
+    if (!(pt->req = req_make(&pt->rq, c->http, rp))) {
         put_close(pt, 1);
         return APR_ENOMEM;
     }
-    h = pt->c->h;
-    conn_setup(ds, h, &pt->rq);
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, put_read);
-    curl_easy_setopt(h, CURLOPT_READDATA, pt);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)-1);
-    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)PUT_BUFFER);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, pt->rq.hdrs);
+    pt->req->body_len = -1;                 /* chunked */
+    pt->req->send_buffer = PUT_BUFFER;
+    if (pool_http_push_open(pt->req, &pt->push) != POOL_HTTP_OK) {
+        rv = put_outcome(pt);
+        put_close(pt, 0);
+        return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    }
     *out = pt;
     return APR_SUCCESS;
 }
 
-/* Drives the transfer: until curl has taken every byte handed out
- * (until_done 0), or until the answer came (1). */
-static apr_status_t put_drive(dav_put *pt, int until_done)
-{
-    apr_status_t rv;
-
-    while (!pt->done) {
-        CURLcode res = CURLE_OK;
-
-        if (conn_step(pt->c, &res)) {
-            pt->done = 1;
-            pt->rq.cres = res;
-            if (res == CURLE_OK) {
-                curl_easy_getinfo(pt->c->h, CURLINFO_RESPONSE_CODE,
-                                  &pt->rq.status);
-            }
-            break;
-        }
-        if (!until_done && pt->left == 0 && pt->paused) {
-            return APR_SUCCESS;
-        }
-        conn_wait(pt->c);
-    }
-    rv = req_rv(&pt->rq);
-    if (!until_done && rv == APR_SUCCESS) {
-        /* an answer before the end of the body */
-        pool_log(POOL_LOG_ERR, "WebDAV store %s: PUT %s was answered (HTTP "
-                 "%ld) before its body was complete", pt->ds->base,
-                 pt->rq.url, pt->rq.status);
-        rv = APR_EGENERAL;
-    }
-    return rv;
-}
-
-static apr_status_t put_feed(dav_put *pt, const char *data, apr_size_t n)
-{
-    pt->data = data;
-    pt->left = n;
-    if (!pt->started) {
-        if (curl_multi_add_handle(pt->c->m, pt->c->h) != CURLM_OK) {
-            return APR_ENOMEM;
-        }
-        pt->started = 1;
-    }
-    else if (pt->paused) {
-        pt->paused = 0;
-        curl_easy_pause(pt->c->h, CURLPAUSE_CONT);
-    }
-    return put_drive(pt, pt->eof);
-}
-
 static apr_status_t put_write(dav_put *pt, const char *buf, apr_size_t n)
 {
-    apr_status_t rv;
-
-    if (pt->done || pt->eof) {
-        return APR_EINVAL;
+    if (pt->rv != APR_SUCCESS) {
+        return pt->rv;
     }
-    pt->total += (apr_off_t)n;
-    while (n > 0) {
-        apr_size_t k;
-
-        if (pt->buffered == 0 && n >= PUT_BUFFER) {
-            return put_feed(pt, buf, n);
-        }
-        k = PUT_BUFFER - pt->buffered;
-        if (k > n) {
-            k = n;
-        }
-        memcpy(pt->buf + pt->buffered, buf, k);
-        pt->buffered += k;
-        buf += k;
-        n -= k;
-        if (pt->buffered == PUT_BUFFER) {
-            pt->buffered = 0;
-            if ((rv = put_feed(pt, pt->buf, PUT_BUFFER)) != APR_SUCCESS) {
-                return rv;
-            }
-        }
+    if (pool_http_push_write(pt->push, buf, n) != POOL_HTTP_OK) {
+        pt->rv = put_outcome(pt);
     }
-    return APR_SUCCESS;
+    return pt->rv;
 }
 
 /* Ends the body, waits for the answer (2xx: success) and frees pt. */
 static apr_status_t put_finish(dav_put *pt)
 {
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = pt->rv;
 
-    if (pt->done) {
-        rv = put_drive(pt, 0);      /* the early answer's error */
+    if (rv == APR_SUCCESS) {
+        pool_http_push_finish(pt->push);
+        rv = put_outcome(pt);
     }
     else {
-        if (pt->buffered) {
-            apr_size_t n = pt->buffered;
-
-            pt->buffered = 0;
-            rv = put_feed(pt, pt->buf, n);
-        }
-        if (rv == APR_SUCCESS) {
-            pt->eof = 1;
-            rv = put_feed(pt, NULL, 0);
-        }
+        pool_http_push_abort(pt->push);
     }
-    put_close(pt, 1);
+    pt->push = NULL;
+    put_close(pt, pt->rq.err == POOL_HTTP_OK);
     return rv;
 }
 
@@ -1020,7 +923,7 @@ typedef struct {
     int checked, discard;
 } get_ctx;
 
-static size_t get_body(dav_req *rq, const char *buf, size_t n)
+static apr_status_t get_body(dav_req *rq, const char *buf, apr_size_t n)
 {
     get_ctx *g = rq->baton;
     apr_status_t rv;
@@ -1036,25 +939,22 @@ static size_t get_body(dav_req *rq, const char *buf, size_t n)
                      "%ld to a request for bytes %" APR_OFF_T_FMT "-%"
                      APR_OFF_T_FMT, rq->ds->base, rq->url, rq->status,
                      g->pos, g->end - 1);
-            rq->body_rv = APR_EGENERAL;
-            return 0;
+            return APR_EGENERAL;
         }
     }
     if (g->discard) {
-        return n;
+        return APR_SUCCESS;
     }
     if ((apr_off_t)n > g->end - g->pos) {
         pool_log(POOL_LOG_ERR, "WebDAV store %s: GET %s sent more than was "
                  "asked for", rq->ds->base, rq->url);
-        rq->body_rv = APR_EGENERAL;
-        return 0;
+        return APR_EGENERAL;
     }
     if ((rv = g->fn(g->baton, buf, n)) != APR_SUCCESS) {
-        rq->body_rv = rv;
-        return 0;
+        return rv;
     }
     g->pos += (apr_off_t)n;
-    return n;
+    return APR_SUCCESS;
 }
 
 static apr_status_t get_range(dav_store *ds, apr_pool_t *p, const char *rel,
@@ -1089,7 +989,6 @@ static apr_status_t get_range(dav_store *ds, apr_pool_t *p, const char *rel,
             return APR_ENOMEM;
         }
         req_exec(&rq);
-        curl_slist_free_all(rq.hdrs);
         if (rq.body_rv != APR_SUCCESS) {
             return rq.body_rv;
         }
@@ -1099,7 +998,7 @@ static apr_status_t get_range(dav_store *ds, apr_pool_t *p, const char *rel,
         if (g.pos > before) {
             idle = 0;           /* progress: resume from there */
         }
-        if (rq.cres == CURLE_OK && rq.status >= 200 && rq.status < 300) {
+        if (rq.err == POOL_HTTP_OK && rq.status >= 200 && rq.status < 300) {
             /* an answer shorter than asked: the object is shorter */
             pool_log(POOL_LOG_ERR, "WebDAV store %s: GET %s ended at byte %"
                      APR_OFF_T_FMT " of %" APR_OFF_T_FMT, ds->base, url,
@@ -1394,20 +1293,19 @@ static void ms_error(void *ctx, xmlErrorPtr err)
     /* not printed: a broken answer is reported once, by propfind() */
 }
 
-static size_t ms_body(dav_req *rq, const char *buf, size_t n)
+static apr_status_t ms_body(dav_req *rq, const char *buf, apr_size_t n)
 {
     ms_parser *ms = rq->baton;
 
     if (rq->status != 207) {
-        return n;               /* an error page */
+        return APR_SUCCESS;     /* not multistatus: dropped */
     }
     rq->delivered = 1;
     if (xmlParseChunk(ms->ctx, buf, (int)n, 0) != 0
         || ms->rv != APR_SUCCESS) {
-        rq->body_rv = ms->rv != APR_SUCCESS ? ms->rv : APR_EGENERAL;
-        return 0;
+        return ms->rv != APR_SUCCESS ? ms->rv : APR_EGENERAL;
     }
-    return n;
+    return APR_SUCCESS;
 }
 
 /* A multistatus parser for entries of the decoded path self; NULL when
@@ -1531,12 +1429,10 @@ static apr_status_t propfind(dav_store *ds, apr_pool_t *p, const char *rel,
         if (!add_header(&rq, depth ? "Depth: 1" : "Depth: 0")
             || !add_header(&rq, "Content-Type: application/xml; "
                                 "charset=utf-8")) {
-            curl_slist_free_all(rq.hdrs);
             ms_free(ms);
             return APR_ENOMEM;
         }
         req_exec(&rq);
-        curl_slist_free_all(rq.hdrs);
         rv = req_rv(&rq);
         if (rv == APR_SUCCESS && rq.status != 207) {
             pool_log(POOL_LOG_ERR, "WebDAV store %s: PROPFIND %s answered "
@@ -1687,10 +1583,9 @@ static apr_status_t dav_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
     req_init(&rq, ds, "OPTIONS", ds->base);
     rq.timeout = SHORT_TIMEOUT;
     req_call(&rq, 1);
-    if (rq.cres != CURLE_OK) {
+    if (rq.err != POOL_HTTP_OK) {
         *err = apr_psprintf(p, "cannot reach the WebDAV store %s: %s",
-                            ds->base, rq.errbuf[0] ? rq.errbuf
-                            : curl_easy_strerror(rq.cres));
+                            ds->base, rq.error);
         rv = POOL_STORE_UNAVAILABLE;
         goto out;
     }
@@ -1745,7 +1640,6 @@ static apr_status_t dav_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
     }
     rv = APR_SUCCESS;
 out:
-    curl_slist_free_all(rq.hdrs);
     /* httpd forks its children after this: they must not share these
      * connections */
     conn_drop_all(ds);
@@ -2972,7 +2866,7 @@ pool_store_t *pool_store_dav(apr_pool_t *p, const char *url,
     }
     if (!dav_globals_done) {
         /* at configuration time, before any thread */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        if (pool_http_global_init() != APR_SUCCESS) {
             *err = "cannot initialise libcurl";
             return NULL;
         }
