@@ -8,16 +8,28 @@
  * redirect is followed. */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 
 #include "pool_http.h"
-#include "pool_curl.h"
 
 #define MULTI_MAXCONNECTS 128   /* idle connections a multi keeps */
 #define MULTI_SPARE_MAX   256   /* idle easy handles a multi keeps */
+
+/* The outbound network guard of a client with a policy: the policy applied
+ * to every address a connection is about to use (after DNS, on every
+ * redirect), so a denied network never sees a packet. */
+typedef struct {
+    const pool_netpolicy_t *net;
+    apr_pool_t *p;              /* scratch for the address checks */
+    int denied;                 /* set when an address was refused */
+    char denied_ip[64];         /* the last refused address */
+} net_guard_t;
 
 struct pool_http_t {
     apr_pool_t *p;
@@ -45,7 +57,7 @@ struct pool_http_xfer_t {
     CURL *h;
     int own_handle;             /* h is ours (multi), not the client's */
     struct curl_slist *hdrs;
-    pool_curl_guard_t guard;
+    net_guard_t guard;
     char errbuf[CURL_ERROR_SIZE];
     const char *url;            /* of this hop */
     const char *host0;          /* of the first URL: redirects stay there */
@@ -81,6 +93,52 @@ apr_status_t pool_http_global_init(void)
 void pool_http_global_cleanup(void)
 {
     curl_global_cleanup();
+}
+
+/* ------------------------------------------------------------ guard */
+
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
+                                 struct curl_sockaddr *addr)
+{
+    net_guard_t *g = clientp;
+    char ip[64] = "";
+    apr_pool_t *ptemp;
+    int ok = 0;
+
+    if (addr->family == AF_INET) {
+        inet_ntop(AF_INET,
+                  &((struct sockaddr_in *)(void *)&addr->addr)->sin_addr,
+                  ip, sizeof(ip));
+    }
+    else if (addr->family == AF_INET6) {
+        inet_ntop(AF_INET6,
+                  &((struct sockaddr_in6 *)(void *)&addr->addr)->sin6_addr,
+                  ip, sizeof(ip));
+    }
+    if (*ip && apr_pool_create(&ptemp, g->p) == APR_SUCCESS) {
+        ok = pool_net_allowed(g->net, ip, ptemp);
+        apr_pool_destroy(ptemp);
+    }
+    if (!ok) {
+        /* refused before any connection: nothing is sent */
+        g->denied = 1;
+        apr_cpystrn(g->denied_ip, *ip ? ip : "?", sizeof(g->denied_ip));
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+/* The guard on h (g must live as long as h's transfers), and no proxy
+ * from the environment, which would hide the addresses. */
+static void net_guard(CURL *h, net_guard_t *g, const pool_netpolicy_t *net,
+                      apr_pool_t *p)
+{
+    memset(g, 0, sizeof(*g));
+    g->net = net;
+    g->p = p;
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, g);
 }
 
 /* ------------------------------------------------------------ client */
@@ -520,7 +578,7 @@ static int xfer_setup(pool_http_xfer_t *x, CURL *h)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     if (http->net) {
-        pool_curl_guard(h, &x->guard, http->net, req->p);
+        net_guard(h, &x->guard, http->net, req->p);
     }
     else if (http->direct) {
         curl_easy_setopt(h, CURLOPT_PROXY, "");

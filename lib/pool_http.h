@@ -215,7 +215,8 @@ pool_http_err_t pool_http_push_write(pool_http_push_t *push, const void *buf,
 pool_http_err_t pool_http_push_finish(pool_http_push_t *push);
 
 /* Drops the transfer (EABORTED in req->resp unless over already); frees
- * push.  Also done when req->p goes first. */
+ * push.  Also done when req->p goes first (it must go before the client's
+ * pool). */
 void pool_http_push_abort(pool_http_push_t *push);
 
 /* Why req did not give a 2xx answer: resp.error, or "the server answered
