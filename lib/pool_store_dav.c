@@ -18,14 +18,14 @@
  * Writing: spool_open/spool_write stream the body to a PUT of a staging
  * name (chunked, from push-style writes: pool_http_push_write gathers
  * PUT_BUFFER bytes, hands them to libcurl and drives the transfer until
- * libcurl has taken them), hashing on the way.  spool_stage finishes the PUT, MOVEs it
- * with "Overwrite: F" to the object's name and checks the size there (the
- * SHA-256 is ours; an ETag is never taken for a hash).  A MOVE retried
- * after a lost answer finds the source gone or the target present: a
- * target of the right size is success, so retries are idempotent.  An
- * object is final once moved: nothing sees the store's names, so reveal
- * does nothing, and committed_walk reports every object as
- * revealed (staged = 0).  Times are the later of getlastmodified and
+ * libcurl has taken them), hashing on the way.  spool_stage finishes the
+ * PUT, MOVEs it with "Overwrite: F" to the object's name and checks the
+ * size there (the SHA-256 is ours; an ETag is never taken for a hash).
+ * A MOVE retried after a lost answer finds the source gone or the target
+ * present: a target of the right size is success, so retries are
+ * idempotent.  An object is final once moved: nothing sees the store's
+ * names, so reveal does nothing, and committed_walk reports every object
+ * as revealed (staged = 0).  Times are the later of getlastmodified and
  * creationdate (on mod_dav_fs the latter is the inode's ctime, which the
  * MOVE renews, as the directory store's walk uses ctime).
  *
@@ -88,7 +88,7 @@
 #define LOST_COLL       "lost+found/"
 #define LOST_RESULTS    ".results"
 
-#define PUT_BUFFER      (128 * 1024)    /* bytes gathered before they are sent */
+#define PUT_BUFFER      (128 * 1024)    /* bytes gathered before sending */
 #define GET_BUFFER      (128 * 1024)    /* bytes received per callback:
                                          * fewer, larger writes downstream */
 #define CONNECT_TIMEOUT 10L             /* seconds */
