@@ -90,6 +90,10 @@ typedef struct {
     int *done;
     apr_array_header_t *queue;  /* claimed, not yet started (FIFO) */
     int qhead;                  /* the next one to start */
+    apr_array_header_t *paced;  /* claimed, held for the next second by
+                                 * their endpoint's rate limit */
+    apr_int64_t paced_sec;      /* the second they were held in */
+    apr_hash_t *starts;         /* endpoint id -> starts_t */
     int held;                   /* rate limits hold deliveries back */
     int wait;                   /* wait for the next second, then claim */
     json_t *ev;                 /* the event last parsed (event_parsed) */
@@ -117,6 +121,7 @@ typedef struct {
     const char *skip;           /* do not send: fail with this reason */
     int fail_now;               /* skip is permanent */
     long limit_ms;              /* the time limit of an attempt */
+    int rate_limit;             /* the endpoint's, a second; 0: none */
     apr_time_t started;
 } delivery_t;
 
@@ -736,13 +741,14 @@ static void flush_done(deliver_run_t *run)
     "   CASE WHEN e.prev_until > now() THEN e.prev_secret END," \
     "   e.auth_type, e.auth_name, e.auth_secret, e.mapping, e.rule," \
     "   array_to_json(e.retry_schedule)::text," \
-    "   e.disabled_at IS NOT NULL, cl.disabled_at IS NOT NULL" \
+    "   e.disabled_at IS NOT NULL, cl.disabled_at IS NOT NULL," \
+    "   e.rate_limit" \
     "  FROM c" \
     "  LEFT JOIN endpoints e ON e.id = c.endpoint_id" \
     "  LEFT JOIN clients cl ON cl.id = c.client_id" \
     "  LEFT JOIN endpoints ce ON ce.client_id = c.client_id" \
     "    AND c.endpoint_id IS NULL) x ON true"
-#define CLAIM_NCOLS 16
+#define CLAIM_NCOLS 17
 
 static delivery_t *claimed(deliver_run_t *run, apr_pool_t *dp,
                            const PGresult *res, int i)
@@ -765,6 +771,7 @@ static delivery_t *claimed(deliver_run_t *run, apr_pool_t *dp,
     d->mapping = pool_db_col_str(dp, res, i, 10);
     d->rule_text = pool_db_col_str(dp, res, i, 11);
     d->retry = pool_db_col_str(dp, res, i, 12);
+    d->rate_limit = (int)pool_db_col_i64(res, i, 15);
     if (pool_db_col_bool(res, i, 14)) {
         d->skip = "the client was disabled";
         d->fail_now = 1;
@@ -817,7 +824,7 @@ static pool_db_rc claim_done(deliver_run_t *run, PGresult *res,
     }
     /* one row with the count held back, with nothing claimed or not */
     got = PQgetisnull(res, 0, 0) ? 0 : PQntuples(res);
-    held = atoi(PQgetvalue(res, 0, 15));
+    held = atoi(PQgetvalue(res, 0, 16));
     for (i = 0; i < got; i++) {
         apr_pool_t *dp;
 
@@ -895,17 +902,70 @@ static void not_sent(deliver_run_t *run, delivery_t *d)
     (*run->done)++;
 }
 
+/* The attempts this runner started in one second for an endpoint. */
+typedef struct {
+    apr_int64_t sec;
+    int used;
+} starts_t;
+
+/* Whether d may start in the second of now.  The claim counts an
+ * endpoint's rate limit by the database's second; a claimed delivery may
+ * still wait for a transfer slot, or its claim's answer come in the next
+ * second, so the attempts are paced again by the seconds they start in
+ * (the time their rows show). */
+static int may_start(deliver_run_t *run, const delivery_t *d, apr_time_t now)
+{
+    apr_int64_t sec = (apr_int64_t)apr_time_sec(now);
+    starts_t *st;
+
+    if (d->rate_limit <= 0 || !d->endpoint) {
+        return 1;
+    }
+    st = apr_hash_get(run->starts, d->endpoint, APR_HASH_KEY_STRING);
+    if (!st) {
+        st = apr_pcalloc(run->ctx->p, sizeof(*st));
+        apr_hash_set(run->starts, apr_pstrdup(run->ctx->p, d->endpoint),
+                     APR_HASH_KEY_STRING, st);
+    }
+    if (st->sec != sec) {
+        st->sec = sec;
+        st->used = 0;
+    }
+    if (st->used >= d->rate_limit) {
+        return 0;
+    }
+    st->used++;
+    return 1;
+}
+
 /* Starts queued deliveries while there is room: each is prepared (and
- * signed) now, as it is sent; those that cannot start are recorded. */
+ * signed) now, as it is sent; those that cannot start are recorded, those
+ * that must not start in this second are held for the next. */
 static void start_queued(deliver_run_t *run, pool_http_multi_t *m)
 {
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (run->paced->nelts && apr_time_sec(now) != run->paced_sec) {
+        for (i = 0; i < run->paced->nelts; i++) {
+            APR_ARRAY_PUSH(run->queue, delivery_t *) =
+                APR_ARRAY_IDX(run->paced, i, delivery_t *);
+        }
+        apr_array_clear(run->paced);
+    }
     while (run->qhead < run->queue->nelts
            && pool_http_multi_inflight(m) < DELIVER_PARALLEL) {
         delivery_t *d = APR_ARRAY_IDX(run->queue, run->qhead, delivery_t *);
 
         run->qhead++;
+        if (!d->skip && !may_start(run, d, now)) {
+            APR_ARRAY_PUSH(run->paced, delivery_t *) = d;
+            run->paced_sec = (apr_int64_t)apr_time_sec(now);
+            continue;
+        }
         if (!d->skip) {
             prepare(d);
+            d->started = now;   /* the second it was paced in */
         }
         if (!d->skip
             && pool_http_multi_add(m, d->rq, on_done, d) == POOL_HTTP_OK) {
@@ -993,6 +1053,8 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
     run.done = done;
     run.compiled = apr_hash_make(ctx->p);
     run.queue = apr_array_make(ctx->p, DELIVER_PARALLEL, sizeof(delivery_t *));
+    run.paced = apr_array_make(ctx->p, 8, sizeof(delivery_t *));
+    run.starts = apr_hash_make(ctx->p);
     /* one multi for the whole call, so connections to one host are reused */
     if (pool_http_create(&run.http, ctx->p, USER_AGENT, ctx->net)
             != APR_SUCCESS
@@ -1036,6 +1098,10 @@ pool_db_rc pool_step_deliver(pool_step_ctx_t *ctx, int *done,
             break;
         }
         if (idle && run.db == DB_IDLE) {
+            if (run.paced->nelts) {
+                wait_next_second();     /* claimed: they must go */
+                continue;
+            }
             if (run.exhausted || apr_time_now() >= until) {
                 break;
             }
