@@ -26,33 +26,53 @@ static void set_err(const char **err, const char *msg)
     }
 }
 
-pool_db_rc pool_usage_download(apr_pool_t *p, PGconn *c, const char *pool,
-                               const char *client_id, apr_int64_t bytes,
-                               const char **err)
+pool_db_rc pool_usage_downloads(apr_pool_t *p, PGconn *c,
+                                const pool_usage_download_t *d, int n,
+                                int *counted, const char **err)
 {
-    const char *params[3];
+    const char **pools = apr_palloc(p, sizeof(*pools) * (apr_size_t)n);
+    const char **clients = apr_palloc(p, sizeof(*clients) * (apr_size_t)n);
+    const char **days = apr_palloc(p, sizeof(*days) * (apr_size_t)n);
+    const char **bytes = apr_palloc(p, sizeof(*bytes) * (apr_size_t)n);
+    const char *params[4];
     PGresult *r;
     pool_db_rc rc;
-    int n;
+    int i;
 
-    params[0] = pool;
-    params[1] = client_id;
-    params[2] = apr_psprintf(p, "%" APR_INT64_T_FMT, bytes);
-    rc = pool_db_exec(p, c, "count download",
-                      "SELECT pool_usage_add(p.id, (SELECT c.id FROM clients c"
-                      " WHERE c.pool_id = p.id AND c.client_id = $2),"
-                      " 'bytes_downloaded', $3::bigint)"
-                      " FROM pools p WHERE p.name = $1",
-                      3, params, 1, &r, err);
+    *counted = 0;
+    for (i = 0; i < n; i++) {
+        pools[i] = d[i].pool;
+        clients[i] = d[i].client_id;
+        days[i] = d[i].day;
+        bytes[i] = apr_psprintf(p, "%" APR_INT64_T_FMT, d[i].bytes);
+    }
+    params[0] = pool_db_array(p, pools, n);
+    params[1] = pool_db_array(p, clients, n);
+    params[2] = pool_db_array(p, days, n);
+    params[3] = pool_db_array(p, bytes, n);
+    /* one row per client count and one per pool total; the ordinality
+     * tells the caller how many of its counts found their pool */
+    rc = pool_db_exec(p, c, "count downloads",
+        "WITH d AS (SELECT b.i, p.id AS pool_id, cl.id AS client_id, b.day,"
+        "  b.bytes"
+        "  FROM unnest($1::text[], $2::text[], $3::date[], $4::bigint[])"
+        "   WITH ORDINALITY AS b(pool, client, day, bytes, i)"
+        "  JOIN pools p ON p.name = b.pool"
+        "  LEFT JOIN clients cl ON cl.pool_id = p.id"
+        "   AND cl.client_id = b.client),"
+        " ins AS (INSERT INTO usage_deltas (pool_id, client_id, day, metric,"
+        "  amount)"
+        "  SELECT d.pool_id, x.c, d.day, 'bytes_downloaded', d.bytes FROM d,"
+        "  unnest(CASE WHEN d.client_id IS NULL THEN ARRAY[0::bigint]"
+        "   ELSE ARRAY[d.client_id, 0] END) AS x(c)"
+        "  WHERE d.bytes <> 0)"
+        " SELECT count(*) FROM d",
+        4, params, 1, &r, err);
     if (rc != POOL_DB_OK) {
         return rc;
     }
-    n = PQntuples(r);
+    *counted = (int)col_i64(r, 0, 0);
     PQclear(r);
-    if (n != 1) {
-        set_err(err, "no such pool");
-        return POOL_DB_NOTFOUND;
-    }
     return POOL_DB_OK;
 }
 

@@ -2,7 +2,7 @@
  *
  * The counts are written by the database in the transaction of each action
  * (usage_deltas); only downloads are counted by the module, after the
- * response, from the bytes it sent (pool_usage_download).  The `usage` job
+ * response, from the bytes it sent (pool_usage_downloads).  The `usage` job
  * step folds the deltas into daily rows and adds storage byte-seconds;
  * reports add the deltas not folded yet, so they are exact at any time. */
 #ifndef POOL_USAGE_H
@@ -15,11 +15,21 @@
 /* The metrics, in the order reports show them. */
 extern const char *const pool_usage_metrics[];
 
-/* Counts bytes downloaded from pool by client_id (NULL: the pool's own,
- * e.g. through a signed link), today.  NOTFOUND when the pool is gone. */
-pool_db_rc pool_usage_download(apr_pool_t *p, PGconn *c, const char *pool,
-                               const char *client_id, apr_int64_t bytes,
-                               const char **err);
+/* Bytes downloaded from a pool by a client on a day, as held by a
+ * module until it writes them (pool_usage_downloads). */
+typedef struct {
+    const char *pool;
+    const char *client_id;      /* NULL: the pool's own (signed links) */
+    const char *day;            /* YYYY-MM-DD, UTC */
+    apr_int64_t bytes;
+} pool_usage_download_t;
+
+/* Counts n downloads in one statement (each for its client and for its
+ * pool's total).  A count for a pool that is gone is dropped: *counted
+ * says how many of the n were written. */
+pool_db_rc pool_usage_downloads(apr_pool_t *p, PGconn *c,
+                                const pool_usage_download_t *d, int n,
+                                int *counted, const char **err);
 
 /* Download quota: *left = bytes the pool may still download this month
  * (UTC), or -1 when it has no max_monthly_download_bytes; *reset_in =

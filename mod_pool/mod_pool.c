@@ -203,6 +203,7 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
                 sc->db = pc->db;
                 sc->files = pc->files;
                 sc->msgwait = pc->msgwait;
+                sc->dlcount = pc->dlcount;
                 break;
             }
         }
@@ -212,6 +213,7 @@ static void pool_child_init(apr_pool_t *pchild, server_rec *s)
                                               apr_time_from_sec(
                                                   POOL_FILECACHE_TTL));
             pool_msgwait_create(pchild, sv, sc);
+            sc->dlcount = pool_dlcount_create(pchild, sv, sc->db);
         }
     }
 }

@@ -14,6 +14,7 @@
 #include "pool_db.h"
 #include "pool_ingest.h"
 #include "pool_filecache.h"
+#include "pool_usage.h"
 
 extern module AP_MODULE_DECLARE_DATA pool_module;
 
@@ -42,6 +43,7 @@ enum {
 
 typedef struct pool_dbpool pool_dbpool;
 typedef struct pool_msgwait pool_msgwait;
+typedef struct pool_dlcount pool_dlcount;
 
 typedef struct {
     pool_conf_t conf;
@@ -51,6 +53,7 @@ typedef struct {
     pool_dbpool *db;            /* per child, created in child_init */
     pool_filecache_t *files;    /* file rows for downloads, per child */
     pool_msgwait *msgwait;      /* inbox long-polls, per child */
+    pool_dlcount *dlcount;      /* download counts held, per child */
     const char *dashboard_dir;  /* PoolDashboardDir, NULL: the installed one */
     int dashboard;              /* PoolDashboard: 0 unset (On), 1 On, -1 Off */
 } pool_srv_conf;
@@ -82,6 +85,9 @@ apr_status_t pool_dbpool_create(apr_pool_t *p, server_rec *s, pool_srv_conf *sc)
  * the op retried once on a fresh one.  No connection -> POOL_DB_UNAVAILABLE. */
 pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
                        const char **err);
+/* The same outside a request (p: the op's pool); db may be NULL. */
+pool_db_rc pool_dbpool_run(pool_dbpool *db, apr_pool_t *p, pool_db_op *op,
+                           void *baton, const char **err);
 
 /* pool_db_run for pool_db_runner (ctx: the request_rec). */
 pool_db_rc pool_db_run_ctx(void *r, pool_db_op *op, void *baton,
@@ -211,6 +217,14 @@ void pool_usage_child_init(apr_pool_t *pchild);
 int pool_usage_download_check(request_rec *r, const char *pool);
 void pool_usage_note_download(request_rec *r, const char *pool);
 int pool_usage_log(request_rec *r);
+
+/* pool_dlcount.c: download counts held by each child and written in
+ * batches by a thread of its own.  NULL when it cannot start. */
+pool_dlcount *pool_dlcount_create(apr_pool_t *pchild, server_rec *s,
+                                  pool_dbpool *db);
+/* Holds a count; 0 when it was not taken (no table, stopping, full): the
+ * caller counts it itself. */
+int pool_dlcount_add(pool_dlcount *dc, const pool_usage_download_t *d);
 int pool_handle_clients(request_rec *r, pool_principal *who, const char *pool,
                         const char *rest);
 

@@ -10,6 +10,7 @@ struct pool_dbpool {
     apr_reslist_t *rl;
     server_rec *s;
     const char *conninfo;
+    int n;                      /* connections at most */
 };
 
 static apr_status_t conn_construct(void **resource, void *params,
@@ -49,6 +50,7 @@ apr_status_t pool_dbpool_create(apr_pool_t *p, server_rec *s, pool_srv_conf *sc)
 
     db->s = s;
     db->conninfo = sc->conf.database;
+    db->n = n;
     /* min 0: a child starts even while the database is down */
     rv = apr_reslist_create(&db->rl, 0, n, n, apr_time_from_sec(300),
                             conn_construct, conn_destruct, db, p);
@@ -65,26 +67,24 @@ apr_status_t pool_dbpool_create(apr_pool_t *p, server_rec *s, pool_srv_conf *sc)
     return APR_SUCCESS;
 }
 
-pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
-                       const char **err)
+pool_db_rc pool_dbpool_run(pool_dbpool *db, apr_pool_t *p, pool_db_op *op,
+                           void *baton, const char **err)
 {
-    pool_srv_conf *sc = pool_srv(r->server);
     int attempt, fresh = 0;
     pool_db_rc rc = POOL_DB_UNAVAILABLE;
 
     *err = "database not configured";
-    if (!sc->db) {
+    if (!db) {
         return POOL_DB_UNAVAILABLE;
     }
     /* After a restart of the server every pooled connection is broken:
      * each one found so is thrown away and does not count, so the op gets
      * at most two tries on connections that were alive (at most the pool's
      * size plus two acquisitions in all) */
-    for (attempt = 0; attempt < sc->conf.db_connections + 2 && fresh < 2;
-         attempt++) {
+    for (attempt = 0; attempt < db->n + 2 && fresh < 2; attempt++) {
         void *res;
         PGconn *c;
-        apr_status_t rv = apr_reslist_acquire(sc->db->rl, &res);
+        apr_status_t rv = apr_reslist_acquire(db->rl, &res);
 
         if (rv != APR_SUCCESS) {
             *err = "no database connection available";
@@ -92,28 +92,34 @@ pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
         }
         c = res;
         if (!pool_db_ok(c)) {
-            apr_reslist_invalidate(sc->db->rl, c);
+            apr_reslist_invalidate(db->rl, c);
             continue;
         }
         *err = NULL;
-        rc = op(r->pool, c, baton, err);
+        rc = op(p, c, baton, err);
         if (rc == POOL_DB_UNAVAILABLE || !pool_db_ok(c)) {
             /* the server went away (restart, failover): retry fresh; a
              * connection that turned out dead was stale, not a try */
             if (pool_db_ok(c)) {
                 fresh++;
             }
-            apr_reslist_invalidate(sc->db->rl, c);
+            apr_reslist_invalidate(db->rl, c);
             rc = POOL_DB_UNAVAILABLE;
             continue;
         }
-        apr_reslist_release(sc->db->rl, c);
+        apr_reslist_release(db->rl, c);
         return rc;
     }
     if (!*err) {
         *err = "database unavailable";
     }
     return rc;
+}
+
+pool_db_rc pool_db_run(request_rec *r, pool_db_op *op, void *baton,
+                       const char **err)
+{
+    return pool_dbpool_run(pool_srv(r->server)->db, r->pool, op, baton, err);
 }
 
 pool_db_rc pool_db_run_ctx(void *r, pool_db_op *op, void *baton,

@@ -5,7 +5,7 @@
  *       (admins) the pool's counts, exact at the time of asking
  *
  * Downloads are counted after the response, from the bytes sent
- * (pool_usage_log), and refused with 429 once a pool has downloaded its
+ * (pool_usage_log, held and written by pool_dlcount.c), and refused with 429 once a pool has downloaded its
  * max_monthly_download_bytes (pool_usage_download_check).  The SQL lives in
  * lib/pool_usage.c. */
 #include <string.h>
@@ -76,7 +76,20 @@ static pool_db_rc op_count(apr_pool_t *p, PGconn *c, void *b,
                            const char **err)
 {
     usage_baton *ub = b;
-    return pool_usage_download(p, c, ub->pool, ub->client_id, ub->bytes, err);
+    pool_usage_download_t d;
+    int counted;
+    pool_db_rc rc;
+
+    d.pool = ub->pool;
+    d.client_id = ub->client_id;
+    d.day = ub->from;
+    d.bytes = ub->bytes;
+    rc = pool_usage_downloads(p, c, &d, 1, &counted, err);
+    if (rc == POOL_DB_OK && !counted) {
+        *err = "no such pool";
+        return POOL_DB_NOTFOUND;
+    }
+    return rc;
 }
 
 static pool_db_rc op_report(apr_pool_t *p, PGconn *c, void *b,
@@ -146,9 +159,20 @@ void pool_usage_note_download(request_rec *r, const char *pool)
     }
 }
 
+/* The UTC day of t, YYYY-MM-DD (or the first of its month). */
+static const char *day_of(apr_pool_t *p, apr_time_t t, int first_of_month)
+{
+    apr_time_exp_t e;
+
+    apr_time_exp_gmt(&e, t);
+    return apr_psprintf(p, "%04d-%02d-%02d", e.tm_year + 1900, e.tm_mon + 1,
+                        first_of_month ? 1 : e.tm_mday);
+}
+
 int pool_usage_log(request_rec *r)
 {
     const char *pool = apr_table_get(r->notes, NOTE_POOL), *err;
+    pool_usage_download_t dl;
     usage_baton ub;
 
     if (!pool) {
@@ -164,21 +188,22 @@ int pool_usage_log(request_rec *r)
     ub.pool = pool;
     ub.client_id = apr_table_get(r->notes, NOTE_CLIENT);
     ub.bytes = r->bytes_sent;
+    ub.from = day_of(r->pool, r->request_time, 0);
+    /* held by the child and written within a second (pool_dlcount.c);
+     * counted here only when the child's table cannot take it */
+    dl.pool = ub.pool;
+    dl.client_id = ub.client_id;
+    dl.day = ub.from;
+    dl.bytes = ub.bytes;
+    if (pool_dlcount_add(pool_srv(r->server)->dlcount, &dl)) {
+        return DECLINED;
+    }
     if (pool_db_run(r, op_count, &ub, &err) != POOL_DB_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "pool: a download of %"
                       APR_INT64_T_FMT " bytes from %s was not counted: %s",
                       ub.bytes, pool, err ? err : "?");
     }
     return DECLINED;
-}
-
-static const char *today(apr_pool_t *p, int first_of_month)
-{
-    apr_time_exp_t t;
-
-    apr_time_exp_gmt(&t, apr_time_now());
-    return apr_psprintf(p, "%04d-%02d-%02d", t.tm_year + 1900, t.tm_mon + 1,
-                        first_of_month ? 1 : t.tm_mday);
 }
 
 int pool_handle_usage(request_rec *r, pool_principal *who, const char *pool)
@@ -217,8 +242,8 @@ int pool_handle_usage(request_rec *r, pool_principal *who, const char *pool)
         return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "by: must be day or "
                             "client", "by");
     }
-    ub.from = ub.from ? ub.from : today(r->pool, 1);
-    ub.to = ub.to ? ub.to : today(r->pool, 0);
+    ub.from = ub.from ? ub.from : day_of(r->pool, apr_time_now(), 1);
+    ub.to = ub.to ? ub.to : day_of(r->pool, apr_time_now(), 0);
     ub.by = ub.by ? ub.by : "day";
     if (strcmp(ub.from, ub.to) > 0) {
         return pool_problem(r, HTTP_UNPROCESSABLE_ENTITY, "from: must not be "

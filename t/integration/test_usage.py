@@ -8,6 +8,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import signal
 import time
 
 import requests
@@ -271,3 +272,69 @@ def test_storage_quota_under_concurrent_uploads(stack, pool, client_of):
     assert stored == codes.count(201)
     assert 5 <= stored <= 5 + 7, codes          # the bound: 8 connections
     assert usage(stack, pool)["stored_bytes"] == stored * size
+
+
+def wait_downloaded(stack, pool, client_id, want, secs=30):
+    """waits until the pool's usage shows want bytes downloaded by client_id
+    (each child writes its counts within a second, or when it stops)"""
+    deadline = time.time() + secs
+    while True:
+        got = by_client(stack, pool).get(client_id, {}).get("bytes_downloaded", 0)
+        if got == want:
+            return
+        assert got < want, "counted more than was sent: %d > %d" % (got, want)
+        assert time.time() < deadline, "downloaded %d, counted %d" % (want, got)
+        time.sleep(0.3)
+
+
+def test_download_counts_held_by_a_child_are_written_when_it_stops(stack, pool, client_of):
+    # downloads go on for longer than a child holds its counts, and the
+    # graceful restart comes right after the last one: the old children
+    # end at once (their connections are idle) while still holding the
+    # counts of the last second, and write them as they go
+    up = client_of(pool, "uploader")
+    fid = up.upload_ok("g.bin", os.urandom(5000))["id"]
+    sent = 0
+    until = time.time() + 2.5
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        while time.time() < until:
+            for r in ex.map(lambda _: up.get("/" + fid), range(8)):
+                assert r.status_code == 200
+                sent += len(r.content)
+    os.kill(stack.httpd_pid(), signal.SIGUSR1)      # apachectl graceful
+    wait_downloaded(stack, pool, up.client_id, sent)
+    # and nothing more comes later
+    time.sleep(1.5)
+    assert by_client(stack, pool)[up.client_id]["bytes_downloaded"] == sent
+
+
+def test_download_counts_wait_for_the_database(stack, pool, client_of, allow_errors):
+    # downloads served from a child's cached row while PostgreSQL is down
+    # are counted once it is back, none lost, none twice
+    allow_errors(r"(?i)database|postgres|connect|libpq|server closed|socket")
+    up = client_of(pool, "uploader")
+    fid = up.upload_ok("d.bin", os.urandom(3000))["id"]
+    sent = 0
+    for _ in range(16):         # every child caches the row
+        r = up.get("/" + fid)
+        assert r.status_code == 200
+        sent += len(r.content)
+    wait_downloaded(stack, pool, up.client_id, sent)
+    stack.pg_stop()
+    served = 0
+    try:
+        for _ in range(16):
+            r = up.get("/" + fid)
+            if r.status_code == 200:
+                served += 1
+                sent += len(r.content)
+            else:
+                assert_problem(r, 503)
+        # the writers try and keep what they hold
+        time.sleep(2.5)
+    finally:
+        stack.pg_start()
+    assert served, "no download was served from a cached row"
+    wait_downloaded(stack, pool, up.client_id, sent)
+    time.sleep(1.5)
+    assert by_client(stack, pool)[up.client_id]["bytes_downloaded"] == sent

@@ -28,6 +28,7 @@ Suite *suite_store_dav(void);
 Suite *suite_view(void);
 Suite *suite_davlock(void);
 Suite *suite_messages(void);
+Suite *suite_usage(void);
 Suite *suite_clientlinks(void);
 Suite *suite_http(void);
 

@@ -69,6 +69,7 @@ int main(void)
     srunner_add_suite(sr, suite_clients());
     srunner_add_suite(sr, suite_davlock());
     srunner_add_suite(sr, suite_messages());
+    srunner_add_suite(sr, suite_usage());
     srunner_add_suite(sr, suite_clientlinks());
     srunner_add_suite(sr, suite_http());
     srunner_run_all(sr, CK_NORMAL);
