@@ -350,6 +350,22 @@ def test_folders_move_copy_delete_and_sizes(stack, dav_pool, tmp_path):
     assert r.status_code == 201, r.text
     assert entries(stack, pool + "/moved/", u)["."]["quota"] == 2500
     assert_sizes_recount(stack, pool)
+    # a file that takes the place of another under its name changes the
+    # sizes by the difference (API and WebDAV, larger and the same size)
+    r = up.s.put(stack.files_url(pool, "/api.bin"), data=b"b" * 800,
+                 params={"folder": "/moved/b"})
+    assert r.status_code == 201, r.text
+    assert entries(stack, pool + "/moved/", u)["."]["quota"] == 2800
+    assert entries(stack, pool + "/moved/b/", u)["."]["quota"] == 1800
+    src.write_bytes(b"y" * 800)
+    code, _ = curl(dav_url(stack, pool + "/moved/b/api.bin"), user=u, data_file=str(src))
+    assert code in (201, 204)
+    assert entries(stack, pool + "/moved/", u)["."]["quota"] == 2800
+    src.write_bytes(b"y" * 100)
+    code, _ = curl(dav_url(stack, pool + "/moved/b/api.bin"), user=u, data_file=str(src))
+    assert code in (201, 204)
+    assert entries(stack, pool + "/moved/", u)["."]["quota"] == 2100
+    assert_sizes_recount(stack, pool)
     assert len([r for r in api_files(stack, pool) if r["name"] in ("z2.bin", "c.bin")]) == 2
     # DELETE a folder: it leaves the view; the files stay files of the pool
     assert curl("-X", "DELETE", dav_url(stack, pool + "/moved"), user=u)[0] == 204
