@@ -880,12 +880,14 @@ pool_db_rc pool_db_file_insert(apr_pool_t *p, PGconn *c, const pool_file_t *f,
         set_err(err, "insert file: invalid id");
         return POOL_DB_ERROR;
     }
-    rc = pool_late_check(p, c, f->pool, f->ts, err);
-    if (rc == POOL_DB_CONFLICT) {
-        return POOL_DB_REFUSED;
-    }
-    if (rc != POOL_DB_OK) {
-        return rc;
+    if (!f->late_keeps) {
+        rc = pool_late_check(p, c, f->pool, f->ts, NULL, err);
+        if (rc == POOL_DB_CONFLICT) {
+            return POOL_DB_REFUSED;
+        }
+        if (rc != POOL_DB_OK) {
+            return rc;
+        }
     }
     params[0] = id;
     params[1] = f->pool;

@@ -58,6 +58,10 @@ typedef struct {
     /* its folder's path ("/a/b"); on insert NULL: the client's own folder */
     const char *folder;
     int in_view;                /* the file at folder/name in the view */
+    /* on insert: the upload's own request found, before the body, that
+     * the pool keeps late files (pool_late_check), so the insert need not
+     * ask again */
+    int late_keeps;
 } pool_file_t;
 
 /* An operation on a connection the caller lends for its duration. */

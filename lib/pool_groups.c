@@ -789,12 +789,15 @@ pool_db_rc pool_result_receipts(apr_pool_t *p, PGconn *c, const char *pool,
  * files, and the policy alone is a cheap lookup; the window query (costly
  * to plan) runs only for pools that refuse them. */
 pool_db_rc pool_late_check(apr_pool_t *p, PGconn *c, const char *pool,
-                           apr_time_t ts, const char **err)
+                           apr_time_t ts, int *rejects, const char **err)
 {
     const char *params[2];
     PGresult *res;
     pool_db_rc rc;
+    int dummy;
 
+    rejects = rejects ? rejects : &dummy;
+    *rejects = 0;
     params[0] = pool;
     rc = pool_db_exec(p, c, "late policy",
         "SELECT p.id FROM pools p WHERE p.name = $1"
@@ -809,6 +812,7 @@ pool_db_rc pool_late_check(apr_pool_t *p, PGconn *c, const char *pool,
     }
     params[0] = apr_pstrdup(p, PQgetvalue(res, 0, 0));
     PQclear(res);
+    *rejects = 1;
     params[1] = pool_db_i64(p, ts);
     rc = pool_db_exec(p, c, "late check",
         "WITH t AS (SELECT " FROM_US("$2") " AS ts),"

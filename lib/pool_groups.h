@@ -151,8 +151,10 @@ pool_db_rc pool_result_receipts(apr_pool_t *p, PGconn *c, const char *pool,
 
 /* late_policy=reject: CONFLICT with *err when a file of pool with this ts
  * received now would be late; OK otherwise (also when the pool does not
- * group or keeps late files).  Called by every way of uploading. */
+ * group or keeps late files).  Called by every way of uploading.  When
+ * rejects is not NULL, *rejects says whether the pool refuses late files
+ * (0: the check passes whatever the ts, as long as the policy stays). */
 pool_db_rc pool_late_check(apr_pool_t *p, PGconn *c, const char *pool,
-                           apr_time_t ts, const char **err);
+                           apr_time_t ts, int *rejects, const char **err);
 
 #endif

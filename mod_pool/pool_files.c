@@ -42,13 +42,15 @@ static void file_refused(void *b, apr_pool_t *p, pool_db_rc rc,
 typedef struct {
     const char *pool;
     apr_time_t ts;
+    int rejects;
 } late_baton;
 
 static pool_db_rc op_late_check(apr_pool_t *p, PGconn *c, void *b,
                                 const char **err)
 {
     late_baton *lb = b;
-    pool_db_rc rc = pool_late_check(p, c, lb->pool, lb->ts, err);
+    pool_db_rc rc = pool_late_check(p, c, lb->pool, lb->ts, &lb->rejects,
+                                    err);
 
     return rc == POOL_DB_CONFLICT ? POOL_DB_REFUSED : rc;
 }
@@ -245,6 +247,7 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     pool_file_t *out;
     pool_problem_t pr;
     pool_db_rc rc;
+    late_baton lb;
 
     if (!role_may_upload(who->role)) {
         return pool_problem(r, HTTP_FORBIDDEN, apr_psprintf(r->pool,
@@ -301,17 +304,13 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
         return pool_problem(r, HTTP_INTERNAL_SERVER_ERROR,
                             "storage not configured", NULL);
     }
-    {
-        /* refuse a late file before its bytes arrive (the insert checks
-         * again) */
-        late_baton lb;
-
-        lb.pool = pool;
-        lb.ts = fields.ts;
-        rc = pool_db_run(r, op_late_check, &lb, &err);
-        if (rc != POOL_DB_OK) {
-            return pool_db_problem(r, rc, err, "file");
-        }
+    /* refuse a late file before its bytes arrive (for a pool that refuses
+     * late files the insert checks again: the window may close meanwhile) */
+    lb.pool = pool;
+    lb.ts = fields.ts;
+    rc = pool_db_run(r, op_late_check, &lb, &err);
+    if (rc != POOL_DB_OK) {
+        return pool_db_problem(r, rc, err, "file");
     }
     if (!pool_receive_spool(r, "file", &sp, &status)) {
         return status;
@@ -323,6 +322,7 @@ static int upload(request_rec *r, pool_principal *who, const char *pool,
     f.content_type = fields.content_type;
     f.ts = fields.ts;
     f.folder = folder;
+    f.late_keeps = !lb.rejects;
     if (!pool_file_commit(r, sp, have_digest == 1 ? want : NULL, &f, &out,
                           &pr)) {
         return pool_problem_send(r, &pr);

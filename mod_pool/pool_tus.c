@@ -266,7 +266,7 @@ static pool_db_rc op_create(apr_pool_t *p, PGconn *c, void *b,
     /* a file the pool would refuse as late is refused before its bytes
      * are sent (the final insert checks again) */
     if (tb->in->concat != POOL_TUS_CONCAT_PARTIAL) {
-        rc = pool_late_check(p, c, tb->pool, tb->in->ts, err);
+        rc = pool_late_check(p, c, tb->pool, tb->in->ts, NULL, err);
         if (rc != POOL_DB_OK) {
             return rc == POOL_DB_CONFLICT ? POOL_DB_REFUSED : rc;
         }
