@@ -5,8 +5,9 @@
  *       (admins) the pool's counts, exact at the time of asking
  *
  * Downloads are counted after the response, from the bytes sent
- * (pool_usage_log, held and written by pool_dlcount.c), and refused with 429 once a pool has downloaded its
- * max_monthly_download_bytes (pool_usage_download_check).  The SQL lives in
+ * (pool_usage_log; held and written by pool_dlcount.c), and refused with
+ * 429 once a pool has downloaded its max_monthly_download_bytes
+ * (pool_usage_download_check).  The SQL lives in
  * lib/pool_usage.c. */
 #include <string.h>
 
@@ -60,8 +61,8 @@ static void slots_lock(int on)
 }
 
 typedef struct {
-    const char *pool, *client_id, *from, *to, *by;
-    apr_int64_t bytes, left, reset_in;
+    const char *pool, *from, *to, *by;
+    apr_int64_t left, reset_in;
     json_t *report;
 } usage_baton;
 
@@ -75,16 +76,10 @@ static pool_db_rc op_left(apr_pool_t *p, PGconn *c, void *b, const char **err)
 static pool_db_rc op_count(apr_pool_t *p, PGconn *c, void *b,
                            const char **err)
 {
-    usage_baton *ub = b;
-    pool_usage_download_t d;
+    pool_usage_download_t *dl = b;
     int counted;
-    pool_db_rc rc;
+    pool_db_rc rc = pool_usage_downloads(p, c, dl, 1, &counted, err);
 
-    d.pool = ub->pool;
-    d.client_id = ub->client_id;
-    d.day = ub->from;
-    d.bytes = ub->bytes;
-    rc = pool_usage_downloads(p, c, &d, 1, &counted, err);
     if (rc == POOL_DB_OK && !counted) {
         *err = "no such pool";
         return POOL_DB_NOTFOUND;
@@ -173,7 +168,6 @@ int pool_usage_log(request_rec *r)
 {
     const char *pool = apr_table_get(r->notes, NOTE_POOL), *err;
     pool_usage_download_t dl;
-    usage_baton ub;
 
     if (!pool) {
         return DECLINED;
@@ -184,24 +178,19 @@ int pool_usage_log(request_rec *r)
         || (r->status != HTTP_OK && r->status != HTTP_PARTIAL_CONTENT)) {
         return DECLINED;        /* 304 and errors carry no file */
     }
-    memset(&ub, 0, sizeof(ub));
-    ub.pool = pool;
-    ub.client_id = apr_table_get(r->notes, NOTE_CLIENT);
-    ub.bytes = r->bytes_sent;
-    ub.from = day_of(r->pool, r->request_time, 0);
+    dl.pool = pool;
+    dl.client_id = apr_table_get(r->notes, NOTE_CLIENT);
+    dl.day = day_of(r->pool, r->request_time, 0);
+    dl.bytes = r->bytes_sent;
     /* held by the child and written within a second (pool_dlcount.c);
      * counted here only when the child's table cannot take it */
-    dl.pool = ub.pool;
-    dl.client_id = ub.client_id;
-    dl.day = ub.from;
-    dl.bytes = ub.bytes;
     if (pool_dlcount_add(pool_srv(r->server)->dlcount, &dl)) {
         return DECLINED;
     }
-    if (pool_db_run(r, op_count, &ub, &err) != POOL_DB_OK) {
+    if (pool_db_run(r, op_count, &dl, &err) != POOL_DB_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "pool: a download of %"
                       APR_INT64_T_FMT " bytes from %s was not counted: %s",
-                      ub.bytes, pool, err ? err : "?");
+                      dl.bytes, pool, err ? err : "?");
     }
     return DECLINED;
 }
