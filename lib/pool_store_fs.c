@@ -22,10 +22,12 @@
 #include <apr_portable.h>
 #include <apr_hash.h>
 #include <apr_thread_mutex.h>
+#include <apr_atomic.h>
 #include <apr_thread_cond.h>
 #include <openssl/evp.h>
 
 #include "pool_store_impl.h"
+#include "pool_dio.h"
 #include "pool_log.h"
 #include "pool_name.h"
 
@@ -54,11 +56,8 @@ struct pool_upfile_t {
     apr_pool_t *p;
     int fd;
     char *path;
-    char *buf;                  /* writes are gathered here (UPLOAD_BUFFER) */
-    apr_size_t buffered;
+    pool_dio_t w;               /* writes, gathered; direct where possible */
 };
-
-#define UPLOAD_BUFFER (128 * 1024)
 
 static const char *fs_dir(pool_store_t *s, apr_pool_t *p, const char *pool,
                           const char *id)
@@ -238,6 +237,7 @@ typedef struct {
     apr_pool_t *p;              /* entries; used under lock only */
     apr_thread_mutex_t *lock;
     apr_hash_t *dirs;           /* path -> dir_sync_t */
+    volatile apr_uint32_t no_direct;    /* upload data written ordinarily */
 } fs_priv;
 
 static apr_status_t sync_dir_grouped(pool_store_t *s, const char *dir)
@@ -581,42 +581,52 @@ static apr_status_t upfile_cleanup(void *data)
 {
     pool_upfile_t *u = data;
 
+    pool_dio_close(&u->w);
     if (u->fd >= 0) {
         close(u->fd);           /* releases the flock */
         u->fd = -1;
     }
-    free(u->buf);
-    u->buf = NULL;
-    u->buffered = 0;
     return APR_SUCCESS;
 }
 
-static apr_status_t write_all(int fd, const char *b, apr_size_t n)
+static void upfile_note_refusal(pool_upfile_t *u)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return fs_err(APR_FROM_OS_ERROR(errno));
-        }
-        b += w;
-        n -= (apr_size_t)w;
+    fs_priv *fp = u->store->priv;
+
+    if (u->w.refused && fp && !apr_atomic_read32(&fp->no_direct)) {
+        apr_atomic_set32(&fp->no_direct, 1);
+        pool_log(POOL_LOG_INFO, "%s/" UPLOAD_DIR " refused an aligned "
+                 "O_DIRECT write: upload data goes through the page cache",
+                 u->store->root);
     }
-    return APR_SUCCESS;
 }
 
-/* Writes what is gathered (before a sync, read, truncate or close). */
+/* Writes what is gathered (before a sync or read); a direct write the file
+ * system refused turns direct writes off for the whole store. */
 static apr_status_t upfile_flush(pool_upfile_t *u)
 {
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = pool_dio_flush(&u->w);
 
-    if (u->buffered) {
-        rv = write_all(u->fd, u->buf, u->buffered);
-        u->buffered = 0;
+    upfile_note_refusal(u);
+    return fs_err(rv);
+}
+
+/* A descriptor for direct writes to path, or -1 (pool_dio.h). */
+static int fs_direct_fd(pool_store_t *s, const char *path)
+{
+    fs_priv *fp = s->priv;
+    int dfd;
+
+    if (!fp || apr_atomic_read32(&fp->no_direct)) {
+        return -1;
     }
-    return rv;
+    dfd = pool_dio_open_direct(path);
+    if (dfd < 0 && errno == EINVAL) {
+        apr_atomic_set32(&fp->no_direct, 1);
+        pool_log(POOL_LOG_INFO, "%s/" UPLOAD_DIR " does not take O_DIRECT: "
+                 "upload data goes through the page cache", s->root);
+    }
+    return dfd;
 }
 
 static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
@@ -647,6 +657,7 @@ static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
     u->store = s;
     u->p = p;
     u->path = (char *)upload_path(s, p, id);
+    pool_dio_init(&u->w, -1, -1, offset);      /* nothing to close yet */
     u->fd = open(u->path, flags, 0640);
     if (u->fd < 0) {
         return APR_FROM_OS_ERROR(errno);
@@ -671,20 +682,17 @@ static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
         upfile_cleanup(u);
         return rv;
     }
-    if (lseek(u->fd, offset, SEEK_SET) < 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        upfile_cleanup(u);
-        return rv;
-    }
     if (create && offset == 0 && st.st_size == 0) {
         sync_dir(apr_pstrcat(p, s->root, "/" UPLOAD_DIR, NULL));
     }
+    pool_dio_init(&u->w, u->fd, fs_direct_fd(s, u->path), offset);
     *out = u;
     return APR_SUCCESS;
 }
 
 /* Bodies arrive in socket-sized pieces (8000 bytes from httpd's core input
- * filter): they are gathered and written in large blocks. */
+ * filter): they are gathered and written in large aligned blocks, past the
+ * page cache where the file system allows (pool_dio.h). */
 static apr_status_t fs_upload_write(pool_upfile_t *u, const void *buf,
                                     apr_size_t n)
 {
@@ -693,31 +701,21 @@ static apr_status_t fs_upload_write(pool_upfile_t *u, const void *buf,
     if (u->fd < 0) {
         return APR_EINVAL;
     }
-    if (!u->buf && !(u->buf = malloc(UPLOAD_BUFFER))) {
-        return write_all(u->fd, buf, n);
-    }
-    if (u->buffered + n > UPLOAD_BUFFER
-        && (rv = upfile_flush(u)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (n >= UPLOAD_BUFFER) {
-        return write_all(u->fd, buf, n);
-    }
-    memcpy(u->buf + u->buffered, buf, n);
-    u->buffered += n;
-    return APR_SUCCESS;
+    rv = pool_dio_write(&u->w, buf, n);
+    upfile_note_refusal(u);
+    return fs_err(rv);
 }
 
 static apr_status_t fs_upload_truncate(pool_upfile_t *u, apr_off_t offset)
 {
+    apr_status_t rv;
+
     if (u->fd < 0 || offset < 0) {
         return APR_EINVAL;
     }
-    u->buffered = 0;            /* what is cut off need not be written */
-    if (ftruncate(u->fd, offset) != 0 || lseek(u->fd, offset, SEEK_SET) < 0) {
-        return APR_FROM_OS_ERROR(errno);
-    }
-    return APR_SUCCESS;
+    rv = pool_dio_truncate(&u->w, offset);
+    upfile_note_refusal(u);
+    return fs_err(rv);
 }
 
 static apr_status_t fs_upload_sync(pool_upfile_t *u)
@@ -730,6 +728,7 @@ static apr_status_t fs_upload_sync(pool_upfile_t *u)
     if ((rv = upfile_flush(u)) != APR_SUCCESS) {
         return rv;
     }
+    /* one file: this covers what went through the direct descriptor too */
     return fsync(u->fd) == 0 ? APR_SUCCESS : fs_err(APR_FROM_OS_ERROR(errno));
 }
 

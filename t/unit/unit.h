@@ -31,6 +31,7 @@ Suite *suite_messages(void);
 Suite *suite_usage(void);
 Suite *suite_clientlinks(void);
 Suite *suite_http(void);
+Suite *suite_dio(void);
 
 /* Suites that need a real PostgreSQL (POOL_TEST_DB, started by
  * scripts/test): without one, adds to tc a test that fails saying so and

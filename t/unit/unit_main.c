@@ -72,6 +72,7 @@ int main(void)
     srunner_add_suite(sr, suite_usage());
     srunner_add_suite(sr, suite_clientlinks());
     srunner_add_suite(sr, suite_http());
+    srunner_add_suite(sr, suite_dio());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
