@@ -7,17 +7,6 @@
 
 #include "pool_dio.h"
 
-int pool_dio_open_direct(const char *path)
-{
-#ifdef O_DIRECT
-    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-#else
-    (void)path;
-    errno = EINVAL;
-    return -1;
-#endif
-}
-
 static apr_status_t pwrite_all(int fd, const char *b, apr_size_t n,
                                apr_off_t off)
 {
@@ -64,39 +53,87 @@ static void direct_off(pool_dio_t *w)
         close(w->dfd);
         w->dfd = -1;
     }
+    w->direct_path = NULL;
 }
 
-void pool_dio_init(pool_dio_t *w, int fd, int dfd, apr_off_t pos)
+/* The direct descriptor, opened when first needed (opening it for every
+ * small file would cost them for nothing); 0 when there is none. */
+static int direct_fd(pool_dio_t *w)
+{
+    if (w->dfd < 0 && w->direct_path) {
+#ifdef O_DIRECT
+        w->dfd = open(w->direct_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+#else
+        errno = EINVAL;
+#endif
+        if (w->dfd < 0) {
+            w->refused = errno == EINVAL;
+            w->direct_path = NULL;
+        }
+    }
+    return w->dfd >= 0;
+}
+
+void pool_dio_init(pool_dio_t *w, int fd, const char *direct_path,
+                   apr_off_t pos)
 {
     memset(w, 0, sizeof(*w));
     w->fd = fd;
-    w->dfd = dfd;
+    w->dfd = -1;
+    w->direct_path = direct_path;
     w->pos = pos;
 }
 
-/* An empty buffer at an offset inside a block: read the block's start back,
- * so that the buffer begins on a block boundary (the next direct write
- * rewrites that block whole). */
+/* An empty aligned buffer at an offset inside a block: read the block's
+ * start back, so that the buffer begins on a block boundary (the next
+ * direct write rewrites that block whole). */
 static void align_start(pool_dio_t *w)
 {
-    apr_off_t start = w->pos - w->pos % POOL_DIO_ALIGN;
-    apr_size_t head = (apr_size_t)(w->pos - start);
+    apr_size_t head = (apr_size_t)(w->pos % POOL_DIO_ALIGN);
 
-    if (w->dfd < 0 || w->len || !head) {
+    if (!w->big || !w->direct_path || w->len || !head) {
         return;
     }
-    if (pread_all(w->fd, w->buf, head, start) != APR_SUCCESS) {
+    if (pread_all(w->fd, w->buf, head, w->pos - (apr_off_t)head)
+        != APR_SUCCESS) {
         direct_off(w);          /* the file is not what we think: no tricks */
         return;
     }
-    w->pos = start;
+    w->pos -= (apr_off_t)head;
     w->len = head;
 }
 
-/* Writes the buffer: whole blocks direct, a partial last block through the
- * ordinary descriptor; that block stays in the buffer (it is on the file
- * too), so the buffer still starts on a block boundary. */
-static apr_status_t write_out(pool_dio_t *w)
+/* The small buffer is full and direct writes are wanted: move to an
+ * aligned buffer that starts on a block boundary (reading the block's
+ * start back).  Fails (and changes nothing) without memory for it. */
+static apr_status_t grow(pool_dio_t *w)
+{
+    apr_size_t head = (apr_size_t)(w->pos % POOL_DIO_ALIGN);
+    void *b = NULL;
+
+    if (posix_memalign(&b, POOL_DIO_ALIGN, POOL_DIO_BUFFER) != 0) {
+        return APR_ENOMEM;
+    }
+    if (head && pread_all(w->fd, b, head, w->pos - (apr_off_t)head)
+                != APR_SUCCESS) {
+        free(b);
+        return APR_EGENERAL;
+    }
+    memcpy((char *)b + head, w->buf, w->len);
+    free(w->buf);
+    w->buf = b;
+    w->cap = POOL_DIO_BUFFER;
+    w->big = 1;
+    w->pos -= (apr_off_t)head;
+    w->len += head;
+    return APR_SUCCESS;
+}
+
+/* Writes the buffer.  Direct (an aligned buffer only): whole blocks direct,
+ * a partial last block through the ordinary descriptor; that block stays
+ * in the buffer (it is on the file too), so the buffer still starts on a
+ * block boundary.  Not direct: all of it through the ordinary descriptor. */
+static apr_status_t write_out(pool_dio_t *w, int direct)
 {
     apr_size_t blocks = w->len - w->len % POOL_DIO_ALIGN;
     apr_size_t tail;
@@ -105,7 +142,8 @@ static apr_status_t write_out(pool_dio_t *w)
     if (!w->len) {
         return APR_SUCCESS;
     }
-    if (w->dfd >= 0 && blocks) {
+    direct = direct && w->big;
+    if (direct && blocks && direct_fd(w)) {
         rv = pwrite_all(w->dfd, w->buf, blocks, w->pos);
         if (rv == APR_EINVAL) {
             /* alignment this file system does not take: write ordinarily */
@@ -116,6 +154,7 @@ static apr_status_t write_out(pool_dio_t *w)
             return rv;
         }
         else {
+            w->went_direct = 1;
             tail = w->len - blocks;
             if (tail && (rv = pwrite_all(w->fd, w->buf + blocks, tail,
                                          w->pos + (apr_off_t)blocks))
@@ -128,7 +167,7 @@ static apr_status_t write_out(pool_dio_t *w)
             return APR_SUCCESS;
         }
     }
-    if (w->dfd >= 0) {          /* less than a block gathered */
+    if (w->direct_path && direct) {     /* less than a block gathered */
         return pwrite_all(w->fd, w->buf, w->len, w->pos);
     }
     if ((rv = pwrite_all(w->fd, w->buf, w->len, w->pos)) != APR_SUCCESS) {
@@ -139,15 +178,26 @@ static apr_status_t write_out(pool_dio_t *w)
     return APR_SUCCESS;
 }
 
+/* A full buffer: the small one grows when direct writes are wanted, and is
+ * written ordinarily otherwise; the aligned one is written direct. */
+static apr_status_t buffer_full(pool_dio_t *w)
+{
+    if (w->big) {
+        return write_out(w, 1);
+    }
+    if (w->direct_path && grow(w) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    return write_out(w, 0);
+}
+
 apr_status_t pool_dio_write(pool_dio_t *w, const void *data, apr_size_t n)
 {
     const char *d = data;
     apr_status_t rv;
 
     if (!w->buf) {
-        void *b = NULL;
-
-        if (posix_memalign(&b, POOL_DIO_ALIGN, POOL_DIO_BUFFER) != 0) {
+        if (!(w->buf = malloc(POOL_DIO_SMALL))) {
             /* no memory for a buffer: write as it comes */
             direct_off(w);
             if ((rv = pwrite_all(w->fd, d, n, w->pos)) == APR_SUCCESS) {
@@ -155,11 +205,11 @@ apr_status_t pool_dio_write(pool_dio_t *w, const void *data, apr_size_t n)
             }
             return rv;
         }
-        w->buf = b;
+        w->cap = POOL_DIO_SMALL;
     }
     align_start(w);
     while (n > 0) {
-        apr_size_t take = POOL_DIO_BUFFER - w->len;
+        apr_size_t take = w->cap - w->len;
 
         if (take > n) {
             take = n;
@@ -168,8 +218,7 @@ apr_status_t pool_dio_write(pool_dio_t *w, const void *data, apr_size_t n)
         w->len += take;
         d += take;
         n -= take;
-        if (w->len == POOL_DIO_BUFFER
-            && (rv = write_out(w)) != APR_SUCCESS) {
+        if (w->len == w->cap && (rv = buffer_full(w)) != APR_SUCCESS) {
             return rv;
         }
     }
@@ -178,7 +227,7 @@ apr_status_t pool_dio_write(pool_dio_t *w, const void *data, apr_size_t n)
 
 apr_status_t pool_dio_flush(pool_dio_t *w)
 {
-    return write_out(w);
+    return write_out(w, w->went_direct);
 }
 
 apr_status_t pool_dio_truncate(pool_dio_t *w, apr_off_t off)
@@ -186,7 +235,7 @@ apr_status_t pool_dio_truncate(pool_dio_t *w, apr_off_t off)
     apr_status_t rv;
 
     /* bytes before off may still be only in the buffer */
-    if (off > w->pos && (rv = write_out(w)) != APR_SUCCESS) {
+    if (off > w->pos && (rv = write_out(w, w->went_direct)) != APR_SUCCESS) {
         return rv;
     }
     w->len = 0;
@@ -202,5 +251,7 @@ void pool_dio_close(pool_dio_t *w)
     direct_off(w);
     free(w->buf);
     w->buf = NULL;
+    w->cap = 0;
+    w->big = 0;
     w->len = 0;
 }

@@ -35,14 +35,13 @@ struct pool_spool_t {
     pool_spool_head_t h;        /* first: size, limit, digest */
     apr_file_t *fd;
     char *path;
-    char *buf;                  /* write buffer, freed after the last write */
-    apr_status_t flush_rv;      /* first failed flush of that buffer */
+    pool_dio_t w;               /* writes, gathered (pool_dio.h) */
+    apr_status_t flush_rv;      /* of the last flush, a failed one first */
     int finished;               /* staged or aborted */
 };
 
 #define SPOOL_DIR ".spool"
 #define STAGED_DIR ".staged"
-#define SPOOL_BUFFER (128 * 1024)
 #define UPLOAD_DIR ".uploads"
 #define RESULT_DIR ".results"
 #define LOST_DIR ".lost+found"
@@ -112,22 +111,19 @@ static apr_status_t fs_check(pool_store_t *s, apr_pool_t *p, long owner_uid,
     return APR_SUCCESS;
 }
 
-/* After the last write: flush, stop buffering, give the memory back (a
- * batch keeps many spools open, one buffer each would add up). */
+/* After the last write: flush, give the buffer back (a batch keeps many
+ * spools open, one buffer each would add up). */
 static void spool_unbuffer(pool_spool_t *sp)
 {
-    if (sp->buf) {
-        if (sp->fd) {
-            /* a failed flush (disk full) fails the commit later */
-            apr_status_t rv = apr_file_flush(sp->fd);
-            if (rv != APR_SUCCESS && sp->flush_rv == APR_SUCCESS) {
-                sp->flush_rv = rv;
-            }
-            apr_file_buffer_set(sp->fd, NULL, 0);
+    if (sp->w.buf) {
+        /* a failed flush (disk full) fails the commit later */
+        apr_status_t rv = pool_dio_flush(&sp->w);
+
+        if (rv != APR_SUCCESS && sp->flush_rv == APR_SUCCESS) {
+            sp->flush_rv = rv;
         }
-        free(sp->buf);
-        sp->buf = NULL;
     }
+    pool_dio_close(&sp->w);
 }
 
 /* A full disk or quota is the store being full (507), not an error of ours. */
@@ -143,6 +139,7 @@ static apr_status_t spool_cleanup(void *data)
 {
     pool_spool_t *sp = data;
 
+    pool_dio_close(&sp->w);     /* what was not flushed is not wanted */
     if (!sp->finished) {
         sp->finished = 1;
         if (sp->fd) {
@@ -151,7 +148,6 @@ static apr_status_t spool_cleanup(void *data)
         }
         unlink(sp->path);
     }
-    spool_unbuffer(sp);
     pool_spool_head_free(&sp->h);
     return APR_SUCCESS;
 }
@@ -165,6 +161,7 @@ static apr_status_t fs_spool_open(pool_store_t *s, apr_pool_t *p,
                                   apr_off_t limit, pool_spool_t **out)
 {
     pool_spool_t *sp = apr_pcalloc(p, sizeof(*sp));
+    apr_os_file_t osfd;
     apr_status_t rv;
 
     if ((rv = pool_spool_head_init(&sp->h, s, p, limit)) != APR_SUCCESS) {
@@ -174,17 +171,22 @@ static apr_status_t fs_spool_open(pool_store_t *s, apr_pool_t *p,
     sp->path = apr_pstrcat(p, s->root, "/" SPOOL_DIR "/upXXXXXX", NULL);
     rv = apr_file_mktemp(&sp->fd, sp->path,
                          APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                         | APR_FOPEN_BINARY | APR_FOPEN_BUFFERED, p);
+                         | APR_FOPEN_BINARY, p);
     if (rv != APR_SUCCESS) {
         pool_spool_head_free(&sp->h);
         return fs_err(rv);
     }
-    /* bodies arrive in socket-sized pieces (8000 bytes from httpd's core
-     * input filter): write them in large blocks instead */
-    sp->buf = malloc(SPOOL_BUFFER);
-    if (sp->buf) {
-        apr_file_buffer_set(sp->fd, sp->buf, SPOOL_BUFFER);
+    if ((rv = apr_os_file_get(&osfd, sp->fd)) != APR_SUCCESS) {
+        apr_file_close(sp->fd);
+        unlink(sp->path);
+        pool_spool_head_free(&sp->h);
+        return rv;
     }
+    /* bodies arrive in socket-sized pieces (8000 bytes from httpd's core
+     * input filter): they are gathered and written in large blocks.  Not
+     * direct: a PUT's writes returning at once (the disk catching up until
+     * the fsync) measured faster than direct ones (docs/benchmarks.md) */
+    pool_dio_init(&sp->w, osfd, NULL, 0);
     apr_pool_cleanup_register(p, sp, spool_cleanup, apr_pool_cleanup_null);
     *out = sp;
     return APR_SUCCESS;
@@ -193,7 +195,6 @@ static apr_status_t fs_spool_open(pool_store_t *s, apr_pool_t *p,
 static apr_status_t fs_spool_write(pool_spool_t *sp, const void *buf,
                                    apr_size_t n)
 {
-    apr_size_t written;
     apr_status_t rv;
 
     if (sp->finished) {
@@ -202,7 +203,7 @@ static apr_status_t fs_spool_write(pool_spool_t *sp, const void *buf,
     if ((rv = pool_spool_head_add(&sp->h, buf, n)) != APR_SUCCESS || !n) {
         return rv;
     }
-    return fs_err(apr_file_write_full(sp->fd, buf, n, &written));
+    return fs_err(pool_dio_write(&sp->w, buf, n));
 }
 
 static apr_status_t sync_dir(const char *dir)
@@ -589,16 +590,21 @@ static apr_status_t upfile_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* A direct write the file system refused turns them off for the store. */
+static void store_note_refusal(pool_store_t *s, const pool_dio_t *w)
+{
+    fs_priv *fp = s->priv;
+
+    if (w->refused && fp && !apr_atomic_read32(&fp->no_direct)) {
+        apr_atomic_set32(&fp->no_direct, 1);
+        pool_log(POOL_LOG_INFO, "%s does not take O_DIRECT writes: "
+                 "uploads go through the page cache", s->root);
+    }
+}
+
 static void upfile_note_refusal(pool_upfile_t *u)
 {
-    fs_priv *fp = u->store->priv;
-
-    if (u->w.refused && fp && !apr_atomic_read32(&fp->no_direct)) {
-        apr_atomic_set32(&fp->no_direct, 1);
-        pool_log(POOL_LOG_INFO, "%s/" UPLOAD_DIR " refused an aligned "
-                 "O_DIRECT write: upload data goes through the page cache",
-                 u->store->root);
-    }
+    store_note_refusal(u->store, &u->w);
 }
 
 /* Writes what is gathered (before a sync or read); a direct write the file
@@ -611,22 +617,13 @@ static apr_status_t upfile_flush(pool_upfile_t *u)
     return fs_err(rv);
 }
 
-/* A descriptor for direct writes to path, or -1 (pool_dio.h). */
-static int fs_direct_fd(pool_store_t *s, const char *path)
+/* path, for direct writes, unless the store's file system refused them
+ * (pool_dio.h). */
+static const char *fs_direct_path(pool_store_t *s, const char *path)
 {
     fs_priv *fp = s->priv;
-    int dfd;
 
-    if (!fp || apr_atomic_read32(&fp->no_direct)) {
-        return -1;
-    }
-    dfd = pool_dio_open_direct(path);
-    if (dfd < 0 && errno == EINVAL) {
-        apr_atomic_set32(&fp->no_direct, 1);
-        pool_log(POOL_LOG_INFO, "%s/" UPLOAD_DIR " does not take O_DIRECT: "
-                 "upload data goes through the page cache", s->root);
-    }
-    return dfd;
+    return fp && !apr_atomic_read32(&fp->no_direct) ? path : NULL;
 }
 
 static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
@@ -657,7 +654,7 @@ static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
     u->store = s;
     u->p = p;
     u->path = (char *)upload_path(s, p, id);
-    pool_dio_init(&u->w, -1, -1, offset);      /* nothing to close yet */
+    pool_dio_init(&u->w, -1, NULL, offset);    /* nothing to close yet */
     u->fd = open(u->path, flags, 0640);
     if (u->fd < 0) {
         return APR_FROM_OS_ERROR(errno);
@@ -685,7 +682,7 @@ static apr_status_t fs_upload_open(pool_store_t *s, apr_pool_t *p,
     if (create && offset == 0 && st.st_size == 0) {
         sync_dir(apr_pstrcat(p, s->root, "/" UPLOAD_DIR, NULL));
     }
-    pool_dio_init(&u->w, u->fd, fs_direct_fd(s, u->path), offset);
+    pool_dio_init(&u->w, u->fd, fs_direct_path(s, u->path), offset);
     *out = u;
     return APR_SUCCESS;
 }
