@@ -170,6 +170,40 @@ START_TEST(test_dio_close_drops)
 }
 END_TEST
 
+/* A file system that refuses O_DIRECT (open gives EINVAL, as /dev/null
+ * does): the writer says so and writes everything ordinarily. */
+START_TEST(test_dio_refused)
+{
+    unsigned char *want = malloc(TOTAL);
+    char *path;
+    pool_dio_t w;
+    size_t i;
+    int fd;
+
+    for (i = 0; i < TOTAL; i++) {
+        want[i] = (unsigned char)(i * 31 + 7);
+    }
+    ck_assert_int_ge(asprintf(&path, "%s/refused", dir), 0);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    pool_dio_init(&w, fd, "/dev/null", 0);
+    for (i = 0; i < TOTAL; i += 8000) {
+        ck_assert_int_eq(pool_dio_write(&w, want + i,
+                                        TOTAL - i > 8000 ? 8000 : TOTAL - i),
+                         APR_SUCCESS);
+    }
+    ck_assert_int_eq(pool_dio_flush(&w), APR_SUCCESS);
+    ck_assert_int_eq(w.refused, 1);
+    ck_assert_int_eq(w.went_direct, 0);
+    ck_assert_ptr_null(w.direct_path);
+    pool_dio_close(&w);
+    assert_file(path, want, TOTAL);
+    close(fd);
+    free(path);
+    free(want);
+}
+END_TEST
+
 /* The directory store's upload files: a resumed upload (opened again at the
  * acknowledged offset) and a cut after a failed PATCH, read back through
  * the store and as a file. */
@@ -299,6 +333,7 @@ Suite *suite_dio(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_dio_random, 0, 2);
     tcase_add_test(tc, test_dio_close_drops);
+    tcase_add_test(tc, test_dio_refused);
     tcase_add_test(tc, test_dio_store_uploads);
     tcase_add_test(tc, test_dio_store_spools);
     suite_add_tcase(s, tc);
