@@ -26,8 +26,10 @@ static apr_status_t pwrite_all(int fd, const char *b, apr_size_t n,
     return APR_SUCCESS;
 }
 
-static apr_status_t pread_all(int fd, char *b, apr_size_t n, apr_off_t off)
+apr_status_t pool_dio_pread(int fd, void *buf, apr_size_t n, apr_off_t off)
 {
+    char *b = buf;
+
     while (n > 0) {
         ssize_t got = pread(fd, b, n, off);
 
@@ -94,7 +96,7 @@ static void align_start(pool_dio_t *w)
     if (!w->big || !w->direct_path || w->len || !head) {
         return;
     }
-    if (pread_all(w->fd, w->buf, head, w->pos - (apr_off_t)head)
+    if (pool_dio_pread(w->fd, w->buf, head, w->pos - (apr_off_t)head)
         != APR_SUCCESS) {
         direct_off(w);          /* the file is not what we think: no tricks */
         return;
@@ -114,7 +116,7 @@ static apr_status_t grow(pool_dio_t *w)
     if (posix_memalign(&b, POOL_DIO_ALIGN, POOL_DIO_BUFFER) != 0) {
         return APR_ENOMEM;
     }
-    if (head && pread_all(w->fd, b, head, w->pos - (apr_off_t)head)
+    if (head && pool_dio_pread(w->fd, b, head, w->pos - (apr_off_t)head)
                 != APR_SUCCESS) {
         free(b);
         return APR_EGENERAL;

@@ -56,6 +56,9 @@ apr_status_t pool_dio_flush(pool_dio_t *w);
  * goes on from there. */
 apr_status_t pool_dio_truncate(pool_dio_t *w, apr_off_t off);
 
+/* Reads exactly n bytes of fd at off: APR_EOF when the file ends first. */
+apr_status_t pool_dio_pread(int fd, void *buf, apr_size_t n, apr_off_t off);
+
 /* Frees the buffer and closes the direct descriptor; what was gathered and
  * not flushed is dropped.  fd stays open (it is the caller's). */
 void pool_dio_close(pool_dio_t *w);

@@ -729,28 +729,6 @@ static apr_status_t fs_upload_sync(pool_upfile_t *u)
     return fsync(u->fd) == 0 ? APR_SUCCESS : fs_err(APR_FROM_OS_ERROR(errno));
 }
 
-static apr_status_t read_at(int fd, apr_off_t offset, void *buf, apr_size_t n)
-{
-    char *b = buf;
-
-    while (n > 0) {
-        ssize_t got = pread(fd, b, n, offset);
-        if (got < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return APR_FROM_OS_ERROR(errno);
-        }
-        if (got == 0) {
-            return APR_EOF;
-        }
-        b += got;
-        n -= (apr_size_t)got;
-        offset += got;
-    }
-    return APR_SUCCESS;
-}
-
 static apr_status_t fs_upload_read(pool_upfile_t *u, apr_off_t offset,
                                    void *buf, apr_size_t n)
 {
@@ -762,7 +740,7 @@ static apr_status_t fs_upload_read(pool_upfile_t *u, apr_off_t offset,
     if ((rv = upfile_flush(u)) != APR_SUCCESS) {
         return rv;
     }
-    return read_at(u->fd, offset, buf, n);
+    return pool_dio_pread(u->fd, buf, n, offset);
 }
 
 static void fs_upload_close(pool_upfile_t *u)
@@ -804,7 +782,7 @@ static apr_status_t each_block(apr_pool_t *p, int fd, apr_off_t len,
     while (off < len && rv == APR_SUCCESS) {
         apr_size_t n = (len - off) > COPY_BLOCK ? COPY_BLOCK
                                                 : (apr_size_t)(len - off);
-        rv = read_at(fd, off, buf, n);
+        rv = pool_dio_pread(fd, buf, n, off);
         if (rv == APR_SUCCESS) {
             rv = fn(baton, buf, n);
             off += (apr_off_t)n;
