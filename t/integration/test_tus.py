@@ -563,6 +563,33 @@ def test_checksum_mismatch_is_460_and_discarded(stack, uploader, algo):
     assert download(uploader, r.headers["Pool-File-Id"]) == b"gooddata"
 
 
+def test_large_patches_at_unaligned_offsets(stack, uploader):
+    """PATCHes large enough to be written past the page cache (docs/storage.md),
+    each ending inside a block, and a large PATCH refused by its checksum after
+    its bytes were written: the upload resumes where it stood, every byte in
+    place."""
+    import base64
+    data = os.urandom(700001 + 524289 + 400000)
+    url, _ = create_ok(uploader.s, stack.base, uploader.pool, len(data))
+    r = patch(uploader.s, url, 0, data[:700001])
+    assert r.status_code == 204, r.text
+    assert r.headers["Upload-Offset"] == "700001"
+    other = os.urandom(600000)
+    d = base64.b64encode(hashlib.sha256(data[700001:1300001]).digest()).decode()
+    r = patch(uploader.s, url, 700001, other, headers={"Upload-Checksum": "sha256 " + d})
+    assert_problem(r, 460)
+    assert offset_of(uploader.s, url) == 700001
+    r = patch(uploader.s, url, 700001, data[700001:1224290])
+    assert r.status_code == 204, r.text
+    assert r.headers["Upload-Offset"] == "1224290"
+    r = patch(uploader.s, url, 1224290, data[1224290:])
+    assert r.status_code == 204, r.text
+    fid = r.headers["Pool-File-Id"]
+    assert download(uploader, fid) == data
+    listed = [f for f in stack.list_all(uploader.pool) if f["id"] == fid]
+    assert [f["sha256"] for f in listed] == [sha(data)]
+
+
 @pytest.mark.parametrize("value", [
     "crc32 AAAAAA==", "sha512 " + "A" * 86 + "==", "blake2b x", "SHA-1 AAAA",
 ])
